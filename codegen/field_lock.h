@@ -1,0 +1,58 @@
+// The committed record of every field number ever assigned, per message.
+#ifndef PVEGW_CODEGEN_FIELD_LOCK_H_
+#define PVEGW_CODEGEN_FIELD_LOCK_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace pvegw::codegen {
+
+// Field numbers must never move once published: clients compiled against an older
+// .proto would silently misread. The lock maps message -> Proxmox field name -> number
+// (plus a type signature, so an incompatible type change gets a fresh number), and keeps
+// removed fields so their numbers and names stay reserved forever.
+class FieldLock {
+ public:
+  struct Entry {
+    int number = 0;
+    std::string type;        // signature, see ProtoBuilder::TypeSignature
+    std::string proto_name;  // the field name the number was published under
+  };
+  struct Message {
+    std::map<std::string, Entry> fields;    // live, keyed by Proxmox name
+    std::map<std::string, Entry> reserved;  // removed or retyped; never reused
+    int max_number = 0;                     // highest number ever used
+  };
+
+  // A missing file is a fresh start (empty lock); a malformed one is INVALID_ARGUMENT.
+  static absl::StatusOr<FieldLock> Load(const std::string& path);
+  static absl::StatusOr<FieldLock> Parse(absl::string_view text, absl::string_view file_name);
+
+  // Deterministic, diff-friendly JSON (one field per line, sorted keys).
+  std::string Serialize() const;
+
+  std::map<std::string, Message>& messages() { return messages_; }
+  const std::map<std::string, Message>& messages() const { return messages_; }
+
+  bool operator==(const FieldLock& other) const;
+
+ private:
+  std::map<std::string, Message> messages_;
+};
+
+// What applying a schema did to the lock; printed by pve-protogen.
+struct LockChanges {
+  int added = 0;     // new numbers assigned
+  int reserved = 0;  // fields removed (or retyped) and reserved
+  int revived = 0;   // previously removed fields that came back with their old number
+  int renamed = 0;   // same number, new proto field name
+  std::vector<std::string> examples;  // a few "Message.field (+N)" lines for the log
+  bool any() const { return added + reserved + revived + renamed > 0; }
+};
+
+}  // namespace pvegw::codegen
+
+#endif  // PVEGW_CODEGEN_FIELD_LOCK_H_
