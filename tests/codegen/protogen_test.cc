@@ -1,0 +1,277 @@
+// pve-protogen end to end on the fixture schema: goldens, determinism, lock stability,
+// and what it does to the output directory.
+#include "codegen/protogen.h"
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "codegen/json_reader.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/codegen/codegen_test_util.h"
+
+namespace pvegw::codegen {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using ::testing::HasSubstr;
+using testing::ProtoCompiler;
+using testing::ReadFileOrDie;
+using testing::ReadTree;
+using testing::SourcePath;
+using testing::TempDir;
+using testing::WriteFileOrDie;
+
+constexpr char kApidoc[] = "tests/codegen/fixtures/mini.apidoc.js";
+constexpr char kOpenApi[] = "tests/codegen/fixtures/mini.openapi.json";
+constexpr char kGoldenDir[] = "tests/codegen/golden";
+
+std::map<std::string, std::string> Generate(const std::string& text, FieldLock& lock) {
+  absl::StatusOr<ProtogenResult> result = GenerateFromText(text, "fixture", kDefaultPackage, lock);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? result->files : std::map<std::string, std::string>{};
+}
+
+TEST(ProtogenTest, FixtureMatchesGoldenFiles) {
+  FieldLock lock;
+  const auto files = Generate(ReadFileOrDie(SourcePath(kApidoc)), lock);
+  const auto golden = ReadTree(SourcePath(kGoldenDir));
+  const std::string regen =
+      absl::StrCat("regenerate the goldens with: build/bin/pve-protogen --schema=", kApidoc,
+                   " --out=", kGoldenDir, "  (then review the diff)");
+  ASSERT_EQ(files.size(), golden.size()) << regen;
+  for (const auto& [rel, content] : files) {
+    auto it = golden.find(rel);
+    ASSERT_NE(it, golden.end()) << rel << " missing from goldens; " << regen;
+    EXPECT_EQ(content, it->second) << rel << " differs from its golden; " << regen;
+  }
+}
+
+TEST(ProtogenTest, BothRenderingsGiveByteIdenticalOutput) {
+  FieldLock lock_a;
+  FieldLock lock_b;
+  const auto from_apidoc = Generate(ReadFileOrDie(SourcePath(kApidoc)), lock_a);
+  const auto from_openapi = Generate(ReadFileOrDie(SourcePath(kOpenApi)), lock_b);
+  ASSERT_FALSE(from_apidoc.empty());
+  EXPECT_EQ(from_apidoc, from_openapi);
+  EXPECT_EQ(lock_a.Serialize(), lock_b.Serialize());
+}
+
+TEST(ProtogenTest, BareJsonArrayAndVarAssignmentAreApidocToo) {
+  const std::string js = ReadFileOrDie(SourcePath(kApidoc));
+  absl::StatusOr<ParsedJson> tree = ParseJsonStrict(js, js.find('['), "fixture", true);
+  ASSERT_TRUE(tree.ok()) << tree.status();
+  FieldLock l1, l2, l3;
+  const auto reference = Generate(js, l1);
+  EXPECT_EQ(Generate(json::serialize(tree->value), l2), reference);
+  EXPECT_EQ(Generate(absl::StrReplaceAll(js, {{"const apiSchema", "var apiSchema"}}), l3),
+            reference);
+}
+
+TEST(ProtogenTest, RerunIsByteIdentical) {
+  const std::string text = ReadFileOrDie(SourcePath(kApidoc));
+  FieldLock lock;
+  const auto first = Generate(text, lock);
+  const std::string lock_text = lock.Serialize();
+  const auto second = Generate(text, lock);  // same lock, now populated
+  EXPECT_EQ(first, second);
+  EXPECT_EQ(lock.Serialize(), lock_text);
+}
+
+// --- Lock stability ----------------------------------------------------------------------
+
+json::object* FindMethod(json::value& tree, const std::string& path, const std::string& verb) {
+  for (auto& node : tree.as_array()) {
+    json::object& obj = node.as_object();
+    if (obj["path"] == json::value(path)) {
+      if (auto* info = obj.if_contains("info"); info != nullptr) {
+        if (auto* m = info->as_object().if_contains(verb)) return &m->as_object();
+      }
+      return nullptr;
+    }
+    if (auto* children = obj.if_contains("children")) {
+      if (auto* found = FindMethod(*children, path, verb)) return found;
+    }
+  }
+  return nullptr;
+}
+
+class LockStabilityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string js = ReadFileOrDie(SourcePath(kApidoc));
+    absl::StatusOr<ParsedJson> parsed = ParseJsonStrict(js, js.find('['), "fixture", true);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    tree_ = parsed->value;
+  }
+
+  // Compiles generated files and returns the pool owner.
+  std::unique_ptr<ProtoCompiler> Compile(const std::map<std::string, std::string>& files,
+                                         const TempDir& dir) {
+    for (const auto& [rel, content] : files) WriteFileOrDie(dir.Sub(rel), content);
+    auto compiler = std::make_unique<ProtoCompiler>(dir.path());
+    for (const auto& [rel, content] : files) {
+      EXPECT_NE(compiler->Compile(rel), nullptr) << ::testing::PrintToString(compiler->errors());
+    }
+    return compiler;
+  }
+
+  json::value tree_;
+};
+
+TEST_F(LockStabilityTest, SurvivorsKeepNumbersRemovedAreReservedNewAreAboveOldMax) {
+  FieldLock lock;
+  TempDir before_dir;
+  auto before = Compile(Generate(json::serialize(tree_), lock), before_dir);
+  const auto* old_req =
+      before->pool()->FindMessageTypeByName("proxmox.ve.v1.PostNodesNodeQemuRequest");
+  ASSERT_NE(old_req, nullptr);
+  int old_max = 0;
+  for (int i = 0; i < old_req->field_count(); ++i)
+    old_max = std::max(old_max, old_req->field(i)->number());
+  const int cores_number = old_req->FindFieldByName("cores")->number();
+
+  // Schema change: drop a parameter and an operation, add a parameter, retype another.
+  json::object* create = FindMethod(tree_, "/nodes/{node}/qemu", "POST");
+  ASSERT_NE(create, nullptr);
+  json::object& props = create->at("parameters").as_object()["properties"].as_object();
+  props.erase("cores");
+  props["sockets"] = json::parse(R"({"type": "integer", "optional": 1, "minimum": 1})");
+  props["tags"] = json::parse(R"({"type": "boolean", "optional": 1})");  // was a string
+  ASSERT_NE(FindMethod(tree_, "/nodes/{node}/qemu/{vmid}", "DELETE"), nullptr);
+  std::function<void(json::value&)> drop = [&](json::value& nodes) {
+    for (auto& node : nodes.as_array()) {
+      json::object& obj = node.as_object();
+      if (obj["path"] == json::value("/nodes/{node}/qemu/{vmid}"))
+        obj["info"].as_object().erase("DELETE");
+      if (auto* c = obj.if_contains("children")) drop(*c);
+    }
+  };
+  drop(tree_);
+
+  absl::StatusOr<ProtogenResult> changed =
+      GenerateFromText(json::serialize(tree_), "fixture", kDefaultPackage, lock);
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_TRUE(changed->lock_changes.any());
+  EXPECT_EQ(changed->lock_changes.added, 2) << "sockets, and tags under its new type";
+  EXPECT_EQ(changed->lock_changes.reserved, 2) << "cores removed, tags retyped";
+  TempDir after_dir;
+  auto after = Compile(changed->files, after_dir);
+  const auto* new_req =
+      after->pool()->FindMessageTypeByName("proxmox.ve.v1.PostNodesNodeQemuRequest");
+  ASSERT_NE(new_req, nullptr);
+
+  for (int i = 0; i < old_req->field_count(); ++i) {
+    const auto* old_field = old_req->field(i);
+    const auto* now = new_req->FindFieldByName(old_field->name());
+    if (old_field->name() == "cores" || old_field->name() == "tags") continue;
+    ASSERT_NE(now, nullptr) << old_field->name();
+    EXPECT_EQ(now->number(), old_field->number()) << old_field->name() << " moved";
+  }
+  EXPECT_EQ(new_req->FindFieldByName("cores"), nullptr);
+  EXPECT_TRUE(new_req->IsReservedNumber(cores_number));
+  EXPECT_TRUE(new_req->IsReservedName("cores"));
+  EXPECT_GT(new_req->FindFieldByName("sockets")->number(), old_max);
+  const auto* tags = new_req->FindFieldByName("tags");
+  EXPECT_GT(tags->number(), old_max) << "a retyped field never reuses its old number";
+  EXPECT_TRUE(new_req->IsReservedNumber(old_req->FindFieldByName("tags")->number()));
+  EXPECT_EQ(after->pool()->FindMethodByName("proxmox.ve.v1.Nodes.DeleteNodesNodeQemuVmid"),
+            nullptr);
+
+  // Removing and re-adding a parameter gives it its old number back; nothing else moves.
+  props["cores"] =
+      json::parse(R"json({"type": "integer", "optional": 1, "minimum": "1", "default": 1,
+                                   "description": "The number of cores per socket.",
+                                   "typetext": "<integer> (1 - N)"})json");
+  absl::StatusOr<ProtogenResult> revived =
+      GenerateFromText(json::serialize(tree_), "fixture", kDefaultPackage, lock);
+  ASSERT_TRUE(revived.ok()) << revived.status();
+  EXPECT_EQ(revived->lock_changes.revived, 1);
+  EXPECT_THAT(revived->files.at("proxmox/ve/v1/nodes.proto"),
+              HasSubstr(absl::StrCat("optional int64 cores = ", cores_number, " ")));
+}
+
+TEST_F(LockStabilityTest, CheckDetectsDriftAndWritesNothing) {
+  TempDir dir;
+  WriteFileOrDie(dir.Sub("schema.json"), json::serialize(tree_));
+  ProtogenOptions options;
+  options.schema_path = dir.Sub("schema.json");
+  options.out_dir = dir.Sub("out");
+  options.lock_path = dir.Sub("api.lock.json");
+  absl::StatusOr<ProtogenResult> first = RunProtogen(options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->lock_changed) << "fresh lock";
+  const std::string lock_text = ReadFileOrDie(options.lock_path);
+
+  options.check_only = true;
+  absl::StatusOr<ProtogenResult> clean = RunProtogen(options);
+  ASSERT_TRUE(clean.ok()) << clean.status();
+  EXPECT_FALSE(clean->lock_changed);
+
+  json::object* start = FindMethod(tree_, "/nodes/{node}/qemu/{vmid}/status/start", "POST");
+  ASSERT_NE(start, nullptr);
+  start->at("parameters").as_object()["properties"].as_object()["skiplock"] =
+      json::parse(R"({"type": "boolean", "optional": 1})");
+  WriteFileOrDie(options.schema_path, json::serialize(tree_));
+  const auto out_before = ReadTree(options.out_dir);
+  absl::StatusOr<ProtogenResult> drift = RunProtogen(options);
+  ASSERT_TRUE(drift.ok()) << drift.status();
+  EXPECT_TRUE(drift->lock_changed);
+  EXPECT_EQ(drift->lock_changes.added, 1);
+  EXPECT_EQ(ReadFileOrDie(options.lock_path), lock_text) << "--check must not write the lock";
+  EXPECT_EQ(ReadTree(options.out_dir), out_before) << "--check must not write protos";
+}
+
+// --- Output directory --------------------------------------------------------------------
+
+TEST(ProtogenOutputTest, UnchangedFilesKeepTheirTimestampsAndStaleFilesGo) {
+  TempDir dir;
+  ProtogenOptions options;
+  options.schema_path = SourcePath(kApidoc);
+  options.out_dir = dir.Sub("out");
+  absl::StatusOr<ProtogenResult> first = RunProtogen(options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->files_written, 5);
+  const std::string nodes = dir.Sub("out/proxmox/ve/v1/nodes.proto");
+  const auto stamp = fs::last_write_time(nodes) - std::chrono::hours(1);
+  fs::last_write_time(nodes, stamp);
+  WriteFileOrDie(dir.Sub("out/proxmox/ve/v1/removed_service.proto"), "syntax = \"proto3\";\n");
+
+  absl::StatusOr<ProtogenResult> second = RunProtogen(options);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->files_written, 0);
+  EXPECT_EQ(second->files_removed, 1);
+  EXPECT_EQ(fs::last_write_time(nodes), stamp) << "an unchanged file was rewritten";
+  EXPECT_FALSE(fs::exists(dir.Sub("out/proxmox/ve/v1/removed_service.proto")));
+}
+
+TEST(ProtogenOutputTest, OtherPackagesGoToTheirOwnDirectory) {
+  TempDir dir;
+  ProtogenOptions options;
+  options.schema_path = SourcePath("tests/codegen/fixtures/mini_pbs.apidoc.js");
+  options.out_dir = dir.Sub("out");
+  options.package = "proxmox.pbs.v1";
+  absl::StatusOr<ProtogenResult> result = RunProtogen(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->source_format, "apidoc");
+  const auto files = ReadTree(options.out_dir);
+  ASSERT_TRUE(files.count("proxmox/pbs/v1/admin.proto")) << ::testing::PrintToString(files);
+  EXPECT_THAT(files.at("proxmox/pbs/v1/admin.proto"), HasSubstr("package proxmox.pbs.v1;"));
+  ProtoCompiler compiler(options.out_dir);
+  for (const auto& [rel, content] : files) {
+    EXPECT_NE(compiler.Compile(rel), nullptr) << ::testing::PrintToString(compiler.errors());
+  }
+  EXPECT_NE(
+      compiler.pool()->FindMethodByName("proxmox.pbs.v1.Admin.GetAdminDatastoreStoreSnapshots"),
+      nullptr);
+  EXPECT_NE(compiler.pool()->FindMethodByName("proxmox.pbs.v1.Ping.GetPing"), nullptr);
+}
+
+}  // namespace
+}  // namespace pvegw::codegen
