@@ -11,7 +11,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libyaml-cpp-dev libspdlog-dev libfmt-dev liblmdb-dev
   golang-github-gogo-googleapis-dev
   python3-grpcio python3-protobuf
   clang-format clang-tidy
