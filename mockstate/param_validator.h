@@ -1,0 +1,47 @@
+// Proxmox-style parameter validation against the schema facts in the descriptors.
+#ifndef PVEGW_MOCKSTATE_PARAM_VALIDATOR_H_
+#define PVEGW_MOCKSTATE_PARAM_VALIDATOR_H_
+
+#include <boost/json/object.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/rest_call.h"
+#include "mockstate/api_index.h"
+
+namespace pvegw::mockstate {
+
+struct ParamViolation {
+  std::string param;    // Proxmox name ("vmid", "net0")
+  std::string message;  // Proxmox's wording ("value must have a minimum value of 100")
+};
+
+struct ValidatedParams {
+  // Typed values by Proxmox name: integers and numbers as JSON numbers, booleans as 0/1
+  // (Proxmox's spelling), arrays for repeated parameters, indexed ones as "net0".
+  boost::json::object values;
+  std::vector<ParamViolation> violations;
+  bool ok() const { return violations.empty(); }
+};
+
+// Checks what Proxmox's JSONSchema checks: unknown parameters, missing required ones,
+// types, enum values, minimum/maximum, min/max length and regex patterns. Path parameters
+// are validated like the others. Every violation is reported, not just the first.
+ValidatedParams ValidateParams(const ApiOperation& op, const RestParams& params,
+                               const std::vector<std::pair<std::string, std::string>>& path_params);
+
+// Proxmox's boolean spellings: 1/0, true/false, yes/no, on/off (any case).
+std::optional<bool> ParseProxmoxBool(absl::string_view s);
+
+// True when `value` matches a Proxmox (Perl) pattern, anchored at both ends. Patterns
+// that cannot be compiled, or that explode on the input, do not reject the value.
+bool MatchesProxmoxPattern(const std::string& pattern, const std::string& value);
+
+// True when `value` satisfies the Proxmox format `format` (pve-userid, pve-configid, ...);
+// formats the mock does not know are satisfied by anything.
+bool ConformsToFormat(const std::string& format, const std::string& value);
+
+}  // namespace pvegw::mockstate
+
+#endif  // PVEGW_MOCKSTATE_PARAM_VALIDATOR_H_

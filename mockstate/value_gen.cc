@@ -1,0 +1,384 @@
+#include "mockstate/value_gen.h"
+
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+#include <cmath>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "mockstate/api_index.h"
+#include "mockstate/param_validator.h"
+
+namespace pvegw::mockstate {
+namespace {
+
+namespace json = boost::json;
+using ::google::protobuf::Descriptor;
+using ::google::protobuf::FieldDescriptor;
+
+constexpr int kMaxDepth = 8;
+constexpr int kRepeatedCount = 2;
+constexpr std::int64_t kEpochBase = 1763000000;  // Nov 2025
+
+bool HasAny(absl::string_view name, std::initializer_list<absl::string_view> words) {
+  for (absl::string_view w : words) {
+    if (name == w) return true;
+  }
+  return false;
+}
+
+std::string Hex(std::uint64_t h, int digits) {
+  return absl::StrFormat("%0*x", digits,
+                         h & ((digits >= 16) ? ~0ull : ((1ull << (4 * digits)) - 1)));
+}
+
+std::string GenerateString(const FieldDescriptor* f, std::uint64_t h, const ShapeOptions& options) {
+  const auto& rules = Rules(f);
+  const std::string name = absl::AsciiStrToLower(WireName(f));
+  const std::string& format = rules.format();
+  std::string v;
+  if (!rules.enum_values().empty()) {
+    v = rules.enum_values(static_cast<int>(h % rules.enum_values_size()));
+  } else if (format == "pve-node" || name == "node" || name == "target") {
+    v = options.node_names.empty() ? "pve1" : options.node_names[h % options.node_names.size()];
+  } else if (format == "pve-vmid") {
+    v = absl::StrCat(100 + h % 900);
+  } else if (absl::StrContains(format, "mac") || HasAny(name, {"macaddr", "hwaddr", "mac"})) {
+    v = absl::StrFormat("BC:24:11:%02X:%02X:%02X", (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
+  } else if (absl::StrContains(format, "cidr") || absl::StrContains(format, "CIDR") ||
+             HasAny(name, {"cidr", "subnet", "network"})) {
+    v = absl::StrFormat("10.%d.%d.0/24", (h >> 8) % 256, h % 256);
+  } else if (format == "ipv6" || HasAny(name, {"ip6", "gw6", "address6", "ipv6"})) {
+    v = absl::StrCat("fd00::", Hex(h, 4));
+  } else if (absl::StartsWith(format, "ip") ||
+             HasAny(name, {"ip", "address", "gateway", "gw", "ipaddress"})) {
+    v = absl::StrFormat("10.0.%d.%d", (h >> 8) % 256, 1 + h % 254);
+  } else if (format == "pve-storage-id" || name == "storage") {
+    v = (h % 2 == 0) ? "local" : "local-lvm";
+  } else if (format == "pve-userid" || HasAny(name, {"userid", "user", "owner", "username"})) {
+    v = "root@pam";
+  } else if (format == "pve-poolid" || HasAny(name, {"pool", "poolid"})) {
+    v = "production";
+  } else if (absl::StrContains(format, "volume-id") || HasAny(name, {"volid", "volume"})) {
+    v = absl::StrCat("local:iso/image-", Hex(h, 4), ".iso");
+  } else if (absl::EndsWith(name, "digest") || name == "fingerprint" || name == "ssl_fingerprint") {
+    v = Hex(h, 16) + Hex(h * 31 + 7, 16) + Hex(h * 131 + 3, 8);
+  } else if (name == "upid") {
+    v = absl::StrFormat("UPID:pve1:%08X:%08X:%08X:task::root@pam:", 1000 + h % 60000, h % 0xffffff,
+                        kEpochBase + h % 1000000);
+  } else if (HasAny(name, {"version", "release", "pveversion", "kversion"})) {
+    v = absl::StrCat("9.0.", h % 10);
+  } else if (HasAny(name, {"description", "comment", "notes", "text", "msg", "message"})) {
+    v = absl::StrCat("mock ", WireName(f));
+  } else if (HasAny(name, {"content"})) {
+    v = "images,rootdir";
+  } else if (absl::EndsWith(name, "name") || name == "hostname" || name == "id") {
+    v = absl::StrCat(name == "id" ? "id" : "name", "-", Hex(h, 4));
+  } else {
+    v = absl::StrCat(WireName(f), "-", Hex(h, 4));
+  }
+  if (rules.has_max_length() && v.size() > rules.max_length()) v.resize(rules.max_length());
+  // The value must pass the field's own checks: ids generated here are used in paths
+  // that are validated. Try plausible spellings until one fits the format and pattern.
+  auto fits = [&](const std::string& candidate) {
+    return ConformsToFormat(format, candidate) &&
+           (rules.pattern().empty() || MatchesProxmoxPattern(rules.pattern(), candidate)) &&
+           (!rules.has_max_length() || candidate.size() <= rules.max_length()) &&
+           (!rules.has_min_length() || candidate.size() >= rules.min_length());
+  };
+  if (!rules.enum_values().empty() || fits(v)) return v;
+  const std::string base = absl::AsciiStrToLower(WireName(f));
+  std::string letters;
+  for (char c : base) {
+    if (std::isalnum(static_cast<unsigned char>(c))) letters.push_back(c);
+  }
+  if (letters.empty() || !std::isalpha(static_cast<unsigned char>(letters[0])))
+    letters = "x" + letters;
+  const std::string hex = Hex(h, 4);
+  for (const std::string& candidate :
+       {letters + hex, letters + "_" + hex, letters, absl::StrCat(100 + h % 900),
+        absl::StrCat(100 + h % 900, "-0"), std::string("/dev/sda"),
+        std::string("https://example.com/file.iso"), std::string("global:fsid"),
+        std::string("local"), std::string("vmbr0"), std::string("eth0"), std::string("root@pam"),
+        std::string("10.0.0.1"), std::string("10.0.0.0/24"), std::string("a1")}) {
+    if (fits(candidate)) return candidate;
+  }
+  return v;
+}
+
+std::int64_t GenerateInt(const FieldDescriptor* f, std::uint64_t h) {
+  const auto& rules = Rules(f);
+  const std::string name = absl::AsciiStrToLower(WireName(f));
+  std::int64_t v = 0;
+  if (name == "vmid" || rules.format() == "pve-vmid") {
+    v = 100 + static_cast<std::int64_t>(h % 900);
+  } else if (HasAny(name, {"maxmem", "mem", "memory", "maxdisk", "disk", "size", "total", "used",
+                           "avail", "free", "maxswap", "swap", "netin", "netout", "diskread",
+                           "diskwrite", "bytes", "memhost"})) {
+    v = static_cast<std::int64_t>(h % 64 + 1) << 30;
+  } else if (name == "uptime") {
+    v = static_cast<std::int64_t>(h % 5000000);
+  } else if (absl::EndsWith(name, "time") || HasAny(name, {"ctime", "mtime", "expire", "date"})) {
+    v = kEpochBase + static_cast<std::int64_t>(h % 10000000);
+  } else if (name == "pid") {
+    v = 1000 + static_cast<std::int64_t>(h % 60000);
+  } else if (HasAny(name, {"cpus", "maxcpu", "cores", "sockets", "cpu"})) {
+    v = 1 + static_cast<std::int64_t>(h % 16);
+  } else if (name == "port") {
+    v = 5900 + static_cast<std::int64_t>(h % 100);
+  } else if (HasAny(name, {"tag", "vlan"})) {
+    v = 1 + static_cast<std::int64_t>(h % 4094);
+  } else {
+    v = static_cast<std::int64_t>(h % 1000);
+  }
+  if (rules.has_minimum() && rules.has_maximum()) {
+    const double lo = rules.minimum();
+    const double hi = rules.maximum();
+    if (v < lo || v > hi) {
+      const double span = hi - lo + 1;
+      v = static_cast<std::int64_t>(lo + std::fmod(static_cast<double>(h % (1ull << 52)), span));
+    }
+  } else if (rules.has_minimum() && v < rules.minimum()) {
+    v = static_cast<std::int64_t>(rules.minimum()) + v;
+  } else if (rules.has_maximum() && v > rules.maximum()) {
+    v = static_cast<std::int64_t>(rules.maximum());
+  }
+  return v;
+}
+
+double GenerateDouble(const FieldDescriptor* f, std::uint64_t h) {
+  const auto& rules = Rules(f);
+  const std::string name = absl::AsciiStrToLower(WireName(f));
+  double v = HasAny(name, {"cpu", "wait", "iowait", "used_fraction"})
+                 ? static_cast<double>(h % 1000) / 1000.0
+                 : static_cast<double>(h % 10000) / 100.0;
+  if (rules.has_minimum() && v < rules.minimum()) v = rules.minimum();
+  if (rules.has_maximum() && v > rules.maximum()) v = rules.maximum();
+  return v;
+}
+
+json::value GenerateScalar(const FieldDescriptor* f, std::uint64_t h, const ShapeOptions& options,
+                           absl::string_view seed, int depth) {
+  const FieldDescriptor* vf = f->is_map() ? f->message_type()->map_value() : f;
+  switch (vf->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING:
+      return json::value(GenerateString(f, h, options));
+    case FieldDescriptor::CPPTYPE_INT32:
+    case FieldDescriptor::CPPTYPE_INT64:
+    case FieldDescriptor::CPPTYPE_UINT32:
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return json::value(GenerateInt(f, h));
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return json::value(GenerateDouble(f, h));
+    case FieldDescriptor::CPPTYPE_BOOL: {
+      const auto& rules = Rules(f);
+      if (rules.has_default_value()) {
+        return json::value(ParseProxmoxBool(rules.default_value()).value_or(false) ? 1 : 0);
+      }
+      return json::value(static_cast<int>(h % 2));
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      const Descriptor* m = vf->message_type();
+      const std::string& full = m->full_name();
+      if (full == "google.protobuf.Struct") return json::object();
+      if (full == "google.protobuf.ListValue") return json::array();
+      if (full == "google.protobuf.Value") return json::value(absl::StrCat("value-", Hex(h, 4)));
+      if (full == "google.protobuf.Empty") return nullptr;
+      if (depth >= kMaxDepth) return json::object();
+      ShapeOptions inner = options;
+      inner.props = nullptr;
+      inner.settable = nullptr;
+      json::object o;
+      for (int i = 0; i < m->field_count(); ++i) {
+        const FieldDescriptor* field = m->field(i);
+        if (Rules(field).additional_properties()) continue;
+        const std::string wire = WireName(field);
+        json::value value = GenerateValue(field, absl::StrCat(seed, "/", wire), inner, depth + 1);
+        if (!Rules(field).indexed().empty()) {
+          o[absl::StrCat(wire, "0")] = std::move(value);
+        } else {
+          o[wire] = std::move(value);
+        }
+      }
+      return o;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+std::uint64_t StableHash(absl::string_view s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  // splitmix64 finaliser: FNV's low bits are weak for short, similar keys.
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return h;
+}
+
+json::value GenerateValue(const FieldDescriptor* field, absl::string_view seed,
+                          const ShapeOptions& options, int depth) {
+  if (field->is_repeated() && !field->is_map()) {
+    json::array arr;
+    for (int i = 0; i < kRepeatedCount; ++i) {
+      const std::string item_seed = absl::StrCat(seed, "#", i);
+      arr.push_back(GenerateScalar(field, StableHash(item_seed), options, item_seed, depth));
+    }
+    return arr;
+  }
+  return GenerateScalar(field, StableHash(seed), options, seed, depth);
+}
+
+std::set<std::string> AllWireNames(const Descriptor* message) {
+  std::set<std::string> names;
+  for (int i = 0; i < message->field_count(); ++i) names.insert(WireName(message->field(i)));
+  return names;
+}
+
+json::value CoerceToField(const json::value& v, const FieldDescriptor* field) {
+  const FieldDescriptor* vf = field->is_map() ? field->message_type()->map_value() : field;
+  if (field->is_repeated() && !field->is_map()) {
+    if (v.is_string() && vf->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+      // Proxmox lists such as groups "admins,ops" are arrays in some answers.
+      json::array parts;
+      for (absl::string_view part :
+           absl::StrSplit(absl::string_view(v.get_string().data(), v.get_string().size()),
+                          absl::ByAnyChar(",; "), absl::SkipEmpty())) {
+        parts.push_back(json::value(std::string(part)));
+      }
+      return parts;
+    }
+    if (!v.is_array()) return v;
+    json::array out;
+    for (const auto& e : v.get_array()) {
+      // Element conversion uses the same rules as a singular field of this type.
+      switch (vf->cpp_type()) {
+        case FieldDescriptor::CPPTYPE_MESSAGE:
+          out.push_back(e);
+          break;
+        default: {
+          json::value one = e;
+          if (vf->cpp_type() == FieldDescriptor::CPPTYPE_STRING && !e.is_string()) {
+            one = e.is_int64() ? json::value(absl::StrCat(e.get_int64())) : e;
+          }
+          out.push_back(one);
+        }
+      }
+    }
+    return out;
+  }
+  switch (vf->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING:
+      if (v.is_array()) {
+        std::string joined;
+        for (const auto& e : v.get_array()) {
+          if (!joined.empty()) joined += ",";
+          joined += e.is_string() ? std::string(e.get_string()) : json::serialize(e);
+        }
+        return json::value(joined);
+      }
+      if (v.is_int64()) return json::value(absl::StrCat(v.get_int64()));
+      if (v.is_uint64()) return json::value(absl::StrCat(v.get_uint64()));
+      if (v.is_double()) return json::value(absl::StrCat(v.get_double()));
+      if (v.is_bool()) return json::value(v.get_bool() ? "1" : "0");
+      return v;
+    case FieldDescriptor::CPPTYPE_INT32:
+    case FieldDescriptor::CPPTYPE_INT64:
+    case FieldDescriptor::CPPTYPE_UINT32:
+    case FieldDescriptor::CPPTYPE_UINT64: {
+      if (v.is_string()) {
+        std::int64_t n = 0;
+        if (absl::SimpleAtoi(std::string(v.get_string()), &n)) return json::value(n);
+      }
+      if (v.is_double()) return json::value(static_cast<std::int64_t>(v.get_double()));
+      if (v.is_bool()) return json::value(v.get_bool() ? 1 : 0);
+      return v;
+    }
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+    case FieldDescriptor::CPPTYPE_FLOAT: {
+      if (v.is_string()) {
+        double d = 0;
+        if (absl::SimpleAtod(std::string(v.get_string()), &d)) return json::value(d);
+      }
+      return v;
+    }
+    case FieldDescriptor::CPPTYPE_BOOL: {
+      if (v.is_bool()) return json::value(v.get_bool() ? 1 : 0);
+      if (v.is_string()) {
+        if (auto b = ParseProxmoxBool(std::string(v.get_string()))) return json::value(*b ? 1 : 0);
+      }
+      return v;
+    }
+    default:
+      return v;
+  }
+}
+
+json::object ShapeObject(const Descriptor* message, absl::string_view seed,
+                         const ShapeOptions& options) {
+  json::object out;
+  std::set<std::string> matched;
+  const json::object* props = options.props;
+  for (int i = 0; i < message->field_count(); ++i) {
+    const FieldDescriptor* f = message->field(i);
+    const auto& rules = Rules(f);
+    if (rules.additional_properties()) continue;  // filled below
+    const std::string wire = WireName(f);
+    if (!rules.indexed().empty()) {
+      bool any = false;
+      if (props != nullptr) {
+        for (const auto& kv : *props) {
+          const absl::string_view key(kv.key().data(), kv.key().size());
+          if (key.size() > wire.size() && absl::StartsWith(key, wire) &&
+              std::all_of(key.begin() + wire.size(), key.end(),
+                          [](char c) { return c >= '0' && c <= '9'; })) {
+            out[kv.key()] = CoerceToField(kv.value(), f);
+            matched.emplace(key);
+            any = true;
+          }
+        }
+      }
+      if (!any && (options.settable == nullptr || options.settable->count(wire) == 0)) {
+        out[absl::StrCat(wire, "0")] = GenerateValue(f, absl::StrCat(seed, "/", wire), options, 0);
+      }
+      continue;
+    }
+    if (props != nullptr) {
+      if (const json::value* v = props->if_contains(wire)) {
+        out[wire] = CoerceToField(*v, f);
+        matched.insert(wire);
+        continue;
+      }
+    }
+    // Config keys that were never set are absent, as in Proxmox; required ones never are.
+    if (options.settable != nullptr && options.settable->count(wire) != 0 && !rules.required())
+      continue;
+    out[wire] = GenerateValue(f, absl::StrCat(seed, "/", wire), options, 0);
+  }
+  return out;
+}
+
+json::value ShapeData(const FieldDescriptor* data, absl::string_view seed,
+                      const ShapeOptions& options) {
+  if (data == nullptr) return nullptr;
+  if (data->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !data->is_repeated() &&
+      data->message_type()->full_name().rfind("google.protobuf.", 0) != 0) {
+    return ShapeObject(data->message_type(), seed, options);
+  }
+  return GenerateValue(data, seed, options, 0);
+}
+
+}  // namespace pvegw::mockstate
