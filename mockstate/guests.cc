@@ -1,0 +1,734 @@
+// Guest (VM and container) lifecycle, cluster-wide views and pools of the mock world.
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "mockstate/backend_impl.h"
+
+namespace pvegw::mockstate {
+namespace {
+
+using ::google::protobuf::Descriptor;
+
+struct GuestKind {
+  const char* type;    // "qemu" / "lxc"
+  const char* label;   // "VM" / "CT"
+  const char* prefix;  // task type prefix "qm" / "vz"
+};
+constexpr GuestKind kQemu{"qemu", "VM", "qm"};
+constexpr GuestKind kLxc{"lxc", "CT", "vz"};
+const GuestKind& Kind(bool lxc) { return lxc ? kLxc : kQemu; }
+
+std::string GuestCollection(absl::string_view node, bool lxc) {
+  return absl::StrCat("/nodes/", node, "/", Kind(lxc).type);
+}
+
+std::int64_t IntOf(const json::object& o, absl::string_view key, std::int64_t fallback) {
+  const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
+  if (v == nullptr) return fallback;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
+  if (v->is_double()) return static_cast<std::int64_t>(v->get_double());
+  if (v->is_string()) {
+    // Property strings such as memory "current=4096" or "4096".
+    std::string s(v->get_string());
+    if (auto pos = s.find("current="); pos != std::string::npos) s = s.substr(pos + 8);
+    std::size_t end = 0;
+    while (end < s.size() && s[end] >= '0' && s[end] <= '9') ++end;
+    std::int64_t n = 0;
+    if (end > 0 && absl::SimpleAtoi(s.substr(0, end), &n)) return n;
+  }
+  return fallback;
+}
+
+// "local-lvm:vm-100-disk-0,size=32G" -> bytes.
+std::int64_t DiskSize(const json::object& props, std::initializer_list<const char*> keys) {
+  for (const char* key : keys) {
+    const json::value* v = props.if_contains(key);
+    if (v == nullptr || !v->is_string()) continue;
+    const std::string s(v->get_string());
+    const auto pos = s.find("size=");
+    if (pos == std::string::npos) continue;
+    double amount = 0;
+    std::size_t end = pos + 5;
+    while (end < s.size() && (std::isdigit(static_cast<unsigned char>(s[end])) || s[end] == '.'))
+      ++end;
+    if (!absl::SimpleAtod(s.substr(pos + 5, end - pos - 5), &amount)) continue;
+    const char unit = end < s.size() ? s[end] : 'G';
+    const int shift = unit == 'T' ? 40 : unit == 'G' ? 30 : unit == 'M' ? 20 : unit == 'K' ? 10 : 0;
+    return static_cast<std::int64_t>(amount * static_cast<double>(std::int64_t{1} << shift));
+  }
+  return 0;
+}
+
+// Keys that steer a call rather than describe the guest.
+bool IsControlParam(absl::string_view key) {
+  static const auto* const kControl = new std::set<std::string, std::less<>>{"node",
+                                                                             "start",
+                                                                             "pool",
+                                                                             "digest",
+                                                                             "delete",
+                                                                             "revert",
+                                                                             "skiplock",
+                                                                             "force",
+                                                                             "background_delay",
+                                                                             "unique",
+                                                                             "archive",
+                                                                             "storage",
+                                                                             "live-restore",
+                                                                             "target",
+                                                                             "newid",
+                                                                             "full",
+                                                                             "online",
+                                                                             "with-local-disks",
+                                                                             "restore",
+                                                                             "ignore-unpack-errors",
+                                                                             "password",
+                                                                             "ssh-public-keys"};
+  return kControl->count(key) != 0;
+}
+
+absl::Status GuestStateError(bool lxc, absl::string_view vmid, absl::string_view what) {
+  return HttpError(500, absl::StrCat(Kind(lxc).label, " ", vmid, " ", what));
+}
+
+// Where a guest lives, from the cluster-wide index: {"qemu", "pve1"}.
+std::optional<std::pair<std::string, std::string>> LookupGuest(ReadTxn& txn, std::int64_t vmid) {
+  auto raw = txn.Get(VmidKey(vmid));
+  if (!raw) return std::nullopt;
+  const auto sep = raw->find(kSep);
+  if (sep == absl::string_view::npos) return std::nullopt;
+  return std::make_pair(std::string(raw->substr(0, sep)), std::string(raw->substr(sep + 1)));
+}
+
+absl::Status RemoveFromPools(WriteTxn& txn, std::int64_t vmid) {
+  PVEGW_ASSIGN_OR_RETURN(auto pools, MockBackend::Impl::ListEntities(txn, "/pools"));
+  for (auto& [poolid, props] : pools) {
+    json::value* vms = props.if_contains("vms");
+    if (vms == nullptr || !vms->is_array()) continue;
+    json::array kept;
+    for (const auto& v : vms->get_array()) {
+      if (!(v.is_int64() && v.get_int64() == vmid)) kept.push_back(v);
+    }
+    if (kept.size() != vms->get_array().size()) {
+      *vms = std::move(kept);
+      PVEGW_RETURN_IF_ERROR(MockBackend::Impl::PutEntity(txn, "/pools", poolid, props));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AddToPool(WriteTxn& txn, absl::string_view poolid, std::int64_t vmid) {
+  std::optional<json::object> pool = MockBackend::Impl::GetEntity(txn, "/pools", poolid);
+  if (!pool) return HttpError(500, absl::StrCat("pool '", poolid, "' does not exist"));
+  json::value& vms = (*pool)["vms"];
+  if (!vms.is_array()) vms = json::array();
+  vms.get_array().push_back(vmid);
+  return MockBackend::Impl::PutEntity(txn, "/pools", poolid, *pool);
+}
+
+}  // namespace
+
+std::string MockBackend::Impl::ConfigDigest(const json::object& props, bool lxc) const {
+  const CollectionInfo* info = Collection(lxc ? "/nodes/{node}/lxc" : "/nodes/{node}/qemu");
+  std::map<std::string, std::string> config;
+  for (const auto& kv : props) {
+    const std::string key(kv.key());
+    if (key == "digest") continue;
+    // "net0" is config when "net" (the indexed parameter) is.
+    std::size_t base_len = key.size();
+    while (base_len > 0 && std::isdigit(static_cast<unsigned char>(key[base_len - 1]))) --base_len;
+    const bool indexed_key = info != nullptr && base_len > 0 && base_len < key.size() &&
+                             info->settable.count(key.substr(0, base_len)) != 0;
+    if (info == nullptr || info->settable.count(key) != 0 || indexed_key) {
+      config[key] = ToText(kv.value());
+    }
+  }
+  std::string text;
+  for (const auto& [k, v] : config) absl::StrAppend(&text, k, ": ", v, "\n");
+  return Sha1Hex(text);
+}
+
+json::object MockBackend::Impl::GuestView(const json::object& props, absl::string_view seed,
+                                          bool lxc, std::int64_t now_ms) const {
+  json::object view = props;
+  const std::string status = props.contains("status") ? ToText(props.at("status")) : "stopped";
+  const bool running = status == "running";
+  const std::uint64_t h = StableHash(
+      absl::StrCat(seed, "/", ToText(props.contains("vmid") ? props.at("vmid") : json::value(""))));
+  view["status"] = status;
+  if (lxc && props.contains("hostname") && !props.contains("name"))
+    view["name"] = props.at("hostname");
+  const std::int64_t maxmem = IntOf(props, "memory", 512) << 20;
+  view["maxmem"] = maxmem;
+  const std::int64_t cpus =
+      lxc ? IntOf(props, "cores", 1)
+          : IntOf(props, "vcpus", IntOf(props, "cores", 1) * IntOf(props, "sockets", 1));
+  view["cpus"] = cpus;
+  view["maxcpu"] = cpus;
+  if (lxc) view["maxswap"] = IntOf(props, "swap", 512) << 20;
+  view["maxdisk"] = lxc ? DiskSize(props, {"rootfs"})
+                        : DiskSize(props, {"scsi0", "virtio0", "sata0", "ide0", "efidisk0"});
+  view["disk"] = 0;
+  view["type"] = Kind(lxc).type;
+  view["template"] = IntOf(props, "template", 0) != 0 ? 1 : 0;
+  if (!lxc)
+    view["qmpstatus"] = props.contains("qmpstatus") ? props.at("qmpstatus") : json::value(status);
+  if (running) {
+    view["uptime"] =
+        std::max<std::int64_t>(0, (now_ms - IntOf(props, "started_ms", now_ms)) / 1000);
+    view["pid"] = IntOf(props, "pid", 1000 + static_cast<std::int64_t>(h % 60000));
+    view["cpu"] = static_cast<double>(h % 300) / 1000.0;
+    view["mem"] = maxmem / 2 + static_cast<std::int64_t>(h % (1 << 20));
+    view["netin"] = static_cast<std::int64_t>(h % (1ull << 32));
+    view["netout"] = static_cast<std::int64_t>((h >> 7) % (1ull << 32));
+    view["diskread"] = static_cast<std::int64_t>((h >> 13) % (1ull << 34));
+    view["diskwrite"] = static_cast<std::int64_t>((h >> 17) % (1ull << 33));
+  } else {
+    view.erase("pid");
+    for (const char* k : {"uptime", "cpu", "mem", "netin", "netout", "diskread", "diskwrite"}) {
+      view[k] = 0;
+    }
+  }
+  view.erase("started_ms");
+  view["digest"] = ConfigDigest(props, lxc);
+  return view;
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::GuestCreate(CallContext& ctx, bool lxc) {
+  const std::string node = ctx.PathParam("node");
+  const std::int64_t vmid = IntOf(ctx.params, "vmid", 0);
+  const std::string collection = GuestCollection(node, lxc);
+  const CollectionInfo* info = Collection(lxc ? "/nodes/{node}/lxc" : "/nodes/{node}/qemu");
+  absl::StatusOr<json::value> result;
+  PVEGW_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
+    if (auto where = LookupGuest(txn, vmid)) {
+      return DuplicateError(*info, absl::StrCat(vmid), where->second);
+    }
+    json::object props;
+    for (const auto& kv : ctx.params) {
+      if (!IsControlParam(std::string(kv.key()))) props[kv.key()] = kv.value();
+    }
+    props["vmid"] = vmid;
+    props["node"] = node;
+    const bool start = IntOf(ctx.params, "start", 0) != 0;
+    props["status"] = start ? "running" : "stopped";
+    if (start) props["started_ms"] = ctx.now_ms;
+    if (auto pool = ctx.Param("pool")) PVEGW_RETURN_IF_ERROR(AddToPool(txn, *pool, vmid));
+    PVEGW_RETURN_IF_ERROR(PutEntity(txn, collection, absl::StrCat(vmid), props));
+    PVEGW_RETURN_IF_ERROR(IndexGuest(txn, vmid, lxc, node));
+    PVEGW_RETURN_IF_ERROR(txn.Put(MarkerKey(collection), "1"));
+    PVEGW_ASSIGN_OR_RETURN(std::string upid,
+                           StartTask(txn, node, absl::StrCat(Kind(lxc).prefix, "create"),
+                                     absl::StrCat(vmid), ctx.now_ms));
+    result = json::value(upid);
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::WithGuest(CallContext& ctx, bool lxc,
+                                                         const GuestFn& fn) {
+  const std::string collection = GuestCollection(ctx.PathParam("node"), lxc);
+  const std::string vmid = ctx.PathParam("vmid");
+  absl::StatusOr<json::value> result;
+  PVEGW_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
+    std::optional<json::object> props = GetEntity(txn, collection, vmid);
+    if (!props) return MissingError(*ctx.owner, collection, vmid, ctx);
+    result = fn(txn, *props);
+    return result.status();
+  }));
+  return result;
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::GuestDelete(CallContext& ctx, bool lxc) {
+  const std::string node = ctx.PathParam("node");
+  const std::string vmid = ctx.PathParam("vmid");
+  return WithGuest(
+      ctx, lxc, [&](WriteTxn& txn, json::object& props) -> absl::StatusOr<json::value> {
+        if (ToText(props["status"]) == "running") {
+          return GuestStateError(lxc, vmid, "is running - destroy failed");
+        }
+        const std::int64_t id = IntOf(props, "vmid", 0);
+        PVEGW_RETURN_IF_ERROR(DeleteEntity(txn, GuestCollection(node, lxc), vmid));
+        PVEGW_RETURN_IF_ERROR(txn.Delete(VmidKey(id)));
+        PVEGW_RETURN_IF_ERROR(RemoveFromPools(txn, id));
+        PVEGW_ASSIGN_OR_RETURN(
+            std::string upid,
+            StartTask(txn, node, absl::StrCat(Kind(lxc).prefix, "destroy"), vmid, ctx.now_ms));
+        return json::value(upid);
+      });
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::GuestConfig(CallContext& ctx, bool lxc) {
+  const std::string node = ctx.PathParam("node");
+  const std::string vmid = ctx.PathParam("vmid");
+  return WithGuest(
+      ctx, lxc, [&](WriteTxn& txn, json::object& props) -> absl::StatusOr<json::value> {
+        if (auto digest = ctx.Param("digest"); digest && *digest != ConfigDigest(props, lxc)) {
+          return HttpError(
+              500, "detected modified configuration - file changed by other user? Try again.");
+        }
+        if (auto del = ctx.Param("delete")) {
+          for (const std::string& key : SplitList(*del)) {
+            if (key == "vmid" || key == "status") {
+              return ParamError("delete", absl::StrCat("unable to delete '", key, "'"));
+            }
+            props.erase(key);
+          }
+        }
+        for (const auto& kv : ctx.params) {
+          const std::string key(kv.key());
+          if (ctx.IsPathParam(key) || IsControlParam(key)) continue;
+          props[kv.key()] = kv.value();
+        }
+        PVEGW_RETURN_IF_ERROR(PutEntity(txn, GuestCollection(node, lxc), vmid, props));
+        if (!ctx.op->rules.returns_upid()) return json::value(nullptr);
+        PVEGW_ASSIGN_OR_RETURN(
+            std::string upid,
+            StartTask(txn, node, absl::StrCat(Kind(lxc).prefix, "config"), vmid, ctx.now_ms));
+        return json::value(upid);
+      });
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::GuestStatus(CallContext& ctx, bool lxc,
+                                                           absl::string_view action) {
+  const std::string node = ctx.PathParam("node");
+  const std::string vmid = ctx.PathParam("vmid");
+  return WithGuest(
+      ctx, lxc, [&](WriteTxn& txn, json::object& props) -> absl::StatusOr<json::value> {
+        const bool running = props.contains("status") && ToText(props.at("status")) == "running";
+        auto stop = [&] {
+          props["status"] = "stopped";
+          for (const char* k : {"started_ms", "pid", "qmpstatus"}) props.erase(k);
+        };
+        if (action == "start") {
+          if (IntOf(props, "template", 0) != 0) {
+            return HttpError(500, lxc ? "you can't start a CT if it's a template"
+                                      : "you can't start a vm if it's a template");
+          }
+          if (running) return GuestStateError(lxc, vmid, "already running");
+          props["status"] = "running";
+          props["started_ms"] = ctx.now_ms;
+          props["pid"] =
+              1000 + static_cast<std::int64_t>(StableHash(absl::StrCat(vmid, ctx.now_ms)) % 60000);
+          props.erase("qmpstatus");
+        } else if (action == "stop") {
+          stop();
+        } else {
+          if (!running) return GuestStateError(lxc, vmid, "not running");
+          if (action == "shutdown") {
+            stop();
+          } else if (action == "reboot" || action == "reset") {
+            props["started_ms"] = ctx.now_ms;
+            props.erase("qmpstatus");
+          } else if (action == "suspend") {
+            props["qmpstatus"] = "paused";
+          } else if (action == "resume") {
+            props.erase("qmpstatus");
+          }
+        }
+        PVEGW_RETURN_IF_ERROR(PutEntity(txn, GuestCollection(node, lxc), vmid, props));
+        PVEGW_ASSIGN_OR_RETURN(
+            std::string upid,
+            StartTask(txn, node, absl::StrCat(Kind(lxc).prefix, action), vmid, ctx.now_ms));
+        return json::value(upid);
+      });
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::GuestClone(CallContext& ctx, bool lxc) {
+  const std::string node = ctx.PathParam("node");
+  const std::string vmid = ctx.PathParam("vmid");
+  const std::int64_t newid = IntOf(ctx.params, "newid", 0);
+  const std::string target = ctx.Param("target").value_or(node);
+  const CollectionInfo* info = Collection(lxc ? "/nodes/{node}/lxc" : "/nodes/{node}/qemu");
+  return WithGuest(
+      ctx, lxc, [&](WriteTxn& txn, json::object& source) -> absl::StatusOr<json::value> {
+        if (!GetEntity(txn, "/nodes", target)) {
+          return HttpError(500, absl::StrCat("no such cluster node '", target, "'"));
+        }
+        if (auto where = LookupGuest(txn, newid)) {
+          return DuplicateError(*info, absl::StrCat(newid), where->second);
+        }
+        json::object props = source;
+        for (const char* k : {"started_ms", "pid", "qmpstatus", "template"}) props.erase(k);
+        props["vmid"] = newid;
+        props["node"] = target;
+        props["status"] = "stopped";
+        const char* name_key = lxc ? "hostname" : "name";
+        if (auto name = ctx.Param(name_key)) {
+          props[name_key] = *name;
+        } else if (props.contains(name_key)) {
+          props[name_key] = absl::StrCat("Copy-of-", ToText(props[name_key]));
+        }
+        if (auto description = ctx.Param("description")) props["description"] = *description;
+        if (auto pool = ctx.Param("pool")) PVEGW_RETURN_IF_ERROR(AddToPool(txn, *pool, newid));
+        PVEGW_RETURN_IF_ERROR(
+            PutEntity(txn, GuestCollection(target, lxc), absl::StrCat(newid), props));
+        PVEGW_RETURN_IF_ERROR(IndexGuest(txn, newid, lxc, target));
+        PVEGW_ASSIGN_OR_RETURN(
+            std::string upid,
+            StartTask(txn, node, absl::StrCat(Kind(lxc).prefix, "clone"), vmid, ctx.now_ms));
+        return json::value(upid);
+      });
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::GuestMigrate(CallContext& ctx, bool lxc) {
+  const std::string node = ctx.PathParam("node");
+  const std::string vmid = ctx.PathParam("vmid");
+  const std::string target = ctx.Param("target").value_or("");
+  return WithGuest(
+      ctx, lxc, [&](WriteTxn& txn, json::object& props) -> absl::StatusOr<json::value> {
+        if (target == node) return HttpError(500, "target is local node.");
+        if (!GetEntity(txn, "/nodes", target)) {
+          return HttpError(500, absl::StrCat("no such cluster node '", target, "'"));
+        }
+        const bool running = ToText(props["status"]) == "running";
+        if (running && !lxc && IntOf(ctx.params, "online", 0) == 0) {
+          return HttpError(500, "can't migrate running VM without --online");
+        }
+        if (running && lxc && IntOf(ctx.params, "restart", 0) == 0) {
+          return HttpError(500, "lxc live migration is currently not implemented; use --restart");
+        }
+        props["node"] = target;
+        PVEGW_RETURN_IF_ERROR(DeleteEntity(txn, GuestCollection(node, lxc), vmid));
+        PVEGW_RETURN_IF_ERROR(PutEntity(txn, GuestCollection(target, lxc), vmid, props));
+        PVEGW_RETURN_IF_ERROR(IndexGuest(txn, IntOf(props, "vmid", 0), lxc, target));
+        PVEGW_ASSIGN_OR_RETURN(
+            std::string upid,
+            StartTask(txn, node, lxc ? "vzmigrate" : "qmigrate", vmid, ctx.now_ms));
+        return json::value(upid);
+      });
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::ClusterResources(CallContext& ctx) {
+  const Descriptor* row = ctx.op->data != nullptr ? ctx.op->data->message_type() : nullptr;
+  if (row == nullptr) return json::value(json::array());
+  const std::set<std::string> fields = AllWireNames(row);
+  const std::string filter = ctx.Param("type").value_or("");
+  json::array rows;
+  auto emit = [&](const json::object& props) {
+    rows.push_back(ShapeObject(row, ToText(props.at("id")), Shape(&props, &fields)));
+  };
+  PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
+    PVEGW_ASSIGN_OR_RETURN(auto nodes, ListEntities(txn, "/nodes"));
+    PVEGW_ASSIGN_OR_RETURN(auto pools, ListEntities(txn, "/pools"));
+    std::map<std::int64_t, std::string> pool_of;
+    for (const auto& [poolid, props] : pools) {
+      if (const json::value* vms = props.if_contains("vms"); vms != nullptr && vms->is_array()) {
+        for (const auto& v : vms->get_array()) {
+          if (v.is_int64()) pool_of[v.get_int64()] = poolid;
+        }
+      }
+    }
+    if (filter.empty() || filter == "node") {
+      for (const auto& [name, props] : nodes) {
+        json::object r = props;
+        r["id"] = absl::StrCat("node/", name);
+        r["type"] = "node";
+        r["node"] = name;
+        emit(r);
+      }
+    }
+    if (filter.empty() || filter == "vm") {
+      const std::string prefix = absl::StrCat("V", std::string(1, kSep));
+      std::vector<std::pair<std::int64_t, std::pair<std::string, std::string>>> guests;
+      PVEGW_RETURN_IF_ERROR(txn.Scan(prefix, [&](absl::string_view key, absl::string_view value) {
+        std::int64_t vmid = 0;
+        const auto sep = value.find(kSep);
+        if (absl::SimpleAtoi(key.substr(prefix.size()), &vmid) && sep != absl::string_view::npos) {
+          guests.push_back(
+              {vmid, {std::string(value.substr(0, sep)), std::string(value.substr(sep + 1))}});
+        }
+        return true;
+      }));
+      std::sort(guests.begin(), guests.end());
+      for (const auto& [vmid, where] : guests) {
+        const bool lxc = where.first == "lxc";
+        const std::string collection = GuestCollection(where.second, lxc);
+        std::optional<json::object> props = GetEntity(txn, collection, absl::StrCat(vmid));
+        if (!props) continue;
+        json::object r = GuestView(*props, collection, lxc, ctx.now_ms);
+        r["id"] = absl::StrCat(where.first, "/", vmid);
+        r["type"] = where.first;
+        r["node"] = where.second;
+        r["vmid"] = vmid;
+        if (auto it = pool_of.find(vmid); it != pool_of.end()) r["pool"] = it->second;
+        emit(r);
+      }
+    }
+    if (filter.empty() || filter == "storage") {
+      PVEGW_ASSIGN_OR_RETURN(auto storages, ListEntities(txn, "/storage"));
+      for (const auto& [node, node_props] : nodes) {
+        for (const auto& [sid, props] : storages) {
+          if (props.contains("nodes") &&
+              !absl::StrContains(absl::StrCat(",", ToText(props.at("nodes")), ","),
+                                 absl::StrCat(",", node, ","))) {
+            continue;
+          }
+          json::object r;
+          r["id"] = absl::StrCat("storage/", node, "/", sid);
+          r["type"] = "storage";
+          r["node"] = node;
+          r["storage"] = sid;
+          r["status"] = "available";
+          if (props.contains("type")) r["plugintype"] = props.at("type");
+          if (props.contains("content")) r["content"] = props.at("content");
+          r["shared"] = props.contains("shared") ? props.at("shared") : json::value(0);
+          const std::uint64_t h = StableHash(ToText(r["id"]));
+          r["maxdisk"] = static_cast<std::int64_t>(h % 8 + 1) << 40;
+          r["disk"] = static_cast<std::int64_t>(h % 400) << 30;
+          emit(r);
+        }
+      }
+    }
+    if (filter.empty() || filter == "pool") {
+      for (const auto& [poolid, props] : pools) {
+        json::object r;
+        r["id"] = absl::StrCat("/pool/", poolid);
+        r["type"] = "pool";
+        r["pool"] = poolid;
+        emit(r);
+      }
+    }
+    return absl::OkStatus();
+  }));
+  return json::value(std::move(rows));
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::NextId(CallContext& ctx) {
+  std::optional<std::int64_t> wanted;
+  if (ctx.params.contains("vmid")) wanted = IntOf(ctx.params, "vmid", 0);
+  std::int64_t found = 0;
+  absl::Status taken;
+  PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) {
+    if (wanted) {
+      if (LookupGuest(txn, *wanted)) {
+        taken = ParamError("vmid", absl::StrCat("VM ", *wanted, " already exists"));
+      }
+      found = *wanted;
+      return absl::OkStatus();
+    }
+    for (found = 100; LookupGuest(txn, found); ++found) {
+    }
+    return absl::OkStatus();
+  }));
+  PVEGW_RETURN_IF_ERROR(taken);
+  return json::value(found);
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::NodeStorage(CallContext& ctx) {
+  const Descriptor* row = ctx.op->data != nullptr ? ctx.op->data->message_type() : nullptr;
+  const std::string node = ctx.PathParam("node");
+  const std::string content_filter = ctx.Param("content").value_or("");
+  const std::string storage_filter = ctx.Param("storage").value_or("");
+  const CollectionInfo* info = Collection("/storage");
+  json::array rows;
+  PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
+    PVEGW_ASSIGN_OR_RETURN(auto storages, ListEntities(txn, "/storage"));
+    for (auto& [sid, props] : storages) {
+      if (!storage_filter.empty() && sid != storage_filter) continue;
+      const std::string content = props.contains("content") ? ToText(props.at("content")) : "";
+      if (!content_filter.empty()) {
+        bool any = false;
+        for (const std::string& c : SplitList(content_filter)) {
+          any =
+              any || absl::StrContains(absl::StrCat(",", content, ","), absl::StrCat(",", c, ","));
+        }
+        if (!any) continue;
+      }
+      if (props.contains("nodes") &&
+          !absl::StrContains(absl::StrCat(",", ToText(props.at("nodes")), ","),
+                             absl::StrCat(",", node, ","))) {
+        continue;
+      }
+      json::object view = props;
+      const std::uint64_t h = StableHash(absl::StrCat(node, "/", sid));
+      const std::int64_t total = static_cast<std::int64_t>(h % 8 + 1) << 40;
+      const std::int64_t used = static_cast<std::int64_t>(h % 400) << 30;
+      view["storage"] = sid;
+      view["active"] = 1;
+      view["enabled"] = props.contains("disable") && ToText(props.at("disable")) == "1" ? 0 : 1;
+      view["total"] = total;
+      view["used"] = used;
+      view["avail"] = total - used;
+      view["used_fraction"] = static_cast<double>(used) / static_cast<double>(total);
+      if (!view.contains("shared")) view["shared"] = 0;
+      if (row != nullptr) {
+        rows.push_back(ShapeObject(row, absl::StrCat("/nodes/", node, "/storage/", sid),
+                                   Shape(&view, info != nullptr ? &info->settable : nullptr)));
+      }
+    }
+    return absl::OkStatus();
+  }));
+  return json::value(std::move(rows));
+}
+
+namespace {
+
+// Members of a pool as Proxmox lists them.
+json::array PoolMembers(MockBackend::Impl& impl, ReadTxn& txn, const json::object& pool,
+                        std::int64_t now_ms) {
+  json::array members;
+  if (const json::value* vms = pool.if_contains("vms"); vms != nullptr && vms->is_array()) {
+    for (const auto& v : vms->get_array()) {
+      if (!v.is_int64()) continue;
+      auto where = LookupGuest(txn, v.get_int64());
+      if (!where) continue;
+      const bool lxc = where->first == "lxc";
+      const std::string collection = GuestCollection(where->second, lxc);
+      std::optional<json::object> props =
+          MockBackend::Impl::GetEntity(txn, collection, absl::StrCat(v.get_int64()));
+      if (!props) continue;
+      json::object view = impl.GuestView(*props, collection, lxc, now_ms);
+      json::object m;
+      m["id"] = absl::StrCat(where->first, "/", v.get_int64());
+      m["type"] = where->first;
+      m["vmid"] = v.get_int64();
+      m["node"] = where->second;
+      for (const char* k :
+           {"name", "status", "maxmem", "maxcpu", "maxdisk", "uptime", "template"}) {
+        if (view.contains(k)) m[k] = view[k];
+      }
+      members.push_back(std::move(m));
+    }
+  }
+  if (const json::value* st = pool.if_contains("storage"); st != nullptr && st->is_array()) {
+    for (const auto& s : st->get_array()) {
+      const std::string sid = ToText(s);
+      for (const std::string& node : impl.NodeNames(txn)) {
+        json::object m;
+        m["id"] = absl::StrCat("storage/", node, "/", sid);
+        m["type"] = "storage";
+        m["node"] = node;
+        m["storage"] = sid;
+        members.push_back(std::move(m));
+      }
+    }
+  }
+  return members;
+}
+
+std::string PoolIdOf(const CallContext& ctx) {
+  std::string id = ctx.PathParam("poolid");
+  if (id.empty()) id = ctx.Param("poolid").value_or("");
+  return id;
+}
+
+}  // namespace
+
+absl::StatusOr<json::value> MockBackend::Impl::PoolList(CallContext& ctx) {
+  const std::string only = ctx.Param("poolid").value_or("");
+  json::array rows;
+  PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
+    PVEGW_ASSIGN_OR_RETURN(auto pools, ListEntities(txn, "/pools"));
+    for (const auto& [poolid, props] : pools) {
+      if (!only.empty() && poolid != only) continue;
+      json::object row;
+      row["poolid"] = poolid;
+      if (props.contains("comment")) row["comment"] = props.at("comment");
+      if (!only.empty()) row["members"] = PoolMembers(*this, txn, props, ctx.now_ms);
+      rows.push_back(std::move(row));
+    }
+    if (!only.empty() && rows.empty()) {
+      return HttpError(500, absl::StrCat("pool '", only, "' does not exist"));
+    }
+    return absl::OkStatus();
+  }));
+  return json::value(std::move(rows));
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::PoolGet(CallContext& ctx) {
+  const std::string poolid = PoolIdOf(ctx);
+  json::object out;
+  PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
+    std::optional<json::object> pool = GetEntity(txn, "/pools", poolid);
+    if (!pool) return HttpError(500, absl::StrCat("pool '", poolid, "' does not exist"));
+    if (pool->contains("comment")) out["comment"] = pool->at("comment");
+    out["members"] = PoolMembers(*this, txn, *pool, ctx.now_ms);
+    return absl::OkStatus();
+  }));
+  return json::value(std::move(out));
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::PoolUpdate(CallContext& ctx) {
+  const std::string poolid = PoolIdOf(ctx);
+  PVEGW_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
+    std::optional<json::object> pool = GetEntity(txn, "/pools", poolid);
+    if (!pool) return HttpError(500, absl::StrCat("pool '", poolid, "' does not exist"));
+    const bool remove = IntOf(ctx.params, "delete", 0) != 0;
+    const bool allow_move = IntOf(ctx.params, "allow-move", 0) != 0;
+    if (auto comment = ctx.Param("comment")) (*pool)["comment"] = *comment;
+    json::array vms = (*pool)["vms"].is_array() ? (*pool)["vms"].get_array() : json::array();
+    for (const std::string& text : SplitList(ctx.Param("vms").value_or(""))) {
+      std::int64_t vmid = 0;
+      if (!absl::SimpleAtoi(text, &vmid))
+        return ParamError("vms", absl::StrCat("invalid VMID '", text, "'"));
+      auto it = std::find_if(vms.begin(), vms.end(), [&](const json::value& v) {
+        return v.is_int64() && v.get_int64() == vmid;
+      });
+      if (remove) {
+        if (it != vms.end()) vms.erase(it);
+        continue;
+      }
+      if (!LookupGuest(txn, vmid))
+        return HttpError(500, absl::StrCat("VM ", vmid, " does not exist"));
+      if (it != vms.end()) continue;
+      PVEGW_ASSIGN_OR_RETURN(auto pools, ListEntities(txn, "/pools"));
+      for (auto& [other_id, other] : pools) {
+        if (other_id == poolid || !other["vms"].is_array()) continue;
+        json::array& ovms = other["vms"].get_array();
+        auto oit = std::find_if(ovms.begin(), ovms.end(), [&](const json::value& v) {
+          return v.is_int64() && v.get_int64() == vmid;
+        });
+        if (oit == ovms.end()) continue;
+        if (!allow_move) {
+          return HttpError(500, absl::StrCat("VM ", vmid, " belongs to pool '", other_id, "'"));
+        }
+        ovms.erase(oit);
+        PVEGW_RETURN_IF_ERROR(PutEntity(txn, "/pools", other_id, other));
+      }
+      vms.push_back(vmid);
+    }
+    (*pool)["vms"] = std::move(vms);
+    json::array storage =
+        (*pool)["storage"].is_array() ? (*pool)["storage"].get_array() : json::array();
+    for (const std::string& sid : SplitList(ctx.Param("storage").value_or(""))) {
+      auto it = std::find_if(storage.begin(), storage.end(),
+                             [&](const json::value& v) { return ToText(v) == sid; });
+      if (remove) {
+        if (it != storage.end()) storage.erase(it);
+      } else if (it == storage.end()) {
+        if (!GetEntity(txn, "/storage", sid))
+          return HttpError(500, absl::StrCat("storage '", sid, "' does not exist"));
+        storage.push_back(json::value(sid));
+      }
+    }
+    (*pool)["storage"] = std::move(storage);
+    return PutEntity(txn, "/pools", poolid, *pool);
+  }));
+  return json::value(nullptr);
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::PoolDelete(CallContext& ctx) {
+  const std::string poolid = PoolIdOf(ctx);
+  PVEGW_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
+    std::optional<json::object> pool = GetEntity(txn, "/pools", poolid);
+    if (!pool) return HttpError(500, absl::StrCat("pool '", poolid, "' does not exist"));
+    const bool has_vms = (*pool)["vms"].is_array() && !(*pool)["vms"].get_array().empty();
+    const bool has_storage =
+        (*pool)["storage"].is_array() && !(*pool)["storage"].get_array().empty();
+    if (has_vms || has_storage) {
+      return HttpError(500, absl::StrCat("delete pool failed: pool '", poolid, "' is not empty"));
+    }
+    return DeleteEntity(txn, "/pools", poolid);
+  }));
+  return json::value(nullptr);
+}
+
+}  // namespace pvegw::mockstate

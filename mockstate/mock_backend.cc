@@ -1,0 +1,772 @@
+#include "mockstate/mock_backend.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "mockstate/backend_impl.h"
+
+namespace pvegw::mockstate {
+namespace {
+
+using ::google::protobuf::FieldDescriptor;
+
+constexpr char kHttpPayload[] = "pvegw.http_status";
+constexpr char kErrorsPayload[] = "pvegw.param_errors";
+constexpr int kGeneratedEntities = 2;
+
+absl::StatusCode CodeFor(int http_status) {
+  switch (http_status) {
+    case 400:
+      return absl::StatusCode::kInvalidArgument;
+    case 401:
+      return absl::StatusCode::kUnauthenticated;
+    case 403:
+      return absl::StatusCode::kPermissionDenied;
+    case 404:
+      return absl::StatusCode::kNotFound;
+    case 501:
+      return absl::StatusCode::kUnimplemented;
+    default:
+      return absl::StatusCode::kFailedPrecondition;
+  }
+}
+
+int HttpStatusOf(const absl::Status& status) {
+  if (auto payload = status.GetPayload(kHttpPayload)) {
+    int code = 0;
+    if (absl::SimpleAtoi(std::string(*payload), &code)) return code;
+  }
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kUnimplemented:
+      return 501;
+    default:
+      return 500;
+  }
+}
+
+RestResponse Render(const absl::Status& status) {
+  RestResponse r;
+  r.status = HttpStatusOf(status);
+  json::object body;
+  body["data"] = nullptr;
+  std::string message(status.message());
+  if (auto errors = status.GetPayload(kErrorsPayload)) {
+    json::error_code ec;
+    json::value parsed = json::parse(std::string(*errors), ec);
+    if (!ec) body["errors"] = std::move(parsed);
+  }
+  body["message"] = message + "\n";
+  r.reason = message;
+  r.body = json::serialize(body);
+  return r;
+}
+
+bool IsParamSegment(absl::string_view s) {
+  return s.size() >= 2 && s.front() == '{' && s.back() == '}';
+}
+
+// Templates of collections whose entities start empty: things below a guest are created
+// by the user (snapshots, firewall rules, ...), not invented by the mock.
+bool StartsEmpty(absl::string_view template_path) {
+  return absl::StartsWith(template_path, "/nodes/{node}/qemu/{vmid}/") ||
+         absl::StartsWith(template_path, "/nodes/{node}/lxc/{vmid}/") ||
+         template_path == "/nodes/{node}/tasks";
+}
+
+}  // namespace
+
+// --- Keys and small helpers -------------------------------------------------------------
+
+std::string EntityKey(absl::string_view collection, absl::string_view id) {
+  return absl::StrCat("E", std::string(1, kSep), collection, std::string(1, kSep), id);
+}
+std::string EntityPrefix(absl::string_view collection) {
+  return absl::StrCat("E", std::string(1, kSep), collection, std::string(1, kSep));
+}
+std::string MarkerKey(absl::string_view collection) {
+  return absl::StrCat("M", std::string(1, kSep), collection);
+}
+std::string OverrideKey(absl::string_view path) {
+  return absl::StrCat("O", std::string(1, kSep), path);
+}
+std::string VmidKey(std::int64_t vmid) { return absl::StrCat("V", std::string(1, kSep), vmid); }
+std::string MetaKey(absl::string_view name) {
+  return absl::StrCat("S", std::string(1, kSep), name);
+}
+
+absl::Status IndexGuest(WriteTxn& txn, std::int64_t vmid, bool lxc, absl::string_view node) {
+  return txn.Put(VmidKey(vmid), absl::StrCat(lxc ? "lxc" : "qemu", std::string(1, kSep), node));
+}
+
+absl::Status HttpError(int http_status, absl::string_view message) {
+  absl::Status status(CodeFor(http_status), message);
+  status.SetPayload(kHttpPayload, absl::Cord(absl::StrCat(http_status)));
+  return status;
+}
+
+absl::Status ParamError(const std::vector<ParamViolation>& violations) {
+  json::object errors;
+  for (const ParamViolation& v : violations) errors[v.param] = v.message;
+  absl::Status status = HttpError(400, "Parameter verification failed.");
+  status.SetPayload(kErrorsPayload, absl::Cord(json::serialize(errors)));
+  return status;
+}
+
+absl::Status ParamError(absl::string_view param, absl::string_view message) {
+  return ParamError(std::vector<ParamViolation>{{std::string(param), std::string(message)}});
+}
+
+std::string JoinPath(const std::vector<std::string>& segments, std::size_t count) {
+  std::string out;
+  for (std::size_t i = 0; i < count && i < segments.size(); ++i)
+    absl::StrAppend(&out, "/", segments[i]);
+  return out.empty() ? "/" : out;
+}
+
+std::string Sha1Hex(absl::string_view data) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  std::string out;
+  for (unsigned char c : digest) absl::StrAppend(&out, absl::Hex(c, absl::kZeroPad2));
+  return out;
+}
+
+std::vector<std::string> SplitList(absl::string_view s) {
+  std::vector<std::string> out;
+  for (absl::string_view part :
+       absl::StrSplit(s, absl::ByAnyChar(",; \t\n\0"), absl::SkipEmpty())) {
+    out.emplace_back(part);
+  }
+  return out;
+}
+
+std::string ToText(const json::value& v) {
+  if (v.is_string()) return std::string(v.get_string());
+  if (v.is_int64()) return absl::StrCat(v.get_int64());
+  if (v.is_uint64()) return absl::StrCat(v.get_uint64());
+  if (v.is_double()) return absl::StrCat(v.get_double());
+  if (v.is_bool()) return v.get_bool() ? "1" : "0";
+  if (v.is_null()) return "";
+  return json::serialize(v);
+}
+
+std::string CallContext::PathParam(absl::string_view name) const {
+  for (const auto& [k, v] : route->path_params) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+std::optional<std::string> CallContext::Param(absl::string_view name) const {
+  if (const json::value* v = params.if_contains(json::string_view(name.data(), name.size()))) {
+    return ToText(*v);
+  }
+  return std::nullopt;
+}
+
+bool CallContext::IsPathParam(absl::string_view name) const {
+  return std::any_of(route->path_params.begin(), route->path_params.end(),
+                     [&](const auto& p) { return p.first == name; });
+}
+
+// --- Impl -------------------------------------------------------------------------------
+
+MockBackend::Impl::Impl(std::shared_ptr<const ApiIndex> api, MockOptions options,
+                        std::unique_ptr<Store> store)
+    : api_(std::move(api)), options_(std::move(options)), store_(std::move(store)) {
+  if (!options_.now_ms) {
+    options_.now_ms = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  }
+  BuildCollections();
+  RegisterHandlers();
+}
+
+void MockBackend::Impl::BuildCollections() {
+  struct Messages {
+    const char* template_path;
+    int missing_status;
+    const char* missing;
+    const char* duplicate;
+  };
+  static const Messages kMessages[] = {
+      {"/nodes", 500, "no such cluster node '{id}'", "node '{id}' already exists"},
+      {"/nodes/{node}/qemu", 500,
+       "Configuration file 'nodes/{node}/qemu-server/{id}.conf' does not exist",
+       "unable to create VM {id} - VM {id} already exists on node '{where}'"},
+      {"/nodes/{node}/lxc", 500, "Configuration file 'nodes/{node}/lxc/{id}.conf' does not exist",
+       "unable to create CT {id} - CT {id} already exists on node '{where}'"},
+      {"/access/users", 500, "no such user ('{id}')",
+       "create user failed: user '{id}' already exists"},
+      {"/access/groups", 500, "group '{id}' does not exist",
+       "create group failed: group '{id}' already exists"},
+      {"/access/roles", 500, "role '{id}' does not exist",
+       "create role failed: role '{id}' already exists"},
+      {"/pools", 500, "pool '{id}' does not exist",
+       "create pool failed: pool '{id}' already exists"},
+      {"/storage", 500, "storage '{id}' does not exist",
+       "create storage failed: storage ID '{id}' already defined"},
+      {"/nodes/{node}/storage", 500, "storage '{id}' does not exist",
+       "storage ID '{id}' already defined"},
+      {"/nodes/{node}/tasks", 500, "no such task '{id}'", "task '{id}' already exists"},
+  };
+  for (const auto& op : api_->operations()) {
+    if (op->verb != "GET" || op->rules.child_link().empty()) continue;
+    CollectionInfo info;
+    info.template_path = op->path;
+    info.child_key = op->rules.child_link();
+    if (absl::StartsWith(info.child_key, "{") && absl::EndsWith(info.child_key, "}")) {
+      info.child_key = info.child_key.substr(1, info.child_key.size() - 2);
+    }
+    if (auto item = api_->ParamChild(op->path)) info.item_template = *item;
+    info.directory = info.item_template.empty() && !api_->LiteralChildren(op->path).empty();
+    if (op->data != nullptr && op->data->is_repeated() &&
+        op->data->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (absl::StartsWith(op->data->message_type()->full_name(), "google.protobuf.")) {
+        info.untyped_rows = true;
+      } else {
+        info.row = op->data->message_type();
+      }
+    }
+    // Keys set through create/update calls are "config": shown only once set.
+    std::vector<const ApiOperation*> writers = {api_->Find("POST", op->path)};
+    if (!info.item_template.empty()) {
+      writers.push_back(api_->Find("PUT", info.item_template));
+      writers.push_back(api_->Find("PUT", info.item_template + "/config"));
+      writers.push_back(api_->Find("POST", info.item_template + "/config"));
+    }
+    for (const ApiOperation* w : writers) {
+      if (w == nullptr) continue;
+      for (const auto& [name, field] : w->params) {
+        if (!Rules(field).path_param()) info.settable.insert(name);
+      }
+    }
+    info.missing_message = "{kind} '{id}' does not exist";
+    info.duplicate_message = "{kind} '{id}' already exists";
+    for (const Messages& m : kMessages) {
+      if (info.template_path == m.template_path) {
+        info.missing_status = m.missing_status;
+        info.missing_message = m.missing;
+        info.duplicate_message = m.duplicate;
+      }
+    }
+    if (info.template_path == "/nodes/{node}/storage" && api_->Find("GET", "/storage") != nullptr) {
+      info.source = "/storage";
+    }
+    collections_.emplace(info.template_path, std::move(info));
+  }
+}
+
+void MockBackend::Impl::RegisterHandlers() {
+  auto add = [&](const std::string& verb, const std::string& path, Handler handler) {
+    if (api_->Find(verb, path) != nullptr) handlers_[verb + " " + path] = std::move(handler);
+  };
+  for (const bool lxc : {false, true}) {
+    const std::string base = lxc ? "/nodes/{node}/lxc" : "/nodes/{node}/qemu";
+    add("POST", base, [this, lxc](CallContext& c) { return GuestCreate(c, lxc); });
+    add("DELETE", base + "/{vmid}", [this, lxc](CallContext& c) { return GuestDelete(c, lxc); });
+    add("PUT", base + "/{vmid}/config",
+        [this, lxc](CallContext& c) { return GuestConfig(c, lxc); });
+    add("POST", base + "/{vmid}/config",
+        [this, lxc](CallContext& c) { return GuestConfig(c, lxc); });
+    add("POST", base + "/{vmid}/clone", [this, lxc](CallContext& c) { return GuestClone(c, lxc); });
+    add("POST", base + "/{vmid}/migrate",
+        [this, lxc](CallContext& c) { return GuestMigrate(c, lxc); });
+    for (const char* action :
+         {"start", "stop", "shutdown", "reboot", "suspend", "resume", "reset"}) {
+      add("POST", absl::StrCat(base, "/{vmid}/status/", action),
+          [this, lxc, action](CallContext& c) { return GuestStatus(c, lxc, action); });
+    }
+  }
+  add("GET", "/cluster/resources", [this](CallContext& c) { return ClusterResources(c); });
+  add("GET", "/cluster/nextid", [this](CallContext& c) { return NextId(c); });
+  add("GET", "/nodes/{node}/storage", [this](CallContext& c) { return NodeStorage(c); });
+  add("GET", "/pools", [this](CallContext& c) { return PoolList(c); });
+  add("GET", "/pools/{poolid}", [this](CallContext& c) { return PoolGet(c); });
+  for (const char* path : {"/pools", "/pools/{poolid}"}) {
+    add("PUT", path, [this](CallContext& c) { return PoolUpdate(c); });
+    add("DELETE", path, [this](CallContext& c) { return PoolDelete(c); });
+  }
+  add("GET", "/nodes/{node}/tasks", [this](CallContext& c) { return TaskList(c); });
+  add("GET", "/nodes/{node}/tasks/{upid}/status", [this](CallContext& c) { return TaskStatus(c); });
+  add("GET", "/nodes/{node}/tasks/{upid}/log", [this](CallContext& c) { return TaskLog(c); });
+  add("DELETE", "/nodes/{node}/tasks/{upid}", [this](CallContext& c) { return TaskStop(c); });
+}
+
+const CollectionInfo* MockBackend::Impl::Collection(absl::string_view template_path) const {
+  auto it = collections_.find(template_path);
+  return it == collections_.end() ? nullptr : &it->second;
+}
+
+ShapeOptions MockBackend::Impl::Shape(const json::object* props,
+                                      const std::set<std::string>* settable) const {
+  ShapeOptions o;
+  o.props = props;
+  o.settable = settable;
+  return o;
+}
+
+std::optional<json::object> MockBackend::Impl::GetEntity(ReadTxn& txn, absl::string_view collection,
+                                                         absl::string_view id) {
+  std::optional<absl::string_view> raw = txn.Get(EntityKey(collection, id));
+  if (!raw) return std::nullopt;
+  json::error_code ec;
+  json::value v = json::parse(json::string_view(raw->data(), raw->size()), ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return std::move(v.get_object());
+}
+
+absl::Status MockBackend::Impl::PutEntity(WriteTxn& txn, absl::string_view collection,
+                                          absl::string_view id, const json::object& props) {
+  return txn.Put(EntityKey(collection, id), json::serialize(props));
+}
+
+absl::Status MockBackend::Impl::DeleteEntity(WriteTxn& txn, absl::string_view collection,
+                                             absl::string_view id) {
+  const std::string item = absl::StrCat(collection, "/", id);
+  PVEGW_RETURN_IF_ERROR(txn.Delete(EntityKey(collection, id)));
+  // Sub-collections of the entity: their collection paths start with "<item>/".
+  PVEGW_RETURN_IF_ERROR(txn.DeletePrefix(absl::StrCat("E", std::string(1, kSep), item, "/")));
+  PVEGW_RETURN_IF_ERROR(txn.DeletePrefix(MarkerKey(item + "/")));
+  PVEGW_RETURN_IF_ERROR(txn.Delete(OverrideKey(item)));
+  return txn.DeletePrefix(OverrideKey(item + "/"));
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, json::object>>> MockBackend::Impl::ListEntities(
+    ReadTxn& txn, absl::string_view collection) {
+  std::vector<std::pair<std::string, json::object>> out;
+  const std::string prefix = EntityPrefix(collection);
+  PVEGW_RETURN_IF_ERROR(txn.Scan(prefix, [&](absl::string_view key, absl::string_view value) {
+    json::error_code ec;
+    json::value v = json::parse(json::string_view(value.data(), value.size()), ec);
+    if (!ec && v.is_object()) {
+      out.emplace_back(std::string(key.substr(prefix.size())), std::move(v.get_object()));
+    }
+    return true;
+  }));
+  return out;
+}
+
+absl::Status MockBackend::Impl::EnsureCollection(absl::string_view collection,
+                                                 const CollectionInfo& info) {
+  bool present = false;
+  PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) {
+    present = txn.Get(MarkerKey(collection)).has_value();
+    return absl::OkStatus();
+  }));
+  if (present) return absl::OkStatus();
+  return store_->Write([&](WriteTxn& txn) -> absl::Status {
+    if (txn.Get(MarkerKey(collection))) return absl::OkStatus();  // another process won
+    if ((info.row != nullptr || info.untyped_rows) && !info.directory &&
+        !StartsEmpty(info.template_path)) {
+      std::set<std::string> ids;
+      for (int i = 0; i < kGeneratedEntities; ++i) {
+        const std::string seed = absl::StrCat(collection, "#", i);
+        json::object row;
+        if (info.row != nullptr) row = ShapeObject(info.row, seed, Shape(nullptr, nullptr));
+        // The id must pass the checks of the item path it will be fetched by.
+        std::string id;
+        if (const FieldDescriptor* id_field = ItemIdField(info)) {
+          id = ToText(GenerateValue(id_field, seed, Shape(nullptr, nullptr), 0));
+        } else if (row.contains(info.child_key)) {
+          id = ToText(row[info.child_key]);
+        } else {
+          id = absl::StrCat(info.child_key, i + 1);
+        }
+        if (id.empty() || !ids.insert(id).second) id = absl::StrCat(id, "-", i);
+        const FieldDescriptor* key_field =
+            info.row != nullptr ? FieldByWireName(info.row, info.child_key) : nullptr;
+        row[info.child_key] =
+            key_field != nullptr ? CoerceToField(json::value(id), key_field) : json::value(id);
+        PVEGW_RETURN_IF_ERROR(PutEntity(txn, collection, id, row));
+      }
+    }
+    return txn.Put(MarkerKey(collection), "1");
+  });
+}
+
+const FieldDescriptor* MockBackend::Impl::ItemIdField(const CollectionInfo& info) const {
+  if (info.item_template.empty()) return nullptr;
+  const std::string param =
+      info.item_template.substr(info.item_template.rfind('{') + 1,
+                                info.item_template.size() - info.item_template.rfind('{') - 2);
+  for (const char* verb : {"GET", "PUT", "DELETE", "POST"}) {
+    if (const ApiOperation* op = api_->Find(verb, info.item_template)) {
+      if (auto it = op->params.find(param); it != op->params.end()) return it->second;
+    }
+  }
+  return nullptr;
+}
+
+absl::Status MockBackend::Impl::MissingError(const CollectionInfo& info,
+                                             absl::string_view collection, absl::string_view id,
+                                             const CallContext& ctx) const {
+  std::string kind = info.template_path.substr(info.template_path.rfind('/') + 1);
+  if (absl::EndsWith(kind, "s")) kind.pop_back();
+  (void)collection;
+  return HttpError(
+      info.missing_status,
+      absl::StrReplaceAll(info.missing_message,
+                          {{"{id}", id}, {"{node}", ctx.PathParam("node")}, {"{kind}", kind}}));
+}
+
+absl::Status MockBackend::Impl::DuplicateError(const CollectionInfo& info, absl::string_view id,
+                                               absl::string_view where) const {
+  std::string kind = info.template_path.substr(info.template_path.rfind('/') + 1);
+  if (absl::EndsWith(kind, "s")) kind.pop_back();
+  return HttpError(500, absl::StrReplaceAll(info.duplicate_message,
+                                            {{"{id}", id}, {"{where}", where}, {"{kind}", kind}}));
+}
+
+absl::StatusOr<json::object> MockBackend::Impl::LoadOwner(const CallContext& ctx) {
+  if (ctx.owner == nullptr) return absl::InternalError("the path lies under no entity");
+  std::optional<json::object> props;
+  PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) {
+    props = GetEntity(txn, ctx.owner_collection, ctx.owner_id);
+    return absl::OkStatus();
+  }));
+  // Deleted by another process since the ancestor check.
+  if (!props) return MissingError(*ctx.owner, ctx.owner_collection, ctx.owner_id, ctx);
+  return *std::move(props);
+}
+
+json::object MockBackend::Impl::View(const CollectionInfo& info, absl::string_view collection,
+                                     const json::object& props, std::int64_t now_ms) const {
+  if (info.template_path == "/nodes/{node}/qemu" || info.template_path == "/nodes/{node}/lxc") {
+    return GuestView(props, collection, info.template_path == "/nodes/{node}/lxc", now_ms);
+  }
+  if (info.template_path == "/nodes/{node}/tasks") return TaskView(props, now_ms);
+  return props;
+}
+
+absl::Status MockBackend::Impl::CheckAncestors(CallContext& ctx) {
+  const Route& route = *ctx.route;
+  const std::vector<std::string>& tsegs = ctx.op->segments;
+  for (std::size_t i = 0; i < tsegs.size(); ++i) {
+    if (!IsParamSegment(tsegs[i])) continue;
+    std::string parent_template;
+    for (std::size_t j = 0; j < i; ++j) absl::StrAppend(&parent_template, "/", tsegs[j]);
+    const CollectionInfo* info = Collection(parent_template);
+    if (info == nullptr || info->directory || info->item_template.empty()) continue;
+    const std::string parent = JoinPath(route.segments, i);
+    const std::string source = info->source.empty() ? parent : info->source;
+    const CollectionInfo* source_info = info->source.empty() ? info : Collection(info->source);
+    if (source_info == nullptr) continue;
+    PVEGW_RETURN_IF_ERROR(EnsureCollection(source, *source_info));
+    bool exists = false;
+    PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) {
+      exists = txn.Get(EntityKey(source, route.segments[i])).has_value();
+      return absl::OkStatus();
+    }));
+    if (!exists) return MissingError(*info, parent, route.segments[i], ctx);
+    ctx.owner = source_info;
+    ctx.owner_collection = source;
+    ctx.owner_id = route.segments[i];
+    ctx.owner_segment = i;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::Dispatch(CallContext& ctx) {
+  if (ctx.op->verb == "GET") {
+    std::optional<json::value> custom;
+    PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) {
+      if (auto raw = txn.Get(OverrideKey(ctx.path))) {
+        json::error_code ec;
+        json::value v = json::parse(json::string_view(raw->data(), raw->size()), ec);
+        if (!ec) custom = std::move(v);
+      }
+      return absl::OkStatus();
+    }));
+    if (custom) return *std::move(custom);
+  }
+  PVEGW_RETURN_IF_ERROR(CheckAncestors(ctx));
+  auto it = handlers_.find(absl::StrCat(ctx.op->verb, " ", ctx.op->path));
+  if (it != handlers_.end()) return it->second(ctx);
+  if (ctx.op->verb == "GET") return GenericGet(ctx);
+  return GenericMutation(ctx);
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::GenericGet(CallContext& ctx) {
+  const std::string& tmpl = ctx.op->path;
+  if (const CollectionInfo* info = Collection(tmpl)) {
+    json::array rows;
+    if (info->directory) {
+      for (const std::string& child : api_->LiteralChildren(tmpl)) {
+        json::object row;
+        row[info->child_key] = child;
+        rows.push_back(std::move(row));
+      }
+      return rows;
+    }
+    if (!info->item_template.empty() && (info->row != nullptr || info->untyped_rows)) {
+      const std::string source = info->source.empty() ? ctx.path : info->source;
+      const CollectionInfo* source_info = info->source.empty() ? info : Collection(info->source);
+      PVEGW_RETURN_IF_ERROR(EnsureCollection(source, *source_info));
+      std::vector<std::pair<std::string, json::object>> entities;
+      PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
+        PVEGW_ASSIGN_OR_RETURN(entities, ListEntities(txn, source));
+        return absl::OkStatus();
+      }));
+      for (auto& [id, props] : entities) {
+        json::object view = View(*source_info, source, props, ctx.now_ms);
+        if (!view.contains(info->child_key)) view[info->child_key] = id;
+        if (info->row == nullptr) {
+          rows.push_back(std::move(view));
+          continue;
+        }
+        rows.push_back(ShapeObject(info->row, absl::StrCat(source, "/", id),
+                                   Shape(&view, &source_info->settable)));
+      }
+      return rows;
+    }
+  }
+  // An entity itself, or a view directly below it (config, status/current, ...).
+  if (ctx.owner != nullptr) {
+    const std::size_t below = ctx.route->segments.size() - (ctx.owner_segment + 1);
+    bool params_below = false;
+    for (std::size_t i = ctx.owner_segment + 1; i < ctx.op->segments.size(); ++i) {
+      params_below = params_below || IsParamSegment(ctx.op->segments[i]);
+    }
+    if (below <= 2 && !params_below) {
+      PVEGW_ASSIGN_OR_RETURN(json::object props, LoadOwner(ctx));
+      json::object view = View(*ctx.owner, ctx.owner_collection, props, ctx.now_ms);
+      // The id under the item path's own name ({name} for a "pool_name" row, ...).
+      const std::string& id_segment = ctx.op->segments[ctx.owner_segment];
+      const std::string id_name = id_segment.substr(1, id_segment.size() - 2);
+      if (!view.contains(id_name)) view[id_name] = ctx.owner_id;
+      const std::string seed = absl::StrCat(ctx.owner_collection, "/", ctx.owner_id);
+      return ShapeData(ctx.op->data, seed, Shape(&view, &ctx.owner->settable));
+    }
+  }
+  return ShapeData(ctx.op->data, ctx.path, Shape(nullptr, nullptr));
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::MutationResult(WriteTxn& txn, CallContext& ctx,
+                                                              absl::string_view task_id) {
+  if (ctx.op->rules.returns_upid()) {
+    std::string node = ctx.PathParam("node");
+    if (node.empty()) {
+      std::vector<std::string> nodes = NodeNames(txn);
+      node = nodes.empty() ? "localhost" : nodes.front();
+    }
+    std::string type = absl::StrReplaceAll(ctx.op->rules.name(), {{"_", ""}});
+    if (type.empty()) type = absl::AsciiStrToLower(ctx.op->verb);
+    std::string id(task_id);
+    if (id.empty() && !ctx.route->path_params.empty()) id = ctx.route->path_params.back().second;
+    PVEGW_ASSIGN_OR_RETURN(std::string upid, StartTask(txn, node, type, id, ctx.now_ms));
+    return json::value(upid);
+  }
+  const FieldDescriptor* data = ctx.op->data;
+  if (data == nullptr ||
+      (data->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !data->is_repeated() &&
+       data->message_type()->full_name() == "google.protobuf.Empty")) {
+    return json::value(nullptr);
+  }
+  if (!task_id.empty() && data->cpp_type() == FieldDescriptor::CPPTYPE_STRING &&
+      !data->is_repeated()) {
+    return json::value(std::string(task_id));
+  }
+  return ShapeData(data, ctx.path, Shape(nullptr, nullptr));
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::GenericMutation(CallContext& ctx) {
+  const std::string& tmpl = ctx.op->path;
+  const std::string& verb = ctx.op->verb;
+  const CollectionInfo* info = Collection(tmpl);
+  absl::StatusOr<json::value> result;
+  // Create: POST on a collection of stored entities.
+  if (verb == "POST" && info != nullptr && !info->directory && !info->item_template.empty()) {
+    const std::string collection = info->source.empty() ? ctx.path : info->source;
+    const CollectionInfo* target = info->source.empty() ? info : Collection(info->source);
+    PVEGW_RETURN_IF_ERROR(EnsureCollection(collection, *target));
+    const std::string item_param =
+        info->item_template.substr(info->item_template.rfind('{') + 1,
+                                   info->item_template.size() - info->item_template.rfind('{') - 2);
+    std::optional<std::string> id = ctx.Param(info->child_key);
+    if (!id) id = ctx.Param(item_param);
+    PVEGW_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
+      std::string new_id;
+      if (id) {
+        new_id = *id;
+      } else {
+        // Proxmox numbers such entries itself (firewall rules get the next position).
+        PVEGW_ASSIGN_OR_RETURN(auto entities, ListEntities(txn, collection));
+        new_id = absl::StrCat(entities.size());
+      }
+      if (new_id.empty() || new_id.size() > 200)
+        return ParamError(info->child_key, "invalid identifier");
+      if (GetEntity(txn, collection, new_id)) return DuplicateError(*target, new_id, "");
+      json::object props;
+      for (const auto& kv : ctx.params) {
+        if (!ctx.IsPathParam(std::string(kv.key()))) props[kv.key()] = kv.value();
+      }
+      props[info->child_key] = json::value(new_id);
+      PVEGW_RETURN_IF_ERROR(PutEntity(txn, collection, new_id, props));
+      result = MutationResult(txn, ctx, new_id);
+      return result.status();
+    }));
+    return result;
+  }
+  // Update / delete of a stored entity addressed by its own path.
+  if (ctx.owner != nullptr && ctx.owner_segment + 1 == ctx.route->segments.size() &&
+      (verb == "PUT" || verb == "DELETE")) {
+    PVEGW_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
+      std::optional<json::object> props = GetEntity(txn, ctx.owner_collection, ctx.owner_id);
+      if (!props) return MissingError(*ctx.owner, ctx.owner_collection, ctx.owner_id, ctx);
+      if (verb == "DELETE") {
+        PVEGW_RETURN_IF_ERROR(DeleteEntity(txn, ctx.owner_collection, ctx.owner_id));
+      } else {
+        for (const auto& kv : ctx.params) {
+          const std::string key(kv.key());
+          if (ctx.IsPathParam(key) || key == "digest") continue;
+          if (key == "delete" && kv.value().is_string()) {
+            for (const std::string& k : SplitList(ToText(kv.value()))) props->erase(k);
+            continue;
+          }
+          (*props)[key] = kv.value();
+        }
+        PVEGW_RETURN_IF_ERROR(PutEntity(txn, ctx.owner_collection, ctx.owner_id, *props));
+      }
+      result = MutationResult(txn, ctx, ctx.owner_id);
+      return result.status();
+    }));
+    return result;
+  }
+  // Any other action: a task when Proxmox would start one.
+  PVEGW_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
+    result = MutationResult(txn, ctx, "");
+    return result.status();
+  }));
+  return result;
+}
+
+RestResponse MockBackend::Impl::Call(const RestRequest& request) {
+  try {
+    const std::string verb = absl::AsciiStrToUpper(request.verb);
+    absl::StatusOr<Route> route = api_->Match(verb, request.path);
+    if (!route.ok()) {
+      return Render(
+          HttpError(route.status().code() == absl::StatusCode::kInvalidArgument ? 400 : 501,
+                    route.status().message()));
+    }
+    ValidatedParams validated = ValidateParams(*route->op, request.params, route->path_params);
+    if (!validated.ok()) return Render(ParamError(validated.violations));
+    CallContext ctx;
+    ctx.route = &*route;
+    ctx.op = route->op;
+    ctx.params = std::move(validated.values);
+    ctx.path = JoinPath(route->segments, route->segments.size());
+    ctx.now_ms = Now();
+    absl::StatusOr<json::value> data = Dispatch(ctx);
+    if (!data.ok()) return Render(data.status());
+    json::object body;
+    body["data"] = *std::move(data);
+    RestResponse response;
+    response.body = json::serialize(body);
+    return response;
+  } catch (const std::exception& e) {
+    // A bug in the mock must not take the process down with it.
+    return Render(HttpError(500, absl::StrCat("internal mock error: ", e.what())));
+  }
+}
+
+absl::Status MockBackend::Impl::Initialize() {
+  PVEGW_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
+    if (txn.Get(MetaKey("seeded"))) return absl::OkStatus();  // another process seeded it
+    PVEGW_RETURN_IF_ERROR(Seed(txn));
+    return txn.Put(MetaKey("seeded"), "1");
+  }));
+  return ApplyCustomData();
+}
+
+absl::Status MockBackend::Impl::Reset() {
+  PVEGW_RETURN_IF_ERROR(store_->Reset());
+  PVEGW_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
+    PVEGW_RETURN_IF_ERROR(Seed(txn));
+    return txn.Put(MetaKey("seeded"), "1");
+  }));
+  return ApplyCustomData();
+}
+
+std::vector<std::string> MockBackend::Impl::NodeNames(ReadTxn& txn) const {
+  std::vector<std::string> names;
+  const std::string prefix = EntityPrefix("/nodes");
+  txn.Scan(prefix,
+           [&](absl::string_view key, absl::string_view) {
+             names.emplace_back(key.substr(prefix.size()));
+             return true;
+           })
+      .IgnoreError();  // an unreadable index only means fewer names
+  return names;
+}
+
+// --- Facade -----------------------------------------------------------------------------
+
+MockBackend::MockBackend(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+MockBackend::~MockBackend() = default;
+
+absl::StatusOr<std::unique_ptr<MockBackend>> MockBackend::Create(
+    std::shared_ptr<const ApiIndex> api, MockOptions options) {
+  if (api == nullptr) return absl::InvalidArgumentError("MockBackend needs an API index");
+  if (options.task_duration_ms < 0) {
+    return absl::InvalidArgumentError("task duration must not be negative");
+  }
+  PVEGW_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(options.store));
+  auto impl = std::make_unique<Impl>(std::move(api), std::move(options), std::move(store));
+  PVEGW_RETURN_IF_ERROR(impl->Initialize());
+  return std::unique_ptr<MockBackend>(new MockBackend(std::move(impl)));
+}
+
+RestResponse MockBackend::Call(const RestRequest& request) { return impl_->Call(request); }
+absl::Status MockBackend::Reset() { return impl_->Reset(); }
+Store& MockBackend::store() { return impl_->store(); }
+const ApiIndex& MockBackend::api() const { return impl_->api(); }
+
+absl::StatusOr<MockOptions> MockOptionsFromEnv(MockOptions base) {
+  auto env = [](const char* name) -> std::optional<std::string> {
+    const char* v = std::getenv(name);
+    if (v == nullptr || *v == '\0') return std::nullopt;
+    return std::string(v);
+  };
+  if (auto v = env("PROXMOX_MOCK_STATE_NAMESPACE")) base.store.ns = *v;
+  if (auto v = env("PROXMOX_MOCK_STATE_DIR")) base.store.dir = *v;
+  if (auto v = env("PROXMOX_MOCK_STATE_CAPACITY_MB")) {
+    std::uint64_t mb = 0;
+    if (!absl::SimpleAtoi(*v, &mb) || mb < 1 || mb > (std::uint64_t{1} << 20)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "PROXMOX_MOCK_STATE_CAPACITY_MB=", *v, " is not a size in MiB between 1 and 1048576"));
+    }
+    base.store.capacity_bytes = static_cast<std::size_t>(mb) << 20;
+  }
+  if (auto v = env("PROXMOX_MOCK_DATA_PATH")) base.data_path = *v;
+  if (auto v = env("PROXMOX_MOCK_TASK_DURATION_MS")) {
+    std::int64_t ms = 0;
+    if (!absl::SimpleAtoi(*v, &ms) || ms < 0 || ms > 24 * 3600 * 1000) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "PROXMOX_MOCK_TASK_DURATION_MS=", *v, " is not a duration in milliseconds (0-86400000)"));
+    }
+    base.task_duration_ms = ms;
+  }
+  return base;
+}
+
+}  // namespace pvegw::mockstate

@@ -1,0 +1,63 @@
+// MockBackend: answers Proxmox REST calls from the shared mock world (DESIGN.md §4).
+#ifndef PVEGW_MOCKSTATE_MOCK_BACKEND_H_
+#define PVEGW_MOCKSTATE_MOCK_BACKEND_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/rest_call.h"
+#include "mockstate/api_index.h"
+#include "mockstate/store.h"
+
+namespace pvegw::mockstate {
+
+inline constexpr std::int64_t kDefaultTaskDurationMs = 2000;
+
+struct MockOptions {
+  StoreOptions store;
+  std::string data_path;  // PROXMOX_MOCK_DATA_PATH: JSON or YAML seeding/overriding paths
+  std::int64_t task_duration_ms = kDefaultTaskDurationMs;
+  // Milliseconds since the epoch; tests substitute a controllable clock.
+  std::function<std::int64_t()> now_ms;
+};
+
+// Reads PROXMOX_MOCK_STATE_NAMESPACE, PROXMOX_MOCK_STATE_DIR, PROXMOX_MOCK_STATE_CAPACITY_MB,
+// PROXMOX_MOCK_DATA_PATH and PROXMOX_MOCK_TASK_DURATION_MS over `base`. A malformed
+// number is INVALID_ARGUMENT naming the variable.
+absl::StatusOr<MockOptions> MockOptionsFromEnv(MockOptions base = {});
+
+// The one mock implementation every front end shares: the gateway in mock mode, a REST
+// server, tests. It knows the API only from the descriptor set (ApiIndex) and keeps all
+// state in the Store, so any number of processes attached to one namespace see one world.
+//
+// Call() never fails as a C++ call: every problem becomes a Proxmox-style answer
+// (400 with per-parameter errors, 404/500 with Proxmox's message, 501 for unknown paths).
+class MockBackend {
+ public:
+  // Opens (or creates) the namespace; a fresh one is seeded with the default world, then
+  // custom data from `options.data_path` is applied. A malformed data file is an error.
+  static absl::StatusOr<std::unique_ptr<MockBackend>> Create(std::shared_ptr<const ApiIndex> api,
+                                                             MockOptions options);
+  ~MockBackend();
+
+  RestResponse Call(const RestRequest& request);
+
+  // Wipes the namespace and seeds it again (default world + custom data).
+  absl::Status Reset();
+
+  Store& store();
+  const ApiIndex& api() const;
+
+  class Impl;
+
+ private:
+  explicit MockBackend(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pvegw::mockstate
+
+#endif  // PVEGW_MOCKSTATE_MOCK_BACKEND_H_
