@@ -80,6 +80,18 @@ bool IsParamSegment(absl::string_view s) {
   return s.size() >= 2 && s.front() == '{' && s.back() == '}';
 }
 
+// What a collection holds, for messages: its last literal segment, singular ("group").
+std::string KindOf(absl::string_view template_path) {
+  std::vector<std::string> segments = SplitPath(template_path);
+  for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
+    if (IsParamSegment(*it)) continue;
+    std::string kind = *it;
+    if (absl::EndsWith(kind, "s")) kind.pop_back();
+    return kind;
+  }
+  return "item";
+}
+
 // Templates of collections whose entities start empty: things below a guest are created
 // by the user (snapshots, firewall rules, ...), not invented by the mock.
 bool StartsEmpty(absl::string_view template_path) {
@@ -419,8 +431,7 @@ const FieldDescriptor* MockBackend::Impl::ItemIdField(const CollectionInfo& info
 absl::Status MockBackend::Impl::MissingError(const CollectionInfo& info,
                                              absl::string_view collection, absl::string_view id,
                                              const CallContext& ctx) const {
-  std::string kind = info.template_path.substr(info.template_path.rfind('/') + 1);
-  if (absl::EndsWith(kind, "s")) kind.pop_back();
+  std::string kind = KindOf(info.template_path);
   (void)collection;
   return HttpError(
       info.missing_status,
@@ -430,8 +441,7 @@ absl::Status MockBackend::Impl::MissingError(const CollectionInfo& info,
 
 absl::Status MockBackend::Impl::DuplicateError(const CollectionInfo& info, absl::string_view id,
                                                absl::string_view where) const {
-  std::string kind = info.template_path.substr(info.template_path.rfind('/') + 1);
-  if (absl::EndsWith(kind, "s")) kind.pop_back();
+  const std::string kind = KindOf(info.template_path);
   return HttpError(500, absl::StrReplaceAll(info.duplicate_message,
                                             {{"{id}", id}, {"{where}", where}, {"{kind}", kind}}));
 }

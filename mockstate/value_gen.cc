@@ -3,6 +3,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -212,6 +213,43 @@ json::value GenerateScalar(const FieldDescriptor* f, std::uint64_t h, const Shap
   }
 }
 
+// Whether a (coerced) value satisfies the field's type, range and enum.
+bool FitsField(const json::value& v, const FieldDescriptor* f) {
+  if (f->is_repeated() || f->is_map()) return true;
+  const auto& rules = Rules(f);
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+    case FieldDescriptor::CPPTYPE_INT64:
+    case FieldDescriptor::CPPTYPE_UINT32:
+    case FieldDescriptor::CPPTYPE_UINT64: {
+      if (!v.is_int64()) return v.is_uint64() && f->cpp_type() == FieldDescriptor::CPPTYPE_UINT64;
+      const std::int64_t n = v.get_int64();
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_INT32 &&
+          (n < std::numeric_limits<std::int32_t>::min() ||
+           n > std::numeric_limits<std::int32_t>::max())) {
+        return false;
+      }
+      if (rules.has_minimum() && static_cast<double>(n) < rules.minimum()) return false;
+      if (rules.has_maximum() && static_cast<double>(n) > rules.maximum()) return false;
+      return true;
+    }
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return v.is_number();
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return v.is_int64() && (v.get_int64() == 0 || v.get_int64() == 1);
+    case FieldDescriptor::CPPTYPE_STRING: {
+      if (!v.is_string()) return false;
+      if (rules.enum_values().empty()) return true;
+      const std::string s(v.get_string());
+      return std::find(rules.enum_values().begin(), rules.enum_values().end(), s) !=
+             rules.enum_values().end();
+    }
+    default:
+      return true;
+  }
+}
+
 }  // namespace
 
 std::uint64_t StableHash(absl::string_view s) {
@@ -358,9 +396,14 @@ json::object ShapeObject(const Descriptor* message, absl::string_view seed,
     }
     if (props != nullptr) {
       if (const json::value* v = props->if_contains(wire)) {
-        out[wire] = CoerceToField(*v, f);
-        matched.insert(wire);
-        continue;
+        json::value coerced = CoerceToField(*v, f);
+        // A stored value of the same name may mean something else here (a pool's size in
+        // bytes vs. its replica count); never answer with one the schema rejects.
+        if (FitsField(coerced, f)) {
+          out[wire] = std::move(coerced);
+          matched.insert(wire);
+          continue;
+        }
       }
     }
     // Config keys that were never set are absent, as in Proxmox; required ones never are.
