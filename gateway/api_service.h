@@ -1,0 +1,51 @@
+// One generic gRPC handler that serves every method of the generated Proxmox API.
+#ifndef PVEGW_GATEWAY_API_SERVICE_H_
+#define PVEGW_GATEWAY_API_SERVICE_H_
+
+#include <grpcpp/generic/async_generic_service.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "gateway/backend.h"
+#include "gateway/method_table.h"
+#include "gateway/transcoder.h"
+
+namespace pvegw::gateway {
+
+struct CallCounters {
+  std::atomic<std::uint64_t> calls{0};
+  std::atomic<std::uint64_t> failed{0};
+  std::atomic<std::int64_t> in_flight{0};
+};
+
+// Registered as the server's callback generic service: gRPC hands it every method no other
+// service claims. Each call: O(1) method lookup (unknown -> UNIMPLEMENTED), admission
+// against `max_concurrent_calls` (beyond it RESOURCE_EXHAUSTED), one request message
+// parsed into its dynamic type, transcoded, sent to the backend, answered. No thread is
+// blocked per call: the reactor resumes when the backend completes.
+class ApiService : public grpc::CallbackGenericService {
+ public:
+  ApiService(const MethodTable& table, const Transcoder& transcoder, Backend& backend,
+             int max_concurrent_calls)
+      : table_(table),
+        transcoder_(transcoder),
+        backend_(backend),
+        max_in_flight_(max_concurrent_calls) {}
+
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
+
+  const CallCounters& counters() const { return counters_; }
+
+ private:
+  friend class ApiCall;
+  const MethodTable& table_;
+  const Transcoder& transcoder_;
+  Backend& backend_;
+  const int max_in_flight_;
+  CallCounters counters_;
+};
+
+}  // namespace pvegw::gateway
+
+#endif  // PVEGW_GATEWAY_API_SERVICE_H_

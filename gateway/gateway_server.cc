@@ -1,0 +1,277 @@
+#include "gateway/gateway_server.h"
+
+#include <google/protobuf/descriptor.pb.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "gateway/api_service.h"
+#include "gateway/method_table.h"
+#include "gateway/reflection_service.h"
+#include "gateway/transcoder.h"
+#include "grpc/health/v1/health.pb.h"
+#include "proxmox/gateway/v1/gateway.grpc.pb.h"
+
+extern "C" {
+extern const char pvegw_embedded_descriptors[];
+extern const char pvegw_embedded_descriptors_end[];
+extern const char pvegw_embedded_lean_descriptors[];
+extern const char pvegw_embedded_lean_descriptors_end[];
+}
+
+namespace pvegw::gateway {
+
+absl::string_view EmbeddedDescriptorSet() {
+  return absl::string_view(
+      pvegw_embedded_descriptors,
+      static_cast<std::size_t>(pvegw_embedded_descriptors_end - pvegw_embedded_descriptors));
+}
+
+absl::string_view EmbeddedLeanDescriptorSet() {
+  return absl::string_view(pvegw_embedded_lean_descriptors,
+                           static_cast<std::size_t>(pvegw_embedded_lean_descriptors_end -
+                                                    pvegw_embedded_lean_descriptors));
+}
+
+namespace {
+
+constexpr char kApiPackage[] = "proxmox.ve.v1";
+
+// Copies a compiled-in file (and its imports) into the runtime pool unless already there.
+bool AddGeneratedFile(google::protobuf::DescriptorPool& pool,
+                      const google::protobuf::FileDescriptor* file) {
+  if (pool.FindFileByName(file->name()) != nullptr) return true;
+  for (int i = 0; i < file->dependency_count(); ++i) {
+    if (!AddGeneratedFile(pool, file->dependency(i))) return false;
+  }
+  google::protobuf::FileDescriptorProto proto;
+  file->CopyTo(&proto);
+  file->CopySourceCodeInfoTo(&proto);
+  return pool.BuildFile(proto) != nullptr;
+}
+
+class GatewayInfoService final : public proxmox::gateway::v1::Gateway::CallbackService {
+ public:
+  explicit GatewayInfoService(proxmox::gateway::v1::GetInfoResponse info)
+      : info_(std::move(info)), start_(std::chrono::steady_clock::now()) {}
+
+  grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* ctx,
+                                    const proxmox::gateway::v1::GetInfoRequest*,
+                                    proxmox::gateway::v1::GetInfoResponse* response) override {
+    *response = info_;
+    response->set_uptime_seconds(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+ private:
+  const proxmox::gateway::v1::GetInfoResponse info_;
+  const std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
+struct GatewayServer::Impl {
+  GatewayOptions options;
+  google::protobuf::DescriptorPool pool;
+  std::unique_ptr<mockstate::ApiIndex> api;
+  std::unique_ptr<MethodTable> table;
+  std::unique_ptr<Transcoder> transcoder;
+  std::unique_ptr<ApiService> api_service;
+  std::unique_ptr<ReflectionData> reflection_data;
+  std::unique_ptr<ReflectionV1Service> reflection_v1;
+  std::unique_ptr<ReflectionV1AlphaService> reflection_v1alpha;
+  std::unique_ptr<GatewayInfoService> info_service;
+  std::unique_ptr<grpc::Server> server;
+  std::vector<std::string> api_services;
+  std::string descriptor_file;  // --descriptors content (reflection reads it lazily)
+  std::mutex shutdown_mu;
+  bool shutting_down = false;
+  bool shut_down = false;
+};
+
+GatewayServer::GatewayServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+GatewayServer::~GatewayServer() { Shutdown(); }
+
+int GatewayServer::method_count() const { return static_cast<int>(impl_->table->size()); }
+int GatewayServer::service_count() const { return static_cast<int>(impl_->api_services.size()); }
+
+absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
+    GatewayOptions options, std::unique_ptr<Backend> backend) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto stage_start = t0;
+  auto stage = [&](const char* what) {
+    const auto now = std::chrono::steady_clock::now();
+    spdlog::debug("start-up: {} took {:.1f} ms", what,
+                  std::chrono::duration<double, std::milli>(now - stage_start).count());
+    stage_start = now;
+  };
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+
+  // 1. The API, from the embedded descriptor set or a file given at start-up.
+  absl::string_view bytes = EmbeddedLeanDescriptorSet();
+  absl::string_view annotated = EmbeddedDescriptorSet();
+  if (!options.descriptors_path.empty()) {
+    std::ifstream in(options.descriptors_path, std::ios::binary);
+    if (!in) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot read descriptor set ", options.descriptors_path));
+    }
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    impl->descriptor_file = buffer.str();
+    bytes = annotated = impl->descriptor_file;
+  }
+  google::protobuf::FileDescriptorSet set;
+  if (!set.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        options.descriptors_path.empty() ? "embedded descriptors" : options.descriptors_path,
+        ": not a FileDescriptorSet (build one with protoc --descriptor_set_out "
+        "--include_imports)"));
+  }
+  std::vector<const google::protobuf::FileDescriptor*> api_files;
+  for (auto& file : *set.mutable_file()) {
+    // Comments are reflection's business (served from the annotated set); the serving
+    // pool does without them.
+    file.clear_source_code_info();
+    const auto* built = impl->pool.FindFileByName(file.name());
+    if (built == nullptr) built = impl->pool.BuildFile(file);
+    if (built == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("descriptor set: ", file.name(), " does not build (missing imports?)"));
+    }
+    if (built->package() == kApiPackage) api_files.push_back(built);
+  }
+  if (api_files.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("descriptor set has no ", kApiPackage, " files"));
+  }
+  // The gateway's own services, so reflection can describe them too.
+  for (const auto* file :
+       {proxmox::gateway::v1::GetInfoRequest::descriptor()->file(),
+        grpc::health::v1::HealthCheckRequest::descriptor()->file(),
+        grpc::reflection::v1::ServerReflectionRequest::descriptor()->file(),
+        grpc::reflection::v1alpha::ServerReflectionRequest::descriptor()->file()}) {
+    if (!AddGeneratedFile(impl->pool, file)) {
+      return absl::InternalError(
+          absl::StrCat("cannot add ", file->name(), " to the descriptor pool"));
+    }
+  }
+  stage("descriptor pool");
+  PVEGW_ASSIGN_OR_RETURN(impl->api, mockstate::ApiIndex::Build(&impl->pool, api_files));
+  stage("API index");
+  impl->table = std::make_unique<MethodTable>(*impl->api);
+  stage("method table");
+  impl->transcoder = std::make_unique<Transcoder>(*impl->api);
+  stage("transcoder");
+  for (const auto* file : api_files) {
+    for (int i = 0; i < file->service_count(); ++i)
+      impl->api_services.push_back(file->service(i)->full_name());
+  }
+
+  // 2. The backend.
+  if (backend == nullptr) {
+    if (options.mode == "mock") {
+      auto shared_api =
+          std::shared_ptr<const mockstate::ApiIndex>(impl->api.get(), [](const auto*) {});
+      PVEGW_ASSIGN_OR_RETURN(auto mock, mockstate::MockBackend::Create(shared_api, options.mock));
+      backend = std::make_unique<MockModeBackend>(std::move(mock));
+    } else if (options.mode == "real") {
+      return absl::UnimplementedError(
+          "PROXMOX_API_MODE=real: the upstream HTTPS backend is not part of this build yet; "
+          "use mock mode");
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("mode '", options.mode, "' is not one of: mock, real"));
+    }
+  }
+
+  stage("backend");
+  // 3. Services and the server.
+  impl->api_service = std::make_unique<ApiService>(*impl->table, *impl->transcoder, *backend,
+                                                   options.max_concurrent_calls);
+  std::vector<std::string> all_services = impl->api_services;
+  for (const char* own :
+       {"proxmox.gateway.v1.Gateway", "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection"}) {
+    all_services.emplace_back(own);
+  }
+  impl->reflection_data = std::make_unique<ReflectionData>(&impl->pool, all_services, annotated);
+  impl->reflection_v1 = std::make_unique<ReflectionV1Service>(*impl->reflection_data);
+  impl->reflection_v1alpha = std::make_unique<ReflectionV1AlphaService>(*impl->reflection_data);
+  proxmox::gateway::v1::GetInfoResponse info;
+  info.set_version(kVersion);
+  info.set_mode(backend->mode());
+  info.set_api_package(kApiPackage);
+  for (const auto& s : impl->api_services) info.add_services(s);
+  info.set_methods(static_cast<int>(impl->table->size()));
+  if (backend->mode() == "mock") info.set_mock_namespace(options.mock.store.ns);
+  info.set_descriptor_source(options.descriptors_path.empty() ? "embedded"
+                                                              : options.descriptors_path);
+  impl->info_service = std::make_unique<GatewayInfoService>(std::move(info));
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(std::max(options.max_message_bytes, 64 << 20));
+  builder.RegisterService(impl->reflection_v1.get());
+  builder.RegisterService(impl->reflection_v1alpha.get());
+  builder.RegisterService(impl->info_service.get());
+  builder.RegisterCallbackGenericService(impl->api_service.get());
+  impl->server = builder.BuildAndStart();
+  if (impl->server == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
+                                               " (address in use, or not a host:port?)"));
+  }
+  stage("gRPC server");
+  auto* health = impl->server->GetHealthCheckService();
+  health->SetServingStatus(true);
+  for (const std::string& s : all_services) health->SetServingStatus(s, true);
+
+  auto server = std::unique_ptr<GatewayServer>(new GatewayServer(std::move(impl)));
+  server->backend_ = std::move(backend);
+  server->port_ = port;
+  const std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  server->listen_address_ = absl::StrCat(host, ":", port);
+  server->startup_ms_ =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return server;
+}
+
+void GatewayServer::BeginShutdown() {
+  std::lock_guard<std::mutex> lock(impl_->shutdown_mu);
+  if (impl_->shutting_down || impl_->server == nullptr) return;
+  impl_->shutting_down = true;
+  // Every service, including the overall "", answers NOT_SERVING from now on.
+  impl_->server->GetHealthCheckService()->Shutdown();
+}
+
+void GatewayServer::Shutdown() {
+  BeginShutdown();
+  std::lock_guard<std::mutex> lock(impl_->shutdown_mu);
+  if (impl_->shut_down || impl_->server == nullptr) return;
+  impl_->shut_down = true;
+  const auto grace = absl::ToChronoNanoseconds(impl_->options.shutdown_grace);
+  impl_->server->Shutdown(std::chrono::system_clock::now() + grace);
+  impl_->server->Wait();
+}
+
+void GatewayServer::Wait() {
+  if (impl_->server != nullptr) impl_->server->Wait();
+}
+
+}  // namespace pvegw::gateway

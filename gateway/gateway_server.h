@@ -1,0 +1,75 @@
+// pve-gateway as a library: configuration, start-up and shutdown of the gRPC server.
+#ifndef PVEGW_GATEWAY_GATEWAY_SERVER_H_
+#define PVEGW_GATEWAY_GATEWAY_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "gateway/backend.h"
+#include "mockstate/mock_backend.h"
+
+namespace pvegw::gateway {
+
+inline constexpr char kVersion[] = "0.1.0";
+inline constexpr char kDefaultListen[] = "127.0.0.1:50051";
+inline constexpr int kDefaultMaxMessageBytes = 4 << 20;
+inline constexpr int kDefaultMaxConcurrentCalls = 1024;
+
+struct GatewayOptions {
+  std::string listen = kDefaultListen;  // host:port; port 0 picks a free one
+  std::string mode = "mock";            // mock | real
+  std::string descriptors_path;         // empty: the descriptor set embedded at build time
+  mockstate::MockOptions mock;
+  int max_message_bytes = kDefaultMaxMessageBytes;
+  int max_concurrent_calls = kDefaultMaxConcurrentCalls;
+  absl::Duration shutdown_grace = absl::Seconds(10);
+};
+
+// The descriptor sets compiled into this binary: build/share/pve-api.desc (with comments,
+// for reflection) and pve-api.lean.desc (without, parsed at start-up).
+absl::string_view EmbeddedDescriptorSet();
+absl::string_view EmbeddedLeanDescriptorSet();
+
+class GatewayServer {
+ public:
+  // Loads the descriptors, prepares the backend and starts serving. `backend` overrides the
+  // one `options.mode` would create. Errors name what is wrong (bad descriptor file,
+  // unusable listen address, mock state problems, unsupported mode).
+  static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(
+      GatewayOptions options, std::unique_ptr<Backend> backend = nullptr);
+  ~GatewayServer();
+
+  int port() const { return port_; }
+  const std::string& listen_address() const { return listen_address_; }
+  int method_count() const;
+  int service_count() const;
+  double startup_ms() const { return startup_ms_; }
+  Backend& backend() { return *backend_; }
+
+  // Health turns NOT_SERVING (load balancers and kubelets stop sending) while calls go on.
+  void BeginShutdown();
+  // BeginShutdown, then stop accepting calls and let in-flight ones finish within the
+  // grace period (after which they are cancelled). Idempotent.
+  void Shutdown();
+  // Blocks until the server has shut down.
+  void Wait();
+
+  struct Impl;
+
+ private:
+  explicit GatewayServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Backend> backend_;
+  int port_ = 0;
+  std::string listen_address_;
+  double startup_ms_ = 0;
+};
+
+}  // namespace pvegw::gateway
+
+#endif  // PVEGW_GATEWAY_GATEWAY_SERVER_H_
