@@ -13,6 +13,7 @@
 #include "mockstate/mock_backend.h"
 #include "mockstate/value_gen.h"
 #include "tests/mockstate/mockstate_test_util.h"
+#include "tests/testing/get_walker.h"
 
 namespace pvegw::mockstate {
 namespace {
@@ -21,8 +22,6 @@ namespace json = boost::json;
 using ::google::protobuf::Descriptor;
 using ::google::protobuf::FieldDescriptor;
 using testing::ScratchSpace;
-
-bool IsParam(const std::string& s) { return s.size() > 2 && s.front() == '{' && s.back() == '}'; }
 
 bool ScalarConforms(const json::value& v, const FieldDescriptor* f) {
   switch (f->cpp_type()) {
@@ -126,63 +125,9 @@ class GetWalkTest : public ::testing::Test {
     return backend_->Call(RestRequest{"GET", path, std::move(params)});
   }
 
-  // A value for a parameter: from the parent collection's listing when there is one.
-  std::string ParamValue(const ApiOperation& op, std::size_t i,
-                         const std::string& concrete_parent) {
-    std::string parent_template;
-    for (std::size_t j = 0; j < i; ++j) absl::StrAppend(&parent_template, "/", op.segments[j]);
-    const std::string name = op.segments[i].substr(1, op.segments[i].size() - 2);
-    const ApiOperation* list = backend_->api().Find("GET", parent_template);
-    if (list != nullptr && !list->rules.child_link().empty()) {
-      const std::string key =
-          list->rules.child_link().substr(1, list->rules.child_link().size() - 2);
-      for (int attempt = 0; attempt < 2; ++attempt) {
-        RestResponse r = Get(concrete_parent);
-        json::value body = json::parse(r.body);
-        const json::value& rows = body.as_object()["data"];
-        if (r.status == 200 && rows.is_array() && !rows.as_array().empty()) {
-          const json::value& id = rows.as_array()[0].as_object().at(key);
-          return id.is_string() ? std::string(id.get_string()) : json::serialize(id);
-        }
-        // Empty collection: create one entry through its POST, as a user would.
-        const ApiOperation* create = backend_->api().Find("POST", parent_template);
-        if (create == nullptr || attempt > 0) break;
-        RestParams params;
-        for (const auto& [pname, field] : create->params) {
-          if (Rules(field).required() && !Rules(field).path_param()) {
-            json::value v = GenerateValue(field, concrete_parent + "/" + pname, ShapeOptions{}, 0);
-            params.emplace_back(pname,
-                                v.is_string() ? std::string(v.get_string()) : json::serialize(v));
-          }
-        }
-        RestResponse created = backend_->Call(RestRequest{"POST", concrete_parent, params});
-        if (created.status != 200)
-          created_failures_.push_back(concrete_parent + ": " + created.reason);
-      }
-    }
-    const auto it = op.params.find(name);
-    json::value v = it == op.params.end() ? json::value(name)
-                                          : GenerateValue(it->second, concrete_parent + "/" + name,
-                                                          ShapeOptions{}, 0);
-    return v.is_string() ? std::string(v.get_string()) : json::serialize(v);
-  }
-
   ScratchSpace space_;
   std::unique_ptr<MockBackend> backend_;
-  std::vector<std::string> created_failures_;
 };
-
-std::string Escape(const std::string& segment) {
-  std::string out;
-  for (unsigned char c : segment) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '@' || c == ':') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
-    }
-  }
-  return out;
-}
 
 TEST_F(GetWalkTest, EveryGetAnswersWithSchemaShapedData) {
   std::vector<const ApiOperation*> gets;
@@ -193,22 +138,12 @@ TEST_F(GetWalkTest, EveryGetAnswersWithSchemaShapedData) {
   std::sort(gets.begin(), gets.end(), [](auto* a, auto* b) { return a->path < b->path; });
   int ok = 0;
   std::vector<std::string> failures;
+  pvegw::testing::GetWalker walker(backend_->api(),
+                                   [&](const RestRequest& r) { return backend_->Call(r); });
   for (const ApiOperation* op : gets) {
-    std::string concrete;
-    for (std::size_t i = 0; i < op->segments.size(); ++i) {
-      const std::string& seg = op->segments[i];
-      concrete +=
-          "/" +
-          (IsParam(seg) ? Escape(ParamValue(*op, i, concrete.empty() ? "/" : concrete)) : seg);
-    }
-    RestParams query;
-    for (const auto& [name, field] : op->params) {
-      if (Rules(field).required() && !Rules(field).path_param()) {
-        json::value v = GenerateValue(field, concrete + "?" + name, ShapeOptions{}, 0);
-        query.emplace_back(name, v.is_string() ? std::string(v.get_string()) : json::serialize(v));
-      }
-    }
-    RestResponse r = Get(concrete, query);
+    const pvegw::testing::ResolvedCall call = walker.Resolve(*op);
+    const std::string& concrete = call.path;
+    RestResponse r = Get(concrete, call.query);
     if (r.status != 200) {
       failures.push_back(absl::StrCat("GET ", concrete, " (", op->path, "): ", r.status, " ",
                                       r.reason, " ", r.body));
@@ -224,7 +159,7 @@ TEST_F(GetWalkTest, EveryGetAnswersWithSchemaShapedData) {
     ++ok;
   }
   EXPECT_EQ(ok, 326) << failures.size() << " failures:\n" << absl::StrJoin(failures, "\n");
-  EXPECT_TRUE(created_failures_.empty()) << absl::StrJoin(created_failures_, "\n");
+  EXPECT_TRUE(walker.create_failures().empty()) << absl::StrJoin(walker.create_failures(), "\n");
 }
 
 }  // namespace

@@ -1,0 +1,208 @@
+#include "gateway/transcoder.h"
+
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "gateway/method_table.h"
+#include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "gtest/gtest.h"
+
+namespace pvegw::gateway {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
+
+class TranscoderTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::ifstream in(PVEGW_API_DESCRIPTORS, std::ios::binary);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    auto api = mockstate::ApiIndex::FromDescriptorSet(buffer.str());
+    ASSERT_TRUE(api.ok()) << api.status();
+    api_ = api->release();
+    table_ = new MethodTable(*api_);
+    transcoder_ = new Transcoder(*api_);
+  }
+
+  // "Nodes.GetNodes" -> "/proxmox.ve.v1.Nodes/GetNodes"
+  static const MethodEntry& Method(const std::string& name) {
+    std::string full = "/proxmox.ve.v1." + name;
+    full[full.find('.', std::string("/proxmox.ve.v1.").size())] = '/';
+    const MethodEntry* e = table_->Find(full);
+    if (e == nullptr) {
+      ADD_FAILURE() << "no method " << full;
+      std::abort();
+    }
+    return *e;
+  }
+  static std::unique_ptr<google::protobuf::Message> Request(const std::string& method,
+                                                            const std::string& json) {
+    std::unique_ptr<google::protobuf::Message> m(Method(method).request->New());
+    auto st = google::protobuf::util::JsonStringToMessage(json, m.get());
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return m;
+  }
+  static grpc::Status Encode(const std::string& method, const std::string& json, RestRequest* out) {
+    auto req = Request(method, json);
+    return transcoder_->Encode(*Method(method).op, *req, out);
+  }
+  static grpc::Status Decode(const std::string& method, const std::string& body,
+                             std::string* json_out) {
+    std::unique_ptr<google::protobuf::Message> m(Method(method).response->New());
+    RestResponse r;
+    r.body = body;
+    grpc::Status st = transcoder_->Decode(*Method(method).op, r, m.get());
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.preserve_proto_field_names = false;
+    json_out->clear();
+    (void)google::protobuf::util::MessageToJsonString(*m, json_out, opts);
+    return st;
+  }
+
+  static mockstate::ApiIndex* api_;
+  static MethodTable* table_;
+  static Transcoder* transcoder_;
+};
+mockstate::ApiIndex* TranscoderTest::api_ = nullptr;
+MethodTable* TranscoderTest::table_ = nullptr;
+Transcoder* TranscoderTest::transcoder_ = nullptr;
+
+TEST_F(TranscoderTest, MethodLookupIsByFullGrpcName) {
+  EXPECT_EQ(table_->size(), 646u);
+  EXPECT_EQ(table_->Find("/proxmox.ve.v1.Nodes/GetNodesNodeQemu")->op->path, "/nodes/{node}/qemu");
+  EXPECT_EQ(table_->Find("/proxmox.ve.v1.Nodes/Nope"), nullptr);
+}
+
+TEST_F(TranscoderTest, EncodesPathQueryAndBodyParameters) {
+  RestRequest r;
+  ASSERT_TRUE(Encode("Nodes.PostNodesNodeQemu",
+                     R"({"node":"pve1","vmid":150,"name":"web","onboot":true,"cores":2,
+                         "net":{"0":"virtio,bridge=vmbr0","1":"e1000,bridge=vmbr1"}})",
+                     &r)
+                  .ok());
+  EXPECT_EQ(r.verb, "POST");
+  EXPECT_EQ(r.path, "/nodes/pve1/qemu");
+  EXPECT_THAT(r.params,
+              UnorderedElementsAre(Pair("vmid", "150"), Pair("name", "web"), Pair("onboot", "1"),
+                                   Pair("cores", "2"), Pair("net0", "virtio,bridge=vmbr0"),
+                                   Pair("net1", "e1000,bridge=vmbr1")));
+}
+
+TEST_F(TranscoderTest, UnsetFieldsAreNeverSentButExplicitZerosAre) {
+  RestRequest r;
+  ASSERT_TRUE(Encode("Nodes.GetNodesNodeQemu", R"({"node":"pve1"})", &r).ok());
+  EXPECT_TRUE(r.params.empty());
+  ASSERT_TRUE(Encode("Nodes.GetNodesNodeQemu", R"({"node":"pve1","full":false})", &r).ok());
+  EXPECT_THAT(r.params, UnorderedElementsAre(Pair("full", "0")));
+}
+
+TEST_F(TranscoderTest, PathParametersAreEscaped) {
+  RestRequest r;
+  ASSERT_TRUE(Encode("Nodes.GetNodesNodeStorageStorageContentVolume",
+                     R"({"node":"pve1","storage":"local","volume":"local:iso/debian 12.iso"})", &r)
+                  .ok());
+  EXPECT_EQ(r.path, "/nodes/pve1/storage/local/content/local%3Aiso%2Fdebian%2012.iso");
+}
+
+TEST_F(TranscoderTest, RepeatedParametersRepeatTheKey) {
+  RestRequest r;
+  ASSERT_TRUE(Encode("Cluster.PostClusterBulkActionGuestStart", R"({"vms":[100,101]})", &r).ok());
+  EXPECT_THAT(r.params, UnorderedElementsAre(Pair("vms", "100"), Pair("vms", "101")));
+}
+
+TEST_F(TranscoderTest, ValidationFailsWithBadRequestNamingEveryViolation) {
+  RestRequest r;
+  grpc::Status st =
+      Encode("Nodes.PostNodesNodeQemu", R"({"node":"pve1","vmid":5,"ostype":"beos"})", &r);
+  ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("vmid: value must have a minimum value of 100"));
+  google::rpc::Status rich;
+  ASSERT_TRUE(rich.ParseFromString(st.error_details()));
+  ASSERT_EQ(rich.details_size(), 1);
+  google::rpc::BadRequest bad;
+  ASSERT_TRUE(rich.details(0).UnpackTo(&bad));
+  std::map<std::string, std::string> by_field;
+  for (const auto& v : bad.field_violations()) by_field[v.field()] = v.description();
+  EXPECT_EQ(by_field["vmid"], "value must have a minimum value of 100");
+  EXPECT_THAT(by_field["ostype"], HasSubstr("does not have a value in the enumeration"));
+  // Missing required path and body parameters.
+  st = Encode("Nodes.PostNodesNodeQemu", R"({})", &r);
+  ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("node: property is missing"));
+  EXPECT_THAT(st.error_message(), HasSubstr("vmid: property is missing"));
+}
+
+TEST_F(TranscoderTest, DecodesWhatProxmoxReallySends) {
+  std::string out;
+  // Integers and booleans as strings or 0/1, numbers as strings, nulls, unknown keys.
+  const std::uint64_t unknown_before = transcoder_->unknown_fields_ignored();
+  ASSERT_TRUE(
+      Decode("Nodes.GetNodesNodeQemu",
+             R"({"data":[{"vmid":"100","name":"web","status":"running","maxmem":"4294967296",
+                                   "cpu":"0.25","template":"1","lock":null,"brand-new-key":7},
+                                  {"vmid":101,"status":"stopped","template":0,"cpu":0}]})",
+             &out)
+          .ok());
+  EXPECT_THAT(out, HasSubstr(R"("vmid":100)"));
+  EXPECT_THAT(out, HasSubstr(R"("maxmem":"4294967296")"));
+  EXPECT_THAT(out, HasSubstr(R"("cpu":0.25)"));
+  EXPECT_THAT(out, HasSubstr(R"("template":true)"));
+  EXPECT_THAT(out, Not(HasSubstr("lock")));
+  EXPECT_EQ(transcoder_->unknown_fields_ignored(), unknown_before + 1);
+  // Indexed keys become map entries; a list sent as "a,b" becomes a list.
+  ASSERT_TRUE(
+      Decode("Nodes.GetNodesNodeQemuVmidConfig",
+             R"({"data":{"digest":"abc","net0":"virtio,bridge=vmbr0","net2":"e1000","numa":1}})",
+             &out)
+          .ok());
+  EXPECT_THAT(out, HasSubstr(R"("net":{"0":"virtio,bridge=vmbr0","2":"e1000"})"));
+  ASSERT_TRUE(
+      Decode("Access.GetAccessUsersUserid", R"({"data":{"groups":"admins,ops"}})", &out).ok());
+  EXPECT_THAT(out, HasSubstr(R"("groups":["admins","ops"])"));
+  // Untyped results keep whatever Proxmox sent.
+  ASSERT_TRUE(
+      Decode(
+          "Pools.GetPoolsPoolid",
+          R"({"data":{"members":[{"id":"qemu/100","type":"qemu","node":"pve1","extra":{"x":[1,2]}}]}})",
+          &out)
+          .ok());
+  EXPECT_THAT(out, HasSubstr(R"("additionalProperties":{"extra":{"x":[1,2]}})"));
+  // A null result leaves data unset.
+  ASSERT_TRUE(Decode("Nodes.PutNodesNodeQemuVmidConfig", R"({"data":null})", &out).ok());
+  EXPECT_EQ(out, "{}");
+}
+
+TEST_F(TranscoderTest, UnconvertibleValuesAreInternalErrorsNamingTheField) {
+  std::string out;
+  grpc::Status st =
+      Decode("Nodes.GetNodesNodeQemu", R"({"data":[{"vmid":"one hundred","status":"x"}]})", &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_THAT(st.error_message(), HasSubstr("'GetNodesNodeQemu.data[0].vmid'"));
+  EXPECT_THAT(st.error_message(), HasSubstr("one hundred"));
+  st = Decode("Nodes.GetNodesNodeQemuVmidConfig", R"({"data":[1,2]})", &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_THAT(st.error_message(), HasSubstr("an object"));
+  st = Decode("Nodes.GetNodesNodeQemu", R"(not json)", &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_THAT(st.error_message(), HasSubstr("not a JSON object"));
+  st = Decode("Nodes.GetNodesNodeQemuVmidConfig", R"({"data":{"cores":1e300}})", &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+}
+
+TEST(EscapeTest, OnlyUnreservedCharactersStay) {
+  EXPECT_EQ(EscapePathSegment("a-Z_0.9~"), "a-Z_0.9~");
+  EXPECT_EQ(EscapePathSegment("local:iso/x y.iso"), "local%3Aiso%2Fx%20y.iso");
+  EXPECT_EQ(EscapePathSegment("UPID:pve1:0000:"), "UPID%3Apve1%3A0000%3A");
+}
+
+}  // namespace
+}  // namespace pvegw::gateway

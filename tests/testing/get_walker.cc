@@ -1,0 +1,91 @@
+#include "tests/testing/get_walker.h"
+
+#include <boost/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "mockstate/value_gen.h"
+
+namespace pvegw::testing {
+namespace {
+
+namespace json = boost::json;
+
+std::string Text(const json::value& v) {
+  return v.is_string() ? std::string(v.get_string()) : json::serialize(v);
+}
+
+std::string Escape(const std::string& segment) {
+  std::string out;
+  for (unsigned char c : segment) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
+    }
+  }
+  return out;
+}
+
+std::string Generated(const google::protobuf::FieldDescriptor* field, const std::string& seed) {
+  return Text(mockstate::GenerateValue(field, seed, mockstate::ShapeOptions{}, 0));
+}
+
+}  // namespace
+
+std::string GetWalker::ParamValue(const mockstate::ApiOperation& op, std::size_t i,
+                                  const std::string& parent) {
+  std::string parent_template;
+  for (std::size_t j = 0; j < i; ++j) absl::StrAppend(&parent_template, "/", op.segments[j]);
+  const std::string name = op.segments[i].substr(1, op.segments[i].size() - 2);
+  const mockstate::ApiOperation* list = api_.Find("GET", parent_template);
+  if (list != nullptr && list->rules.child_link().size() > 2) {
+    const std::string key = list->rules.child_link().substr(1, list->rules.child_link().size() - 2);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      RestResponse r = call_(RestRequest{"GET", parent, {}});
+      json::error_code ec;
+      json::value body = json::parse(r.body, ec);
+      if (!ec && r.status == 200 && body.is_object()) {
+        const json::value& rows = body.as_object()["data"];
+        if (rows.is_array() && !rows.as_array().empty() && rows.as_array()[0].is_object()) {
+          if (const json::value* id = rows.as_array()[0].as_object().if_contains(key))
+            return Text(*id);
+        }
+      }
+      // An empty collection: create an entry through its POST, as a user would.
+      const mockstate::ApiOperation* create = api_.Find("POST", parent_template);
+      if (create == nullptr || attempt > 0) break;
+      RestParams params;
+      for (const auto& [pname, field] : create->params) {
+        if (mockstate::Rules(field).required() && !mockstate::Rules(field).path_param()) {
+          params.emplace_back(pname, Generated(field, parent + "/" + pname));
+        }
+      }
+      RestResponse created = call_(RestRequest{"POST", parent, params});
+      if (created.status != 200) create_failures_.push_back(parent + ": " + created.reason);
+    }
+  }
+  const auto it = op.params.find(name);
+  return it == op.params.end() ? name : Generated(it->second, parent + "/" + name);
+}
+
+ResolvedCall GetWalker::Resolve(const mockstate::ApiOperation& op) {
+  ResolvedCall out;
+  for (std::size_t i = 0; i < op.segments.size(); ++i) {
+    const std::string& seg = op.segments[i];
+    if (seg.size() > 2 && seg.front() == '{') {
+      const std::string value = ParamValue(op, i, out.path.empty() ? "/" : out.path);
+      out.path_params.emplace_back(seg.substr(1, seg.size() - 2), value);
+      out.path += "/" + Escape(value);
+    } else {
+      out.path += "/" + seg;
+    }
+  }
+  for (const auto& [name, field] : op.params) {
+    if (mockstate::Rules(field).required() && !mockstate::Rules(field).path_param()) {
+      out.query.emplace_back(name, Generated(field, out.path + "?" + name));
+    }
+  }
+  return out;
+}
+
+}  // namespace pvegw::testing
