@@ -116,8 +116,12 @@ absl::StatusOr<std::unique_ptr<ApiIndex>> ApiIndex::Build(
       op->data = method->output_type()->FindFieldByName("data");
       for (int f = 0; f < op->request->field_count(); ++f) {
         const FieldDescriptor* field = op->request->field(f);
-        if (!Rules(field).indexed().empty()) op->indexed_params.push_back(field);
-        op->params[WireName(field)] = field;
+        // `numa` and `numa[n]` can both exist: indexed ones never share the name map.
+        if (!Rules(field).indexed().empty()) {
+          op->indexed_params.push_back(field);
+        } else {
+          op->params[WireName(field)] = field;
+        }
       }
       Node* node = &index->root_;
       for (const std::string& seg : op->segments) {

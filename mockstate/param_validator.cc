@@ -210,8 +210,7 @@ ValidatedParams ValidateParams(
 
   for (const auto& [name, values] : given) {
     const FieldDescriptor* field = nullptr;
-    if (auto it = op.params.find(name);
-        it != op.params.end() && Rules(it->second).indexed().empty()) {
+    if (auto it = op.params.find(name); it != op.params.end()) {
       field = it->second;
     } else {
       field = IndexedField(op, name);
@@ -240,7 +239,7 @@ ValidatedParams ValidateParams(
     }
   }
   for (const auto& [name, field] : op.params) {
-    if (Rules(field).required() && Rules(field).indexed().empty() && given.count(name) == 0) {
+    if (Rules(field).required() && given.count(name) == 0) {
       out.violations.push_back({name, "property is missing and it is not optional"});
     }
   }

@@ -97,6 +97,16 @@ TEST_F(TranscoderTest, EncodesPathQueryAndBodyParameters) {
                                    Pair("net1", "e1000,bridge=vmbr1")));
 }
 
+TEST_F(TranscoderTest, PlainAndIndexedFieldsWithOnePrefixBothEncode) {
+  RestRequest r;
+  grpc::Status st =
+      Encode("Nodes.PostNodesNodeQemu",
+             R"({"node":"pve1","vmid":150,"numa":true,"numa_n":{"0":"cpus=0-1"}})", &r);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_THAT(r.params, UnorderedElementsAre(Pair("vmid", "150"), Pair("numa", "1"),
+                                             Pair("numa0", "cpus=0-1")));
+}
+
 TEST_F(TranscoderTest, UnsetFieldsAreNeverSentButExplicitZerosAre) {
   RestRequest r;
   ASSERT_TRUE(Encode("Nodes.GetNodesNodeQemu", R"({"node":"pve1"})", &r).ok());
