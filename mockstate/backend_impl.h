@@ -121,6 +121,7 @@ class MockBackend::Impl {
   absl::StatusOr<json::value> GuestCreate(CallContext& ctx, bool lxc);
   absl::StatusOr<json::value> GuestDelete(CallContext& ctx, bool lxc);
   absl::StatusOr<json::value> GuestConfig(CallContext& ctx, bool lxc);
+  absl::StatusOr<json::value> GuestConfigGet(CallContext& ctx, bool lxc);
   absl::StatusOr<json::value> GuestStatus(CallContext& ctx, bool lxc, absl::string_view action);
   absl::StatusOr<json::value> GuestClone(CallContext& ctx, bool lxc);
   absl::StatusOr<json::value> GuestMigrate(CallContext& ctx, bool lxc);

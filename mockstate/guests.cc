@@ -93,6 +93,12 @@ bool IsControlParam(absl::string_view key) {
   return kControl->count(key) != 0;
 }
 
+// State the mock keeps next to a guest's config that is not part of it.
+bool IsRuntimeKey(json::string_view key) {
+  return key == "status" || key == "started_ms" || key == "pid" || key == "qmpstatus" ||
+         key == "node" || key == "vmid";
+}
+
 absl::Status GuestStateError(bool lxc, absl::string_view vmid, absl::string_view what) {
   return HttpError(500, absl::StrCat(Kind(lxc).label, " ", vmid, " ", what));
 }
@@ -294,6 +300,23 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestConfig(CallContext& ctx, boo
             StartTask(txn, node, absl::StrCat(Kind(lxc).prefix, "config"), vmid, ctx.now_ms));
         return json::value(upid);
       });
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::GuestConfigGet(CallContext& ctx, bool lxc) {
+  // Exactly what was set, plus the digest: Proxmox invents no keys here, and the guest's
+  // runtime values (cpu usage, status) must not leak into config keys of the same name.
+  PVEGW_ASSIGN_OR_RETURN(json::object props, LoadOwner(ctx));
+  json::object config;
+  for (const auto& kv : props) {
+    if (!IsRuntimeKey(kv.key())) config[kv.key()] = kv.value();
+  }
+  config["digest"] = ConfigDigest(props, lxc);
+  if (ctx.op->data == nullptr || ctx.op->data->message_type() == nullptr)
+    return json::value(std::move(config));
+  const google::protobuf::Descriptor* message = ctx.op->data->message_type();
+  ShapeOptions only_stored = Shape(&config, nullptr);
+  only_stored.generate = false;
+  return json::value(ShapeObject(message, ctx.path, only_stored));
 }
 
 absl::StatusOr<json::value> MockBackend::Impl::GuestStatus(CallContext& ctx, bool lxc,

@@ -270,6 +270,7 @@ void MockBackend::Impl::BuildCollections() {
       for (const auto& [name, field] : w->params) {
         if (!Rules(field).path_param()) info.settable.insert(name);
       }
+      for (const FieldDescriptor* field : w->indexed_params) info.settable.insert(WireName(field));
     }
     info.missing_message = "{kind} '{id}' does not exist";
     info.duplicate_message = "{kind} '{id}' already exists";
@@ -295,6 +296,8 @@ void MockBackend::Impl::RegisterHandlers() {
     const std::string base = lxc ? "/nodes/{node}/lxc" : "/nodes/{node}/qemu";
     add("POST", base, [this, lxc](CallContext& c) { return GuestCreate(c, lxc); });
     add("DELETE", base + "/{vmid}", [this, lxc](CallContext& c) { return GuestDelete(c, lxc); });
+    add("GET", base + "/{vmid}/config",
+        [this, lxc](CallContext& c) { return GuestConfigGet(c, lxc); });
     add("PUT", base + "/{vmid}/config",
         [this, lxc](CallContext& c) { return GuestConfig(c, lxc); });
     add("POST", base + "/{vmid}/config",

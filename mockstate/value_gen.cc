@@ -71,6 +71,14 @@ std::string GenerateString(const FieldDescriptor* f, std::uint64_t h, const Shap
   } else if (name == "upid") {
     v = absl::StrFormat("UPID:pve1:%08X:%08X:%08X:task::root@pam:", 1000 + h % 60000, h % 0xffffff,
                         kEpochBase + h % 1000000);
+  } else if (HasAny(name, {"running-machine", "runningmachine", "machine"})) {
+    v = "pc-i440fx-9.2+pve1";
+  } else if (HasAny(name, {"running-qemu", "runningqemu"})) {
+    v = "9.2.0";
+  } else if (HasAny(name, {"runningcpu", "cpu", "cputype"})) {
+    v = "x86-64-v2-AES";
+  } else if (name == "meta") {
+    v = "creation-qemu=9.2.0,ctime=1735689600";
   } else if (HasAny(name, {"version", "release", "pveversion", "kversion"})) {
     v = absl::StrCat("9.0.", h % 10);
   } else if (HasAny(name, {"description", "comment", "notes", "text", "msg", "message"})) {
@@ -389,7 +397,8 @@ json::object ShapeObject(const Descriptor* message, absl::string_view seed,
           }
         }
       }
-      if (!any && (options.settable == nullptr || options.settable->count(wire) == 0)) {
+      if (!any && options.generate &&
+          (options.settable == nullptr || options.settable->count(wire) == 0)) {
         out[absl::StrCat(wire, "0")] = GenerateValue(f, absl::StrCat(seed, "/", wire), options, 0);
       }
       continue;
@@ -407,8 +416,10 @@ json::object ShapeObject(const Descriptor* message, absl::string_view seed,
       }
     }
     // Config keys that were never set are absent, as in Proxmox; required ones never are.
-    if (options.settable != nullptr && options.settable->count(wire) != 0 && !rules.required())
+    if (!options.generate) continue;
+    if (options.settable != nullptr && options.settable->count(wire) != 0 && !rules.required()) {
       continue;
+    }
     out[wire] = GenerateValue(f, absl::StrCat(seed, "/", wire), options, 0);
   }
   return out;

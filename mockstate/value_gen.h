@@ -25,6 +25,9 @@ std::uint64_t StableHash(absl::string_view s);
 struct ShapeOptions {
   const boost::json::object* props = nullptr;
   const std::set<std::string>* settable = nullptr;
+  // false: emit only what `props` holds (a guest's config is exactly what was set, even
+  // where the schema calls a key required).
+  bool generate = true;
   std::vector<std::string> node_names = {"pve1", "pve2"};
 };
 

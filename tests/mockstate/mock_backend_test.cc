@@ -217,7 +217,10 @@ TEST_F(MockTest, VmLifecycleEndToEnd) {
   EXPECT_EQ(config.at("memory"), "2048");
   EXPECT_EQ(config.at("cores"), 2);
   EXPECT_EQ(config.at("net0"), "virtio,bridge=vmbr0");
-  EXPECT_FALSE(config.contains("sockets")) << "unset keys are not invented";
+  std::set<std::string> keys;
+  for (const auto& kv : config) keys.emplace(kv.key());
+  EXPECT_EQ(keys, (std::set<std::string>{"name", "memory", "cores", "net0", "ostype", "digest"}))
+      << "config shows what was set and nothing invented";
   const std::string digest(config.at("digest").as_string());
   EXPECT_EQ(digest.size(), 40u);
   json::object row;
@@ -287,6 +290,16 @@ TEST_F(MockTest, VmLifecycleEndToEnd) {
   EXPECT_FALSE(Ids(Ok("GET", "/cluster/resources"), "id").count("qemu/150"));
   EXPECT_EQ(Call("GET", "/nodes/pve1/qemu/150/config").status, 500);
   EXPECT_EQ(Call("GET", "/nodes/pve1/qemu/150/status/current").status, 500);
+}
+
+TEST_F(MockTest, PlainAndIndexedParametersMaySharePrefix) {
+  // PVE has both `numa` (a flag) and `numa[n]` (per-node settings) on one call.
+  Ok("POST", "/nodes/pve1/qemu",
+     {{"vmid", "151"}, {"numa", "1"}, {"numa0", "cpus=0-1,memory=1024"}});
+  json::object config = Ok("GET", "/nodes/pve1/qemu/151/config").as_object();
+  EXPECT_EQ(config.at("numa"), 1);
+  EXPECT_EQ(config.at("numa0"), "cpus=0-1,memory=1024");
+  EXPECT_EQ(Call("POST", "/nodes/pve1/qemu", {{"vmid", "152"}, {"numa", "maybe"}}).status, 400);
 }
 
 TEST_F(MockTest, DuplicateVmidsAreRejectedClusterWide) {
