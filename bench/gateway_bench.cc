@@ -1,0 +1,198 @@
+// The gateway's own costs: transcoding in both directions on representative RPCs, and a
+// rough mock GET throughput over real gRPC (client threads in the same process, so both
+// sides share the machine's cores).
+// Run: build/bin/gateway_bench
+#include <benchmark/benchmark.h>
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/completion_queue.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/security/credentials.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/gateway_server.h"
+#include "gateway/method_table.h"
+#include "gateway/transcoder.h"
+
+namespace pvegw::gateway {
+namespace {
+
+namespace json = boost::json;
+
+struct Api {
+  std::unique_ptr<mockstate::ApiIndex> index;
+  std::unique_ptr<MethodTable> table;
+  std::unique_ptr<Transcoder> transcoder;
+};
+
+Api& TheApi() {
+  static Api* api = [] {
+    auto* a = new Api();
+    a->index = *mockstate::ApiIndex::FromDescriptorSet(EmbeddedLeanDescriptorSet());
+    a->table = std::make_unique<MethodTable>(*a->index);
+    a->transcoder = std::make_unique<Transcoder>(*a->index);
+    return a;
+  }();
+  return *api;
+}
+
+std::string VmList(int n) {
+  json::array rows;
+  for (int i = 0; i < n; ++i) {
+    rows.push_back(json::object{{"vmid", 100 + i},
+                                {"name", absl::StrCat("vm", i)},
+                                {"status", "running"},
+                                {"maxmem", "4294967296"},
+                                {"mem", 2147483648},
+                                {"cpus", 4},
+                                {"cpu", 0.031},
+                                {"maxdisk", 34359738368},
+                                {"disk", 0},
+                                {"uptime", 86400},
+                                {"netin", 12345678},
+                                {"netout", 23456789},
+                                {"diskread", 3456789},
+                                {"diskwrite", 4567890},
+                                {"pid", 1000 + i},
+                                {"template", 0},
+                                {"qmpstatus", "running"},
+                                {"tags", "prod"}});
+  }
+  return json::serialize(json::object{{"data", rows}});
+}
+
+void BM_DecodeVmList1000(benchmark::State& state) {
+  Api& api = TheApi();
+  const MethodEntry* m = api.table->Find("/proxmox.ve.v1.Nodes/GetNodesNodeQemu");
+  RestResponse r;
+  r.body = VmList(1000);
+  for (auto _ : state) {
+    std::unique_ptr<google::protobuf::Message> out(m->response->New());
+    if (!api.transcoder->Decode(*m->op, r, out.get()).ok()) state.SkipWithError("decode failed");
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * r.body.size()));
+}
+BENCHMARK(BM_DecodeVmList1000)->Unit(benchmark::kMicrosecond);
+
+void BM_DecodeVmConfig(benchmark::State& state) {
+  Api& api = TheApi();
+  const MethodEntry* m = api.table->Find("/proxmox.ve.v1.Nodes/GetNodesNodeQemuVmidConfig");
+  RestResponse r;
+  r.body = R"({"data":{"name":"web01","memory":"4096","cores":2,"sockets":1,"ostype":"l26",
+    "scsihw":"virtio-scsi-single","boot":"order=scsi0;net0","scsi0":"local-lvm:vm-100-disk-0,iothread=1,size=32G",
+    "net0":"virtio=BC:24:11:00:01:00,bridge=vmbr0,firewall=1","net1":"virtio=BC:24:11:00:01:01,bridge=vmbr1",
+    "onboot":1,"tags":"prod;web","agent":"1","numa":0,"cpu":"x86-64-v2-AES","vmgenid":"c5f5ab2b-4a4d-4f5f-9e55-4d2f0e8e1f7a",
+    "smbios1":"uuid=9b2a2f67-1c1b-4e3a-8a33-0d7d7f0d2c11","digest":"3f2a5b6c7d8e9f0a1b2c3d4e5f60718293a4b5c6"}})";
+  for (auto _ : state) {
+    std::unique_ptr<google::protobuf::Message> out(m->response->New());
+    if (!api.transcoder->Decode(*m->op, r, out.get()).ok()) state.SkipWithError("decode failed");
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_DecodeVmConfig)->Unit(benchmark::kMicrosecond);
+
+void BM_EncodeCreateWith20Params(benchmark::State& state) {
+  Api& api = TheApi();
+  const MethodEntry* m = api.table->Find("/proxmox.ve.v1.Nodes/PostNodesNodeQemu");
+  std::unique_ptr<google::protobuf::Message> request(m->request->New());
+  auto st = google::protobuf::util::JsonStringToMessage(
+      R"({"node":"pve1","vmid":150,"name":"web01","memory":"4096","cores":2,"sockets":1,"ostype":"l26",
+          "scsihw":"virtio-scsi-single","boot":"order=scsi0;net0","scsi":{"0":"local-lvm:32,iothread=1"},
+          "net":{"0":"virtio,bridge=vmbr0,firewall=1","1":"virtio,bridge=vmbr1"},"onboot":true,"tags":"prod;web",
+          "agent":"1","numa":false,"cpu":"x86-64-v2-AES","description":"bench","start":false,"balloon":1024})",
+      request.get());
+  if (!st.ok()) {
+    state.SkipWithError("bad request JSON");
+    return;
+  }
+  for (auto _ : state) {
+    RestRequest out;
+    grpc::Status encoded = api.transcoder->Encode(*m->op, *request, &out);
+    if (!encoded.ok()) {
+      state.SkipWithError(encoded.error_message().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_EncodeCreateWith20Params)->Unit(benchmark::kMicrosecond);
+
+GatewayServer& Server() {
+  static GatewayServer* server = [] {
+    static std::string dir = [] {
+      std::string templ = "/dev/shm/pvegw-gwbench-XXXXXX";
+      return std::string(::mkdtemp(templ.data()));
+    }();
+    GatewayOptions options;
+    options.listen = "127.0.0.1:0";
+    options.mock.store.dir = dir;
+    return GatewayServer::Start(options)->release();
+  }();
+  return *server;
+}
+
+// One unary call per iteration through a generic stub, completed on this thread's own
+// completion queue (no thread hop on the client side).
+void RunUnary(benchmark::State& state, const std::string& method, const std::string& bytes) {
+  thread_local auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", Server().port()),
+                                                  grpc::InsecureChannelCredentials());
+  thread_local grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  for (auto _ : state) {
+    grpc::ClientContext ctx;
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer req(&slice, 1);
+    grpc::ByteBuffer reply;
+    grpc::Status status;
+    auto call = stub.PrepareUnaryCall(&ctx, method, req, &cq);
+    call->StartCall();
+    call->Finish(&reply, &status, reinterpret_cast<void*>(1));
+    void* tag = nullptr;
+    bool ok = false;
+    if (!cq.Next(&tag, &ok) || !ok || !status.ok()) {
+      state.SkipWithError(status.error_message().c_str());
+      break;
+    }
+  }
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// The baseline: a bare gRPC call that does no work (the built-in health check).
+void BM_BareGrpcHealthCheck(benchmark::State& state) {
+  RunUnary(state, "/grpc.health.v1.Health/Check", "");
+}
+BENCHMARK(BM_BareGrpcHealthCheck)->Threads(1)->Threads(4)->Threads(16)->UseRealTime()->MinTime(2.0);
+
+// A callback-API service of the gateway that does no work (Gateway.GetInfo).
+void BM_CallbackApiGetInfo(benchmark::State& state) {
+  RunUnary(state, "/proxmox.gateway.v1.Gateway/GetInfo", "");
+}
+BENCHMARK(BM_CallbackApiGetInfo)->Threads(1)->Threads(16)->UseRealTime()->MinTime(2.0);
+
+// A mock GET of a VM config over gRPC on loopback; each benchmark thread is one client.
+void BM_MockGetOverGrpc(benchmark::State& state) {
+  Api& api = TheApi();
+  const MethodEntry* m = api.table->Find("/proxmox.ve.v1.Nodes/GetNodesNodeQemuVmidConfig");
+  std::unique_ptr<google::protobuf::Message> request(m->request->New());
+  (void)google::protobuf::util::JsonStringToMessage(R"({"node":"pve1","vmid":100})", request.get());
+  RunUnary(state, "/proxmox.ve.v1.Nodes/GetNodesNodeQemuVmidConfig", request->SerializeAsString());
+}
+BENCHMARK(BM_MockGetOverGrpc)->Threads(1)->Threads(4)->Threads(16)->UseRealTime()->MinTime(2.0);
+
+}  // namespace
+}  // namespace pvegw::gateway
+
+BENCHMARK_MAIN();
