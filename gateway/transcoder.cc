@@ -11,7 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "gateway/status_mapping.h"
+#include "common/status_mapping.h"
 #include "mockstate/param_validator.h"
 
 namespace pvegw::gateway {
@@ -151,7 +151,7 @@ grpc::Status Transcoder::Encode(const mockstate::ApiOperation& op, const Message
   }
   mockstate::ValidatedParams validated = mockstate::ValidateParams(op, params, path_params);
   if (!validated.ok()) {
-    std::vector<FieldViolation> violations;
+    std::vector<pvegw::FieldViolation> violations;
     std::string message = "Parameter verification failed.";
     for (const auto& v : validated.violations) {
       violations.push_back({v.param, v.message});

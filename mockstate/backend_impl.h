@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/status_mapping.h"
 #include "mockstate/api_index.h"
 #include "mockstate/mock_backend.h"
 #include "mockstate/param_validator.h"
@@ -42,8 +43,7 @@ std::string MetaKey(absl::string_view name);
 absl::Status IndexGuest(WriteTxn& txn, std::int64_t vmid, bool lxc, absl::string_view node);
 
 // --- Errors -------------------------------------------------------------------------------
-// A Proxmox answer other than 200, carried in an absl::Status until Call() renders it.
-absl::Status HttpError(int http_status, absl::string_view message);
+// Proxmox's 400 for rejected parameters (common/status_mapping.h renders it).
 absl::Status ParamError(const std::vector<ParamViolation>& violations);
 absl::Status ParamError(absl::string_view param, absl::string_view message);
 

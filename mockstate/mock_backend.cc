@@ -14,6 +14,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "common/status_mapping.h"
 #include "mockstate/backend_impl.h"
 
 namespace pvegw::mockstate {
@@ -21,60 +22,7 @@ namespace {
 
 using ::google::protobuf::FieldDescriptor;
 
-constexpr char kHttpPayload[] = "pvegw.http_status";
-constexpr char kErrorsPayload[] = "pvegw.param_errors";
 constexpr int kGeneratedEntities = 2;
-
-absl::StatusCode CodeFor(int http_status) {
-  switch (http_status) {
-    case 400:
-      return absl::StatusCode::kInvalidArgument;
-    case 401:
-      return absl::StatusCode::kUnauthenticated;
-    case 403:
-      return absl::StatusCode::kPermissionDenied;
-    case 404:
-      return absl::StatusCode::kNotFound;
-    case 501:
-      return absl::StatusCode::kUnimplemented;
-    default:
-      return absl::StatusCode::kFailedPrecondition;
-  }
-}
-
-int HttpStatusOf(const absl::Status& status) {
-  if (auto payload = status.GetPayload(kHttpPayload)) {
-    int code = 0;
-    if (absl::SimpleAtoi(std::string(*payload), &code)) return code;
-  }
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-      return 400;
-    case absl::StatusCode::kNotFound:
-      return 404;
-    case absl::StatusCode::kUnimplemented:
-      return 501;
-    default:
-      return 500;
-  }
-}
-
-RestResponse Render(const absl::Status& status) {
-  RestResponse r;
-  r.status = HttpStatusOf(status);
-  json::object body;
-  body["data"] = nullptr;
-  std::string message(status.message());
-  if (auto errors = status.GetPayload(kErrorsPayload)) {
-    json::error_code ec;
-    json::value parsed = json::parse(std::string(*errors), ec);
-    if (!ec) body["errors"] = std::move(parsed);
-  }
-  body["message"] = message + "\n";
-  r.reason = message;
-  r.body = json::serialize(body);
-  return r;
-}
 
 bool IsParamSegment(absl::string_view s) {
   return s.size() >= 2 && s.front() == '{' && s.back() == '}';
@@ -125,18 +73,10 @@ absl::Status IndexGuest(WriteTxn& txn, std::int64_t vmid, bool lxc, absl::string
   return txn.Put(VmidKey(vmid), absl::StrCat(lxc ? "lxc" : "qemu", std::string(1, kSep), node));
 }
 
-absl::Status HttpError(int http_status, absl::string_view message) {
-  absl::Status status(CodeFor(http_status), message);
-  status.SetPayload(kHttpPayload, absl::Cord(absl::StrCat(http_status)));
-  return status;
-}
-
 absl::Status ParamError(const std::vector<ParamViolation>& violations) {
-  json::object errors;
-  for (const ParamViolation& v : violations) errors[v.param] = v.message;
-  absl::Status status = HttpError(400, "Parameter verification failed.");
-  status.SetPayload(kErrorsPayload, absl::Cord(json::serialize(errors)));
-  return status;
+  std::vector<FieldViolation> fields;
+  for (const ParamViolation& v : violations) fields.push_back({v.param, v.message});
+  return HttpParamError(fields);
 }
 
 absl::Status ParamError(absl::string_view param, absl::string_view message) {
@@ -677,12 +617,12 @@ RestResponse MockBackend::Impl::Call(const RestRequest& request) {
     const std::string verb = absl::AsciiStrToUpper(request.verb);
     absl::StatusOr<Route> route = api_->Match(verb, request.path);
     if (!route.ok()) {
-      return Render(
+      return RestResponseFromStatus(
           HttpError(route.status().code() == absl::StatusCode::kInvalidArgument ? 400 : 501,
                     route.status().message()));
     }
     ValidatedParams validated = ValidateParams(*route->op, request.params, route->path_params);
-    if (!validated.ok()) return Render(ParamError(validated.violations));
+    if (!validated.ok()) return RestResponseFromStatus(ParamError(validated.violations));
     CallContext ctx;
     ctx.route = &*route;
     ctx.op = route->op;
@@ -690,7 +630,7 @@ RestResponse MockBackend::Impl::Call(const RestRequest& request) {
     ctx.path = JoinPath(route->segments, route->segments.size());
     ctx.now_ms = Now();
     absl::StatusOr<json::value> data = Dispatch(ctx);
-    if (!data.ok()) return Render(data.status());
+    if (!data.ok()) return RestResponseFromStatus(data.status());
     json::object body;
     body["data"] = *std::move(data);
     RestResponse response;
@@ -698,7 +638,7 @@ RestResponse MockBackend::Impl::Call(const RestRequest& request) {
     return response;
   } catch (const std::exception& e) {
     // A bug in the mock must not take the process down with it.
-    return Render(HttpError(500, absl::StrCat("internal mock error: ", e.what())));
+    return RestResponseFromStatus(HttpError(500, absl::StrCat("internal mock error: ", e.what())));
   }
 }
 

@@ -1,14 +1,15 @@
-#include "gateway/status_mapping.h"
+#include "common/status_mapping.h"
 
 #include <boost/json.hpp>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
-namespace pvegw::gateway {
+namespace pvegw {
 namespace {
 
 namespace json = boost::json;
@@ -67,6 +68,26 @@ grpc::StatusCode CodeFor(int http_status, absl::string_view message) {
   }
 }
 
+constexpr char kHttpPayload[] = "pvegw.http_status";
+constexpr char kErrorsPayload[] = "pvegw.param_errors";
+
+absl::StatusCode AbslCodeFor(int http_status) {
+  switch (http_status) {
+    case 400:
+      return absl::StatusCode::kInvalidArgument;
+    case 401:
+      return absl::StatusCode::kUnauthenticated;
+    case 403:
+      return absl::StatusCode::kPermissionDenied;
+    case 404:
+      return absl::StatusCode::kNotFound;
+    case 501:
+      return absl::StatusCode::kUnimplemented;
+    default:
+      return absl::StatusCode::kFailedPrecondition;
+  }
+}
+
 grpc::Status WithDetails(grpc::StatusCode code, const std::string& message,
                          const google::protobuf::Message* detail) {
   google::rpc::Status rich;
@@ -77,6 +98,45 @@ grpc::Status WithDetails(grpc::StatusCode code, const std::string& message,
 }
 
 }  // namespace
+
+absl::Status HttpError(int http_status, absl::string_view message) {
+  absl::Status status(AbslCodeFor(http_status), message);
+  status.SetPayload(kHttpPayload, absl::Cord(absl::StrCat(http_status)));
+  return status;
+}
+
+absl::Status HttpParamError(const std::vector<FieldViolation>& violations) {
+  json::object errors;
+  for (const FieldViolation& v : violations) errors[v.field] = v.description;
+  absl::Status status = HttpError(400, "Parameter verification failed.");
+  status.SetPayload(kErrorsPayload, absl::Cord(json::serialize(errors)));
+  return status;
+}
+
+RestResponse RestResponseFromStatus(const absl::Status& status) {
+  RestResponse r;
+  r.status = 500;
+  if (auto payload = status.GetPayload(kHttpPayload)) {
+    (void)absl::SimpleAtoi(std::string(*payload), &r.status);
+  } else if (status.code() == absl::StatusCode::kInvalidArgument) {
+    r.status = 400;
+  } else if (status.code() == absl::StatusCode::kNotFound) {
+    r.status = 404;
+  } else if (status.code() == absl::StatusCode::kUnimplemented) {
+    r.status = 501;
+  }
+  json::object body;
+  body["data"] = nullptr;
+  if (auto errors = status.GetPayload(kErrorsPayload)) {
+    json::error_code ec;
+    json::value parsed = json::parse(std::string(*errors), ec);
+    if (!ec) body["errors"] = std::move(parsed);
+  }
+  r.reason = std::string(status.message());
+  body["message"] = r.reason + "\n";
+  r.body = json::serialize(body);
+  return r;
+}
 
 grpc::Status InvalidArgument(const std::string& message,
                              const std::vector<FieldViolation>& violations) {
@@ -125,9 +185,4 @@ grpc::Status StatusFromRest(const RestResponse& response) {
   return grpc::Status(code, message);
 }
 
-grpc::Status StatusFromAbsl(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-}  // namespace pvegw::gateway
+}  // namespace pvegw

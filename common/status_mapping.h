@@ -1,6 +1,6 @@
-// The one place where Proxmox/HTTP answers and internal errors become gRPC status codes.
-#ifndef PVEGW_GATEWAY_STATUS_MAPPING_H_
-#define PVEGW_GATEWAY_STATUS_MAPPING_H_
+// The one place that converts between Proxmox/HTTP answers, absl::Status and grpc::Status.
+#ifndef PVEGW_COMMON_STATUS_MAPPING_H_
+#define PVEGW_COMMON_STATUS_MAPPING_H_
 
 #include <grpcpp/support/status.h>
 
@@ -11,13 +11,27 @@
 #include "absl/status/status.h"
 #include "common/rest_call.h"
 
-namespace pvegw::gateway {
+namespace pvegw {
 
 // One rejected parameter, by its Proxmox name.
 struct FieldViolation {
   std::string field;
   std::string description;
 };
+
+// --- Proxmox/HTTP <-> absl::Status: how the mock answers REST -----------------------------
+
+// A Proxmox answer other than 200, carried in an absl::Status until it is rendered: the
+// HTTP status travels in a payload next to a matching canonical code.
+absl::Status HttpError(int http_status, absl::string_view message);
+// 400 "Parameter verification failed." with Proxmox's per-parameter `errors`.
+absl::Status HttpParamError(const std::vector<FieldViolation>& violations);
+// The REST answer for a failed status: the HTTP status of HttpError (else by canonical
+// code: INVALID_ARGUMENT 400, NOT_FOUND 404, UNIMPLEMENTED 501, anything else 500), the
+// message as reason, and the body {"data": null, "message": ..., "errors": {...}}.
+RestResponse RestResponseFromStatus(const absl::Status& status);
+
+// --- Proxmox/HTTP -> grpc::Status: how the gateway answers gRPC ---------------------------
 
 // Maps a non-200 Proxmox answer (DESIGN.md §3): 400 -> INVALID_ARGUMENT with a
 // google.rpc.BadRequest listing Proxmox's per-parameter `errors`; 401 -> UNAUTHENTICATED;
@@ -33,9 +47,6 @@ grpc::Status StatusFromRest(const RestResponse& response);
 grpc::Status InvalidArgument(const std::string& message,
                              const std::vector<FieldViolation>& violations);
 
-// absl::Status -> grpc::Status with the same canonical code and message.
-grpc::Status StatusFromAbsl(const absl::Status& status);
+}  // namespace pvegw
 
-}  // namespace pvegw::gateway
-
-#endif  // PVEGW_GATEWAY_STATUS_MAPPING_H_
+#endif  // PVEGW_COMMON_STATUS_MAPPING_H_

@@ -1,11 +1,11 @@
-#include "gateway/status_mapping.h"
+#include "common/status_mapping.h"
 
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 
-namespace pvegw::gateway {
+namespace pvegw {
 namespace {
 
 grpc::Status Map(int status, const std::string& reason,
@@ -67,5 +67,25 @@ TEST(StatusMappingTest, MessageFallsBackToTheBodyThenTheStatus) {
   EXPECT_EQ(Map(502, "", "garbage").error_message(), "Proxmox answered HTTP 502");
 }
 
+TEST(StatusMappingTest, AbslStatusesRenderAsProxmoxAnswers) {
+  RestResponse missing = RestResponseFromStatus(HttpError(500, "no such user ('x@pve')"));
+  EXPECT_EQ(missing.status, 500);
+  EXPECT_EQ(missing.reason, "no such user ('x@pve')");
+  EXPECT_EQ(missing.body, R"({"data":null,"message":"no such user ('x@pve')\n"})");
+  RestResponse bad =
+      RestResponseFromStatus(HttpParamError({{"vmid", "value must have a minimum value of 100"}}));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.reason, "Parameter verification failed.");
+  EXPECT_EQ(
+      bad.body,
+      R"({"data":null,"errors":{"vmid":"value must have a minimum value of 100"},"message":"Parameter verification failed.\n"})");
+  // Statuses without an HTTP payload map by canonical code.
+  EXPECT_EQ(RestResponseFromStatus(absl::InvalidArgumentError("x")).status, 400);
+  EXPECT_EQ(RestResponseFromStatus(absl::ResourceExhaustedError("full")).status, 500);
+  // And a mock answer round-trips into the gateway's gRPC code.
+  EXPECT_EQ(StatusFromRest(missing).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(StatusFromRest(bad).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 }  // namespace
-}  // namespace pvegw::gateway
+}  // namespace pvegw
