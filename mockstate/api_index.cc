@@ -30,10 +30,11 @@ int HexValue(char c) {
 
 }  // namespace
 
-std::string WireName(const FieldDescriptor* field) {
+const std::string& WireName(const FieldDescriptor* field) {
+  static const std::string* const kAdditional = new std::string("*");
   const auto& rules = Rules(field);
   if (!rules.indexed().empty()) return rules.indexed();
-  if (rules.additional_properties()) return "*";
+  if (rules.additional_properties()) return *kAdditional;
   return field->json_name();
 }
 

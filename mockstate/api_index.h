@@ -32,7 +32,8 @@ struct ApiOperation {
 };
 
 // The Proxmox name of a field: json_name, or the wire prefix of an indexed map.
-std::string WireName(const google::protobuf::FieldDescriptor* field);
+// No copy: this sits on the per-field hot path of every answer.
+const std::string& WireName(const google::protobuf::FieldDescriptor* field);
 const proxmox::gateway::v1::FieldRules& Rules(const google::protobuf::FieldDescriptor* field);
 // The field of `message` whose Proxmox name is `wire`, or nullptr.
 const google::protobuf::FieldDescriptor* FieldByWireName(

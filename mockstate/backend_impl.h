@@ -49,12 +49,12 @@ absl::Status ParamError(absl::string_view param, absl::string_view message);
 
 // What a collection template means for the mock.
 struct CollectionInfo {
-  std::string template_path;       // "/nodes/{node}/qemu"
-  std::string child_key;           // "vmid"
-  std::string item_template;       // "/nodes/{node}/qemu/{vmid}", empty if none
-  bool directory = false;          // rows are the template's literal children
-  std::string source;              // entities live in another collection ("/storage")
-  std::set<std::string> settable;  // config keys: shown only when set
+  std::string template_path;  // "/nodes/{node}/qemu"
+  std::string child_key;      // "vmid"
+  std::string item_template;  // "/nodes/{node}/qemu/{vmid}", empty if none
+  bool directory = false;     // rows are the template's literal children
+  std::string source;         // entities live in another collection ("/storage")
+  NameSet settable;           // config keys: shown only when set
   const google::protobuf::Descriptor* row = nullptr;  // typed rows
   bool untyped_rows = false;  // rows are google.protobuf.Struct: the entity's properties
   int missing_status = 404;
@@ -113,7 +113,7 @@ class MockBackend::Impl {
   // Derived, read-time properties (guest memory in bytes, uptime, digest, ...).
   json::object View(const CollectionInfo& info, absl::string_view collection,
                     const json::object& props, std::int64_t now_ms) const;
-  ShapeOptions Shape(const json::object* props, const std::set<std::string>* settable) const;
+  ShapeOptions Shape(const json::object* props, const NameSet* settable) const;
   // The path parameter that names an item of the collection (with its format/enum rules).
   const google::protobuf::FieldDescriptor* ItemIdField(const CollectionInfo& info) const;
 

@@ -162,7 +162,9 @@ std::string MockBackend::Impl::ConfigDigest(const json::object& props, bool lxc)
 
 json::object MockBackend::Impl::GuestView(const json::object& props, absl::string_view seed,
                                           bool lxc, std::int64_t now_ms) const {
-  json::object view = props;
+  json::object view(props.storage());
+  view.reserve(props.size() + 24);  // the derived keys below, without rehashing
+  for (const auto& kv : props) view.emplace(kv.key(), kv.value());
   const std::string status = props.contains("status") ? ToText(props.at("status")) : "stopped";
   const bool running = status == "running";
   const std::uint64_t h = StableHash(
@@ -202,7 +204,6 @@ json::object MockBackend::Impl::GuestView(const json::object& props, absl::strin
     }
   }
   view.erase("started_ms");
-  view["digest"] = ConfigDigest(props, lxc);
   return view;
 }
 
@@ -432,7 +433,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestMigrate(CallContext& ctx, bo
 absl::StatusOr<json::value> MockBackend::Impl::ClusterResources(CallContext& ctx) {
   const Descriptor* row = ctx.op->data != nullptr ? ctx.op->data->message_type() : nullptr;
   if (row == nullptr) return json::value(json::array());
-  const std::set<std::string> fields = AllWireNames(row);
+  const NameSet fields = AllWireNames(row);
   const std::string filter = ctx.Param("type").value_or("");
   json::array rows;
   auto emit = [&](const json::object& props) {

@@ -271,8 +271,7 @@ const CollectionInfo* MockBackend::Impl::Collection(absl::string_view template_p
   return it == collections_.end() ? nullptr : &it->second;
 }
 
-ShapeOptions MockBackend::Impl::Shape(const json::object* props,
-                                      const std::set<std::string>* settable) const {
+ShapeOptions MockBackend::Impl::Shape(const json::object* props, const NameSet* settable) const {
   ShapeOptions o;
   o.props = props;
   o.settable = settable;

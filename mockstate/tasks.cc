@@ -130,8 +130,7 @@ absl::StatusOr<json::value> MockBackend::Impl::TaskList(CallContext& ctx) {
   });
   const google::protobuf::Descriptor* row =
       ctx.op->data != nullptr ? ctx.op->data->message_type() : nullptr;
-  const std::set<std::string> row_fields =
-      row != nullptr ? AllWireNames(row) : std::set<std::string>();
+  const NameSet row_fields = row != nullptr ? AllWireNames(row) : NameSet();
   json::array rows;
   for (std::int64_t i = std::max<std::int64_t>(start, 0);
        i < static_cast<std::int64_t>(tasks.size()) &&
@@ -153,7 +152,7 @@ absl::StatusOr<json::value> MockBackend::Impl::TaskStatus(CallContext& ctx) {
   if (ctx.op->data == nullptr || ctx.op->data->message_type() == nullptr)
     return json::value(std::move(view));
   const auto* message = ctx.op->data->message_type();
-  const std::set<std::string> fields = AllWireNames(message);
+  const NameSet fields = AllWireNames(message);
   return json::value(ShapeObject(message, ctx.path, Shape(&view, &fields)));
 }
 

@@ -288,8 +288,8 @@ json::value GenerateValue(const FieldDescriptor* field, absl::string_view seed,
   return GenerateScalar(field, StableHash(seed), options, seed, depth);
 }
 
-std::set<std::string> AllWireNames(const Descriptor* message) {
-  std::set<std::string> names;
+NameSet AllWireNames(const Descriptor* message) {
+  NameSet names;
   for (int i = 0; i < message->field_count(); ++i) names.insert(WireName(message->field(i)));
   return names;
 }
@@ -376,12 +376,17 @@ json::value CoerceToField(const json::value& v, const FieldDescriptor* field) {
 json::object ShapeObject(const Descriptor* message, absl::string_view seed,
                          const ShapeOptions& options) {
   json::object out;
-  std::set<std::string> matched;
+  out.reserve(static_cast<std::size_t>(message->field_count()));
+  // Open objects (additionalProperties) also answer the stored keys the schema does not list.
+  bool open = false;
+  for (int i = 0; i < message->field_count() && !open; ++i)
+    open = Rules(message->field(i)).additional_properties();
+  NameSet matched;
   const json::object* props = options.props;
   for (int i = 0; i < message->field_count(); ++i) {
     const FieldDescriptor* f = message->field(i);
     const auto& rules = Rules(f);
-    if (rules.additional_properties()) continue;  // filled below
+    if (rules.additional_properties()) continue;  // the unlisted keys, below
     const std::string wire = WireName(f);
     if (!rules.indexed().empty()) {
       bool any = false;
@@ -392,7 +397,7 @@ json::object ShapeObject(const Descriptor* message, absl::string_view seed,
               std::all_of(key.begin() + wire.size(), key.end(),
                           [](char c) { return c >= '0' && c <= '9'; })) {
             out[kv.key()] = CoerceToField(kv.value(), f);
-            matched.emplace(key);
+            if (open) matched.emplace(key);
             any = true;
           }
         }
@@ -410,7 +415,7 @@ json::object ShapeObject(const Descriptor* message, absl::string_view seed,
         // bytes vs. its replica count); never answer with one the schema rejects.
         if (FitsField(coerced, f)) {
           out[wire] = std::move(coerced);
-          matched.insert(wire);
+          if (open) matched.insert(wire);
           continue;
         }
       }
@@ -421,6 +426,12 @@ json::object ShapeObject(const Descriptor* message, absl::string_view seed,
       continue;
     }
     out[wire] = GenerateValue(f, absl::StrCat(seed, "/", wire), options, 0);
+  }
+  if (open && props != nullptr) {
+    for (const auto& kv : *props) {
+      const std::string key(kv.key());
+      if (matched.count(key) == 0 && !out.contains(kv.key())) out[kv.key()] = kv.value();
+    }
   }
   return out;
 }

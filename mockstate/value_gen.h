@@ -11,9 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 
 namespace pvegw::mockstate {
+
+// Proxmox field names, hashed: looked up for every field of every answer.
+using NameSet = absl::flat_hash_set<std::string>;
 
 // FNV-1a with a final mix: the same value in every process, build and run, so generated
 // data is stable for a path everywhere.
@@ -24,7 +28,7 @@ std::uint64_t StableHash(absl::string_view s);
 // generated from the seed so that it is stable and plausible by name and format.
 struct ShapeOptions {
   const boost::json::object* props = nullptr;
-  const std::set<std::string>* settable = nullptr;
+  const NameSet* settable = nullptr;
   // false: emit only what `props` holds (a guest's config is exactly what was set, even
   // where the schema calls a key required).
   bool generate = true;
@@ -44,7 +48,7 @@ boost::json::value GenerateValue(const google::protobuf::FieldDescriptor* field,
                                  absl::string_view seed, const ShapeOptions& options, int depth);
 
 // Proxmox names of all fields of `message` (a `settable` that admits only given values).
-std::set<std::string> AllWireNames(const google::protobuf::Descriptor* message);
+NameSet AllWireNames(const google::protobuf::Descriptor* message);
 
 // `v` converted to the JSON kind Proxmox uses for `field` (numbers for integers, 0/1 for
 // booleans, text for strings); unconvertible values are returned unchanged.

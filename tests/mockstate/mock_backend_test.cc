@@ -474,7 +474,10 @@ TEST_F(MockTest, PoolsTrackMembers) {
   Ok("PUT", "/pools", {{"poolid", "staging"}, {"vms", "103"}});
   json::value staging = Ok("GET", "/pools/staging");
   ASSERT_EQ(staging.as_object().at("members").as_array().size(), 1u);
-  EXPECT_EQ(staging.as_object().at("members").as_array()[0].as_object().at("id"), "qemu/103");
+  const json::object& member = staging.as_object().at("members").as_array()[0].as_object();
+  EXPECT_EQ(member.at("id"), "qemu/103");
+  EXPECT_EQ(member.at("name"), "debian-12-template")
+      << "open objects keep keys the schema does not list";
   const json::value listing5 = Ok("GET", "/cluster/resources", {{"type", "vm"}});
   for (const auto& row : listing5.as_array()) {
     if (row.as_object().at("id") == "qemu/103") {
