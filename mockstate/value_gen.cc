@@ -109,7 +109,7 @@ std::string GenerateString(const FieldDescriptor* f, std::uint64_t h, const Shap
     letters = "x" + letters;
   const std::string hex = Hex(h, 4);
   for (const std::string& candidate :
-       {letters + hex, letters + "_" + hex, letters, absl::StrCat(100 + h % 900),
+       {letters + hex, letters + "_" + hex, letters, Hex(h, 16), absl::StrCat(100 + h % 900),
         absl::StrCat(100 + h % 900, "-0"), std::string("/dev/sda"),
         std::string("https://example.com/file.iso"), std::string("global:fsid"),
         std::string("local"), std::string("vmbr0"), std::string("eth0"), std::string("root@pam"),

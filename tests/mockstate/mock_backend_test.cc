@@ -525,6 +525,11 @@ TEST_F(MockTest, GeneratedAnswersAreDeterministicAcrossNamespaces) {
   EXPECT_EQ(json::serialize(json::parse(r.body).as_object().at("data")), a);
 }
 
+TEST_F(MockTest, GeneratedValuesPassTheirFieldsPatterns) {
+  const std::string repoid(Ok("GET", "/version").as_object().at("repoid").as_string());
+  EXPECT_TRUE(std::regex_match(repoid, std::regex("[0-9a-fA-F]{8,64}"))) << repoid;
+}
+
 TEST_F(MockTest, ResetRestoresTheSeedWorld) {
   Ok("POST", "/nodes/pve1/qemu", {{"vmid", "150"}});
   ASSERT_TRUE(backend_->Reset().ok());
