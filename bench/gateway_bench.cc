@@ -27,7 +27,7 @@ namespace {
 namespace json = boost::json;
 
 struct Api {
-  std::unique_ptr<mockstate::ApiIndex> index;
+  std::unique_ptr<api::ApiIndex> index;
   std::unique_ptr<MethodTable> table;
   std::unique_ptr<Transcoder> transcoder;
 };
@@ -35,7 +35,7 @@ struct Api {
 Api& TheApi() {
   static Api* api = [] {
     auto* a = new Api();
-    a->index = *mockstate::ApiIndex::FromDescriptorSet(EmbeddedLeanDescriptorSet());
+    a->index = *api::ApiIndex::FromDescriptorSet(EmbeddedLeanDescriptorSet());
     a->table = std::make_unique<MethodTable>(*a->index);
     a->transcoder = std::make_unique<Transcoder>(*a->index);
     return a;

@@ -33,19 +33,19 @@ struct World {
   }
 };
 
-std::shared_ptr<const ApiIndex> Api() {
-  static std::shared_ptr<const ApiIndex> api = [] {
+std::shared_ptr<const api::ApiIndex> Api() {
+  static std::shared_ptr<const api::ApiIndex> api = [] {
     const char* path = std::getenv("PVEGW_API_DESCRIPTORS");
     std::ifstream in(path != nullptr ? path : PVEGW_API_DESCRIPTORS, std::ios::binary);
     std::stringstream buffer;
     buffer << in.rdbuf();
-    auto index = ApiIndex::FromDescriptorSet(buffer.str());
+    auto index = api::ApiIndex::FromDescriptorSet(buffer.str());
     if (!index.ok()) {
       std::fprintf(stderr, "cannot load descriptors: %s\n",
                    std::string(index.status().message()).c_str());
       std::exit(1);
     }
-    return std::shared_ptr<const ApiIndex>(std::move(*index));
+    return std::shared_ptr<const api::ApiIndex>(std::move(*index));
   }();
   return api;
 }

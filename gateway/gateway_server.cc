@@ -84,7 +84,7 @@ class GatewayInfoService final : public proxmox::gateway::v1::Gateway::CallbackS
 struct GatewayServer::Impl {
   GatewayOptions options;
   google::protobuf::DescriptorPool pool;
-  std::unique_ptr<mockstate::ApiIndex> api;
+  std::unique_ptr<api::ApiIndex> api;
   std::unique_ptr<MethodTable> table;
   std::unique_ptr<Transcoder> transcoder;
   std::unique_ptr<ApiService> api_service;
@@ -170,7 +170,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     }
   }
   stage("descriptor pool");
-  PVEGW_ASSIGN_OR_RETURN(impl->api, mockstate::ApiIndex::Build(&impl->pool, api_files));
+  PVEGW_ASSIGN_OR_RETURN(impl->api, api::ApiIndex::Build(&impl->pool, api_files));
   stage("API index");
   impl->table = std::make_unique<MethodTable>(*impl->api);
   stage("method table");
@@ -184,8 +184,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   // 2. The backend.
   if (backend == nullptr) {
     if (options.mode == "mock") {
-      auto shared_api =
-          std::shared_ptr<const mockstate::ApiIndex>(impl->api.get(), [](const auto*) {});
+      auto shared_api = std::shared_ptr<const api::ApiIndex>(impl->api.get(), [](const auto*) {});
       PVEGW_ASSIGN_OR_RETURN(auto mock, mockstate::MockBackend::Create(shared_api, options.mock));
       backend = std::make_unique<MockModeBackend>(std::move(mock));
     } else if (options.mode == "real") {

@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gateway/backend.h"
-#include "mockstate/mock_backend.h"
+#include "gateway/mock_mode_backend.h"
 
 namespace pvegw::gateway {
 
@@ -24,7 +24,7 @@ struct GatewayOptions {
   std::string listen = kDefaultListen;  // host:port; port 0 picks a free one
   std::string mode = "mock";            // mock | real
   std::string descriptors_path;         // empty: the descriptor set embedded at build time
-  mockstate::MockOptions mock;
+  MockOptions mock;                     // mock mode only
   int max_message_bytes = kDefaultMaxMessageBytes;
   int max_concurrent_calls = kDefaultMaxConcurrentCalls;
   absl::Duration shutdown_grace = absl::Seconds(10);

@@ -4,7 +4,7 @@
 
 namespace pvegw::gateway {
 
-MethodTable::MethodTable(const mockstate::ApiIndex& api) : factory_(api.pool()) {
+MethodTable::MethodTable(const api::ApiIndex& api) : factory_(api.pool()) {
   for (const auto& op : api.operations()) {
     MethodEntry entry;
     entry.op = op.get();

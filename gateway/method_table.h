@@ -10,12 +10,12 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "mockstate/api_index.h"
+#include "api/api_index.h"
 
 namespace pvegw::gateway {
 
 struct MethodEntry {
-  const mockstate::ApiOperation* op = nullptr;
+  const api::ApiOperation* op = nullptr;
   const google::protobuf::Message* request = nullptr;   // prototype
   const google::protobuf::Message* response = nullptr;  // prototype
 };
@@ -23,7 +23,7 @@ struct MethodEntry {
 // Built once from the API index; read-only (and so thread-safe) afterwards.
 class MethodTable {
  public:
-  explicit MethodTable(const mockstate::ApiIndex& api);
+  explicit MethodTable(const api::ApiIndex& api);
   // `method` as gRPC spells it: "/proxmox.ve.v1.Nodes/GetNodesNodeQemu". nullptr if unknown.
   const MethodEntry* Find(absl::string_view method) const;
   std::size_t size() const { return methods_.size(); }

@@ -11,18 +11,18 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "api/param_validator.h"
 #include "common/status_mapping.h"
-#include "mockstate/param_validator.h"
 
 namespace pvegw::gateway {
 
 namespace json = boost::json;
+using api::Rules;
+using api::WireName;
 using ::google::protobuf::Descriptor;
 using ::google::protobuf::FieldDescriptor;
 using ::google::protobuf::Message;
 using ::google::protobuf::Reflection;
-using mockstate::Rules;
-using mockstate::WireName;
 
 namespace {
 
@@ -82,7 +82,7 @@ std::string EscapePathSegment(absl::string_view segment) {
   return out;
 }
 
-Transcoder::Transcoder(const mockstate::ApiIndex& api) {
+Transcoder::Transcoder(const api::ApiIndex& api) {
   for (const auto& op : api.operations()) {
     IndexMessage(op->method->output_type());
   }
@@ -93,13 +93,13 @@ void Transcoder::IndexMessage(const Descriptor* message) {
   FieldIndex& idx = index_[message];
   for (int i = 0; i < message->field_count(); ++i) {
     const FieldDescriptor* f = message->field(i);
-    const auto& rules = Rules(f);
+    const auto& rules = api::Rules(f);
     if (rules.additional_properties()) {
       idx.additional = f;
     } else if (!rules.indexed().empty()) {
       idx.indexed.emplace_back(rules.indexed(), f);
     } else {
-      idx.by_wire[WireName(f)] = f;
+      idx.by_wire[api::WireName(f)] = f;
     }
   }
   // Recurse after this message's entry is complete (the map may rehash).
@@ -119,7 +119,7 @@ const Transcoder::FieldIndex* Transcoder::IndexOf(const Descriptor* message) con
   return it == index_.end() ? nullptr : &it->second;
 }
 
-grpc::Status Transcoder::Encode(const mockstate::ApiOperation& op, const Message& request,
+grpc::Status Transcoder::Encode(const api::ApiOperation& op, const Message& request,
                                 RestRequest* out) const {
   const Reflection* r = request.GetReflection();
   std::vector<const FieldDescriptor*> fields;
@@ -127,8 +127,8 @@ grpc::Status Transcoder::Encode(const mockstate::ApiOperation& op, const Message
   RestParams params;
   std::vector<std::pair<std::string, std::string>> path_params;
   for (const FieldDescriptor* f : fields) {
-    const auto& rules = Rules(f);
-    const std::string wire = WireName(f);
+    const auto& rules = api::Rules(f);
+    const std::string wire = api::WireName(f);
     if (f->is_map()) {
       // Indexed parameter: map key n is sent as <wire><n>.
       const FieldDescriptor* key = f->message_type()->map_key();
@@ -149,7 +149,7 @@ grpc::Status Transcoder::Encode(const mockstate::ApiOperation& op, const Message
       params.emplace_back(wire, ScalarText(request, r, f, -1));
     }
   }
-  mockstate::ValidatedParams validated = mockstate::ValidateParams(op, params, path_params);
+  api::ValidatedParams validated = api::ValidateParams(op, params, path_params);
   if (!validated.ok()) {
     std::vector<pvegw::FieldViolation> violations;
     std::string message = "Parameter verification failed.";
@@ -290,7 +290,7 @@ class JsonReader {
       if (v.get_int64() == 0 || v.get_int64() == 1) return v.get_int64() == 1;
       return std::nullopt;
     }
-    if (v.is_string()) return mockstate::ParseProxmoxBool(std::string(v.get_string()));
+    if (v.is_string()) return api::ParseProxmoxBool(std::string(v.get_string()));
     return std::nullopt;
   }
   std::optional<std::string> ToText(const json::value& v) {
@@ -398,7 +398,7 @@ class JsonReader {
   const Transcoder& t_;
 };
 
-grpc::Status Transcoder::Decode(const mockstate::ApiOperation& op, const RestResponse& response,
+grpc::Status Transcoder::Decode(const api::ApiOperation& op, const RestResponse& response,
                                 Message* out) const {
   if (response.status != 200) return StatusFromRest(response);
   json::error_code ec;

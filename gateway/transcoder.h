@@ -12,22 +12,22 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "api/api_index.h"
 #include "common/rest_call.h"
-#include "mockstate/api_index.h"
 
 namespace pvegw::gateway {
 
 // The same code in mock and real mode. Thread-safe after construction.
 class Transcoder {
  public:
-  explicit Transcoder(const mockstate::ApiIndex& api);
+  explicit Transcoder(const api::ApiIndex& api);
 
   // Builds the REST call: path parameters substituted and percent-escaped, the other set
   // fields as parameters (booleans 0/1, indexed maps as net0, net1, ..., repeated fields
   // once per element); unset fields are never sent. Validates first, like Proxmox: missing
   // required parameters and values outside enum/min/max/length/pattern/format give
   // INVALID_ARGUMENT with a google.rpc.BadRequest naming every violation by Proxmox name.
-  grpc::Status Encode(const mockstate::ApiOperation& op, const google::protobuf::Message& request,
+  grpc::Status Encode(const api::ApiOperation& op, const google::protobuf::Message& request,
                       RestRequest* out) const;
 
   // Fills `out` (the RPC's Response message) from Proxmox's answer. Non-200 answers map
@@ -35,7 +35,7 @@ class Transcoder {
   // strings or 0/1, numbers as strings, nulls (unset), lists as comma-separated strings,
   // unknown keys (ignored and counted); a value that cannot be converted is INTERNAL
   // naming the field, never a silently wrong value.
-  grpc::Status Decode(const mockstate::ApiOperation& op, const RestResponse& response,
+  grpc::Status Decode(const api::ApiOperation& op, const RestResponse& response,
                       google::protobuf::Message* out) const;
 
   std::uint64_t unknown_fields_ignored() const { return unknown_.load(std::memory_order_relaxed); }

@@ -15,10 +15,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "api/api_index.h"
+#include "api/param_validator.h"
 #include "common/status_mapping.h"
-#include "mockstate/api_index.h"
 #include "mockstate/mock_backend.h"
-#include "mockstate/param_validator.h"
 #include "mockstate/store.h"
 #include "mockstate/value_gen.h"
 
@@ -44,7 +44,7 @@ absl::Status IndexGuest(WriteTxn& txn, std::int64_t vmid, bool lxc, absl::string
 
 // --- Errors -------------------------------------------------------------------------------
 // Proxmox's 400 for rejected parameters (common/status_mapping.h renders it).
-absl::Status ParamError(const std::vector<ParamViolation>& violations);
+absl::Status ParamError(const std::vector<api::ParamViolation>& violations);
 absl::Status ParamError(absl::string_view param, absl::string_view message);
 
 // What a collection template means for the mock.
@@ -64,8 +64,8 @@ struct CollectionInfo {
 
 // One REST call being answered.
 struct CallContext {
-  const Route* route = nullptr;
-  const ApiOperation* op = nullptr;
+  const api::Route* route = nullptr;
+  const api::ApiOperation* op = nullptr;
   json::object params;  // validated and typed, path parameters included
   std::string path;     // normalised concrete path
   std::int64_t now_ms = 0;
@@ -83,13 +83,13 @@ struct CallContext {
 
 class MockBackend::Impl {
  public:
-  Impl(std::shared_ptr<const ApiIndex> api, MockOptions options, std::unique_ptr<Store> store);
+  Impl(std::shared_ptr<const api::ApiIndex> api, MockOptions options, std::unique_ptr<Store> store);
 
   RestResponse Call(const RestRequest& request);
   absl::Status Initialize();  // seed when fresh, then apply custom data
   absl::Status Reset();
   Store& store() { return *store_; }
-  const ApiIndex& api() const { return *api_; }
+  const api::ApiIndex& api() const { return *api_; }
 
   // --- Entities -----------------------------------------------------------------------
   const CollectionInfo* Collection(absl::string_view template_path) const;
@@ -170,7 +170,7 @@ class MockBackend::Impl {
   absl::StatusOr<json::value> MutationResult(WriteTxn& txn, CallContext& ctx,
                                              absl::string_view task_id);
 
-  std::shared_ptr<const ApiIndex> api_;
+  std::shared_ptr<const api::ApiIndex> api_;
   MockOptions options_;
   std::unique_ptr<Store> store_;
   std::map<std::string, CollectionInfo, std::less<>> collections_;

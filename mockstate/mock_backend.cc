@@ -30,7 +30,7 @@ bool IsParamSegment(absl::string_view s) {
 
 // What a collection holds, for messages: its last literal segment, singular ("group").
 std::string KindOf(absl::string_view template_path) {
-  std::vector<std::string> segments = SplitPath(template_path);
+  std::vector<std::string> segments = api::SplitPath(template_path);
   for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
     if (IsParamSegment(*it)) continue;
     std::string kind = *it;
@@ -73,14 +73,14 @@ absl::Status IndexGuest(WriteTxn& txn, std::int64_t vmid, bool lxc, absl::string
   return txn.Put(VmidKey(vmid), absl::StrCat(lxc ? "lxc" : "qemu", std::string(1, kSep), node));
 }
 
-absl::Status ParamError(const std::vector<ParamViolation>& violations) {
+absl::Status ParamError(const std::vector<api::ParamViolation>& violations) {
   std::vector<FieldViolation> fields;
-  for (const ParamViolation& v : violations) fields.push_back({v.param, v.message});
+  for (const api::ParamViolation& v : violations) fields.push_back({v.param, v.message});
   return HttpParamError(fields);
 }
 
 absl::Status ParamError(absl::string_view param, absl::string_view message) {
-  return ParamError(std::vector<ParamViolation>{{std::string(param), std::string(message)}});
+  return ParamError(std::vector<api::ParamViolation>{{std::string(param), std::string(message)}});
 }
 
 std::string JoinPath(const std::vector<std::string>& segments, std::size_t count) {
@@ -138,7 +138,7 @@ bool CallContext::IsPathParam(absl::string_view name) const {
 
 // --- Impl -------------------------------------------------------------------------------
 
-MockBackend::Impl::Impl(std::shared_ptr<const ApiIndex> api, MockOptions options,
+MockBackend::Impl::Impl(std::shared_ptr<const api::ApiIndex> api, MockOptions options,
                         std::unique_ptr<Store> store)
     : api_(std::move(api)), options_(std::move(options)), store_(std::move(store)) {
   if (!options_.now_ms) {
@@ -199,18 +199,19 @@ void MockBackend::Impl::BuildCollections() {
       }
     }
     // Keys set through create/update calls are "config": shown only once set.
-    std::vector<const ApiOperation*> writers = {api_->Find("POST", op->path)};
+    std::vector<const api::ApiOperation*> writers = {api_->Find("POST", op->path)};
     if (!info.item_template.empty()) {
       writers.push_back(api_->Find("PUT", info.item_template));
       writers.push_back(api_->Find("PUT", info.item_template + "/config"));
       writers.push_back(api_->Find("POST", info.item_template + "/config"));
     }
-    for (const ApiOperation* w : writers) {
+    for (const api::ApiOperation* w : writers) {
       if (w == nullptr) continue;
       for (const auto& [name, field] : w->params) {
-        if (!Rules(field).path_param()) info.settable.insert(name);
+        if (!api::Rules(field).path_param()) info.settable.insert(name);
       }
-      for (const FieldDescriptor* field : w->indexed_params) info.settable.insert(WireName(field));
+      for (const FieldDescriptor* field : w->indexed_params)
+        info.settable.insert(api::WireName(field));
     }
     info.missing_message = "{kind} '{id}' does not exist";
     info.duplicate_message = "{kind} '{id}' already exists";
@@ -347,7 +348,7 @@ absl::Status MockBackend::Impl::EnsureCollection(absl::string_view collection,
         }
         if (id.empty() || !ids.insert(id).second) id = absl::StrCat(id, "-", i);
         const FieldDescriptor* key_field =
-            info.row != nullptr ? FieldByWireName(info.row, info.child_key) : nullptr;
+            info.row != nullptr ? api::FieldByWireName(info.row, info.child_key) : nullptr;
         row[info.child_key] =
             key_field != nullptr ? CoerceToField(json::value(id), key_field) : json::value(id);
         PVEGW_RETURN_IF_ERROR(PutEntity(txn, collection, id, row));
@@ -363,7 +364,7 @@ const FieldDescriptor* MockBackend::Impl::ItemIdField(const CollectionInfo& info
       info.item_template.substr(info.item_template.rfind('{') + 1,
                                 info.item_template.size() - info.item_template.rfind('{') - 2);
   for (const char* verb : {"GET", "PUT", "DELETE", "POST"}) {
-    if (const ApiOperation* op = api_->Find(verb, info.item_template)) {
+    if (const api::ApiOperation* op = api_->Find(verb, info.item_template)) {
       if (auto it = op->params.find(param); it != op->params.end()) return it->second;
     }
   }
@@ -410,7 +411,7 @@ json::object MockBackend::Impl::View(const CollectionInfo& info, absl::string_vi
 }
 
 absl::Status MockBackend::Impl::CheckAncestors(CallContext& ctx) {
-  const Route& route = *ctx.route;
+  const api::Route& route = *ctx.route;
   const std::vector<std::string>& tsegs = ctx.op->segments;
   for (std::size_t i = 0; i < tsegs.size(); ++i) {
     if (!IsParamSegment(tsegs[i])) continue;
@@ -614,13 +615,14 @@ absl::StatusOr<json::value> MockBackend::Impl::GenericMutation(CallContext& ctx)
 RestResponse MockBackend::Impl::Call(const RestRequest& request) {
   try {
     const std::string verb = absl::AsciiStrToUpper(request.verb);
-    absl::StatusOr<Route> route = api_->Match(verb, request.path);
+    absl::StatusOr<api::Route> route = api_->Match(verb, request.path);
     if (!route.ok()) {
       return RestResponseFromStatus(
           HttpError(route.status().code() == absl::StatusCode::kInvalidArgument ? 400 : 501,
                     route.status().message()));
     }
-    ValidatedParams validated = ValidateParams(*route->op, request.params, route->path_params);
+    api::ValidatedParams validated =
+        api::ValidateParams(*route->op, request.params, route->path_params);
     if (!validated.ok()) return RestResponseFromStatus(ParamError(validated.violations));
     CallContext ctx;
     ctx.route = &*route;
@@ -677,7 +679,7 @@ MockBackend::MockBackend(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 MockBackend::~MockBackend() = default;
 
 absl::StatusOr<std::unique_ptr<MockBackend>> MockBackend::Create(
-    std::shared_ptr<const ApiIndex> api, MockOptions options) {
+    std::shared_ptr<const api::ApiIndex> api, MockOptions options) {
   if (api == nullptr) return absl::InvalidArgumentError("MockBackend needs an API index");
   if (options.task_duration_ms < 0) {
     return absl::InvalidArgumentError("task duration must not be negative");
@@ -691,7 +693,7 @@ absl::StatusOr<std::unique_ptr<MockBackend>> MockBackend::Create(
 RestResponse MockBackend::Call(const RestRequest& request) { return impl_->Call(request); }
 absl::Status MockBackend::Reset() { return impl_->Reset(); }
 Store& MockBackend::store() { return impl_->store(); }
-const ApiIndex& MockBackend::api() const { return impl_->api(); }
+const api::ApiIndex& MockBackend::api() const { return impl_->api(); }
 
 absl::StatusOr<MockOptions> MockOptionsFromEnv(MockOptions base) {
   auto env = [](const char* name) -> std::optional<std::string> {

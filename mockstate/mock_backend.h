@@ -8,8 +8,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "api/api_index.h"
 #include "common/rest_call.h"
-#include "mockstate/api_index.h"
 #include "mockstate/store.h"
 
 namespace pvegw::mockstate {
@@ -30,7 +30,7 @@ struct MockOptions {
 absl::StatusOr<MockOptions> MockOptionsFromEnv(MockOptions base = {});
 
 // The one mock implementation every front end shares: the gateway in mock mode, a REST
-// server, tests. It knows the API only from the descriptor set (ApiIndex) and keeps all
+// server, tests. It knows the API only from the descriptor set (api::ApiIndex) and keeps all
 // state in the Store, so any number of processes attached to one namespace see one world.
 //
 // Call() never fails as a C++ call: every problem becomes a Proxmox-style answer
@@ -39,8 +39,8 @@ class MockBackend {
  public:
   // Opens (or creates) the namespace; a fresh one is seeded with the default world, then
   // custom data from `options.data_path` is applied. A malformed data file is an error.
-  static absl::StatusOr<std::unique_ptr<MockBackend>> Create(std::shared_ptr<const ApiIndex> api,
-                                                             MockOptions options);
+  static absl::StatusOr<std::unique_ptr<MockBackend>> Create(
+      std::shared_ptr<const api::ApiIndex> api, MockOptions options);
   ~MockBackend();
 
   RestResponse Call(const RestRequest& request);
@@ -49,7 +49,7 @@ class MockBackend {
   absl::Status Reset();
 
   Store& store();
-  const ApiIndex& api() const;
+  const api::ApiIndex& api() const;
 
   class Impl;
 

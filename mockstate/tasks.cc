@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "api/upid.h"
 #include "common/status_macros.h"
 #include "mockstate/backend_impl.h"
 
@@ -59,8 +60,15 @@ absl::StatusOr<std::string> MockBackend::Impl::StartTask(WriteTxn& txn, absl::st
   PVEGW_RETURN_IF_ERROR(txn.Put(MetaKey("next_pid"), absl::StrCat(pid + 1)));
   const std::int64_t starttime = now_ms / 1000;
   const std::int64_t pstart = (now_ms / 10) & 0xffffffff;  // clock ticks since "boot"
-  const std::string upid = absl::StrFormat("UPID:%s:%08X:%08X:%08X:%s:%s:%s:", node, pid, pstart,
-                                           starttime, type, id, kTaskUser);
+  api::Upid parts;
+  parts.node = std::string(node);
+  parts.pid = static_cast<std::uint32_t>(pid);
+  parts.pstart = static_cast<std::uint64_t>(pstart);
+  parts.starttime = starttime;
+  parts.type = std::string(type);
+  parts.id = std::string(id);
+  parts.user = kTaskUser;
+  const std::string upid = api::FormatUpid(parts);
   json::object task;
   task["upid"] = upid;
   task["node"] = std::string(node);

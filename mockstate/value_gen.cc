@@ -11,8 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "mockstate/api_index.h"
-#include "mockstate/param_validator.h"
+#include "api/api_index.h"
+#include "api/param_validator.h"
 
 namespace pvegw::mockstate {
 namespace {
@@ -38,8 +38,8 @@ std::string Hex(std::uint64_t h, int digits) {
 }
 
 std::string GenerateString(const FieldDescriptor* f, std::uint64_t h, const ShapeOptions& options) {
-  const auto& rules = Rules(f);
-  const std::string name = absl::AsciiStrToLower(WireName(f));
+  const auto& rules = api::Rules(f);
+  const std::string name = absl::AsciiStrToLower(api::WireName(f));
   const std::string& format = rules.format();
   std::string v;
   if (!rules.enum_values().empty()) {
@@ -82,25 +82,25 @@ std::string GenerateString(const FieldDescriptor* f, std::uint64_t h, const Shap
   } else if (HasAny(name, {"version", "release", "pveversion", "kversion"})) {
     v = absl::StrCat("9.0.", h % 10);
   } else if (HasAny(name, {"description", "comment", "notes", "text", "msg", "message"})) {
-    v = absl::StrCat("mock ", WireName(f));
+    v = absl::StrCat("mock ", api::WireName(f));
   } else if (HasAny(name, {"content"})) {
     v = "images,rootdir";
   } else if (absl::EndsWith(name, "name") || name == "hostname" || name == "id") {
     v = absl::StrCat(name == "id" ? "id" : "name", "-", Hex(h, 4));
   } else {
-    v = absl::StrCat(WireName(f), "-", Hex(h, 4));
+    v = absl::StrCat(api::WireName(f), "-", Hex(h, 4));
   }
   if (rules.has_max_length() && v.size() > rules.max_length()) v.resize(rules.max_length());
   // The value must pass the field's own checks: ids generated here are used in paths
   // that are validated. Try plausible spellings until one fits the format and pattern.
   auto fits = [&](const std::string& candidate) {
-    return ConformsToFormat(format, candidate) &&
-           (rules.pattern().empty() || MatchesProxmoxPattern(rules.pattern(), candidate)) &&
+    return api::ConformsToFormat(format, candidate) &&
+           (rules.pattern().empty() || api::MatchesProxmoxPattern(rules.pattern(), candidate)) &&
            (!rules.has_max_length() || candidate.size() <= rules.max_length()) &&
            (!rules.has_min_length() || candidate.size() >= rules.min_length());
   };
   if (!rules.enum_values().empty() || fits(v)) return v;
-  const std::string base = absl::AsciiStrToLower(WireName(f));
+  const std::string base = absl::AsciiStrToLower(api::WireName(f));
   std::string letters;
   for (char c : base) {
     if (std::isalnum(static_cast<unsigned char>(c))) letters.push_back(c);
@@ -120,8 +120,8 @@ std::string GenerateString(const FieldDescriptor* f, std::uint64_t h, const Shap
 }
 
 std::int64_t GenerateInt(const FieldDescriptor* f, std::uint64_t h) {
-  const auto& rules = Rules(f);
-  const std::string name = absl::AsciiStrToLower(WireName(f));
+  const auto& rules = api::Rules(f);
+  const std::string name = absl::AsciiStrToLower(api::WireName(f));
   std::int64_t v = 0;
   if (name == "vmid" || rules.format() == "pve-vmid") {
     v = 100 + static_cast<std::int64_t>(h % 900);
@@ -160,8 +160,8 @@ std::int64_t GenerateInt(const FieldDescriptor* f, std::uint64_t h) {
 }
 
 double GenerateDouble(const FieldDescriptor* f, std::uint64_t h) {
-  const auto& rules = Rules(f);
-  const std::string name = absl::AsciiStrToLower(WireName(f));
+  const auto& rules = api::Rules(f);
+  const std::string name = absl::AsciiStrToLower(api::WireName(f));
   double v = HasAny(name, {"cpu", "wait", "iowait", "used_fraction"})
                  ? static_cast<double>(h % 1000) / 1000.0
                  : static_cast<double>(h % 10000) / 100.0;
@@ -185,9 +185,9 @@ json::value GenerateScalar(const FieldDescriptor* f, std::uint64_t h, const Shap
     case FieldDescriptor::CPPTYPE_FLOAT:
       return json::value(GenerateDouble(f, h));
     case FieldDescriptor::CPPTYPE_BOOL: {
-      const auto& rules = Rules(f);
+      const auto& rules = api::Rules(f);
       if (rules.has_default_value()) {
-        return json::value(ParseProxmoxBool(rules.default_value()).value_or(false) ? 1 : 0);
+        return json::value(api::ParseProxmoxBool(rules.default_value()).value_or(false) ? 1 : 0);
       }
       return json::value(static_cast<int>(h % 2));
     }
@@ -205,10 +205,10 @@ json::value GenerateScalar(const FieldDescriptor* f, std::uint64_t h, const Shap
       json::object o;
       for (int i = 0; i < m->field_count(); ++i) {
         const FieldDescriptor* field = m->field(i);
-        if (Rules(field).additional_properties()) continue;
-        const std::string wire = WireName(field);
+        if (api::Rules(field).additional_properties()) continue;
+        const std::string wire = api::WireName(field);
         json::value value = GenerateValue(field, absl::StrCat(seed, "/", wire), inner, depth + 1);
-        if (!Rules(field).indexed().empty()) {
+        if (!api::Rules(field).indexed().empty()) {
           o[absl::StrCat(wire, "0")] = std::move(value);
         } else {
           o[wire] = std::move(value);
@@ -224,7 +224,7 @@ json::value GenerateScalar(const FieldDescriptor* f, std::uint64_t h, const Shap
 // Whether a (coerced) value satisfies the field's type, range and enum.
 bool FitsField(const json::value& v, const FieldDescriptor* f) {
   if (f->is_repeated() || f->is_map()) return true;
-  const auto& rules = Rules(f);
+  const auto& rules = api::Rules(f);
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
     case FieldDescriptor::CPPTYPE_INT64:
@@ -290,7 +290,7 @@ json::value GenerateValue(const FieldDescriptor* field, absl::string_view seed,
 
 NameSet AllWireNames(const Descriptor* message) {
   NameSet names;
-  for (int i = 0; i < message->field_count(); ++i) names.insert(WireName(message->field(i)));
+  for (int i = 0; i < message->field_count(); ++i) names.insert(api::WireName(message->field(i)));
   return names;
 }
 
@@ -364,7 +364,8 @@ json::value CoerceToField(const json::value& v, const FieldDescriptor* field) {
     case FieldDescriptor::CPPTYPE_BOOL: {
       if (v.is_bool()) return json::value(v.get_bool() ? 1 : 0);
       if (v.is_string()) {
-        if (auto b = ParseProxmoxBool(std::string(v.get_string()))) return json::value(*b ? 1 : 0);
+        if (auto b = api::ParseProxmoxBool(std::string(v.get_string())))
+          return json::value(*b ? 1 : 0);
       }
       return v;
     }
@@ -380,14 +381,14 @@ json::object ShapeObject(const Descriptor* message, absl::string_view seed,
   // Open objects (additionalProperties) also answer the stored keys the schema does not list.
   bool open = false;
   for (int i = 0; i < message->field_count() && !open; ++i)
-    open = Rules(message->field(i)).additional_properties();
+    open = api::Rules(message->field(i)).additional_properties();
   NameSet matched;
   const json::object* props = options.props;
   for (int i = 0; i < message->field_count(); ++i) {
     const FieldDescriptor* f = message->field(i);
-    const auto& rules = Rules(f);
+    const auto& rules = api::Rules(f);
     if (rules.additional_properties()) continue;  // the unlisted keys, below
-    const std::string wire = WireName(f);
+    const std::string wire = api::WireName(f);
     if (!rules.indexed().empty()) {
       bool any = false;
       if (props != nullptr) {

@@ -344,9 +344,9 @@ absl::Status MockBackend::Impl::ApplyCustomData() {
       const json::value& value = kv.value();
       if (!absl::StartsWith(path, "/"))
         return bad(path, "keys must be API paths starting with '/'");
-      absl::StatusOr<Route> route = api_->Match("GET", path);
+      absl::StatusOr<api::Route> route = api_->Match("GET", path);
       if (!route.ok()) return bad(path, "matches no GET operation of the API");
-      const ApiOperation& op = *route->op;
+      const api::ApiOperation& op = *route->op;
       const std::string concrete = JoinPath(route->segments, route->segments.size());
       const CollectionInfo* info = Collection(op.path);
       // A whole collection: its entities are exactly the listed rows.

@@ -15,12 +15,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "api/api_index.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
-#include "mockstate/api_index.h"
 #include "mockstate/value_gen.h"
 #include "proxmox/gateway/v1/gateway.grpc.pb.h"
 #include "tests/e2e/e2e_util.h"
@@ -371,7 +371,7 @@ TEST_F(GatewayE2eTest, EveryGetRpcAnswersOk) {
     const pvegw::testing::ResolvedCall call = walker.Resolve(*op);
     json::object request;
     auto set = [&](const std::string& wire, const std::string& value) {
-      const auto* field = mockstate::FieldByWireName(op->method->input_type(), wire);
+      const auto* field = api::FieldByWireName(op->method->input_type(), wire);
       if (field == nullptr) return;
       using google::protobuf::FieldDescriptor;
       switch (field->cpp_type()) {

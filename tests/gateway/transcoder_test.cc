@@ -26,7 +26,7 @@ class TranscoderTest : public ::testing::Test {
     std::ifstream in(PVEGW_API_DESCRIPTORS, std::ios::binary);
     std::stringstream buffer;
     buffer << in.rdbuf();
-    auto api = mockstate::ApiIndex::FromDescriptorSet(buffer.str());
+    auto api = api::ApiIndex::FromDescriptorSet(buffer.str());
     ASSERT_TRUE(api.ok()) << api.status();
     api_ = api->release();
     table_ = new MethodTable(*api_);
@@ -68,11 +68,11 @@ class TranscoderTest : public ::testing::Test {
     return st;
   }
 
-  static mockstate::ApiIndex* api_;
+  static api::ApiIndex* api_;
   static MethodTable* table_;
   static Transcoder* transcoder_;
 };
-mockstate::ApiIndex* TranscoderTest::api_ = nullptr;
+api::ApiIndex* TranscoderTest::api_ = nullptr;
 MethodTable* TranscoderTest::table_ = nullptr;
 Transcoder* TranscoderTest::transcoder_ = nullptr;
 

@@ -83,13 +83,13 @@ void CheckMessage(const json::value& v, const Descriptor* d, const std::string& 
   }
   bool open = false;
   for (int i = 0; i < d->field_count(); ++i)
-    open = open || Rules(d->field(i)).additional_properties();
+    open = open || api::Rules(d->field(i)).additional_properties();
   for (const auto& kv : v.get_object()) {
     const std::string key(kv.key());
-    const FieldDescriptor* f = FieldByWireName(d, key);
+    const FieldDescriptor* f = api::FieldByWireName(d, key);
     if (f == nullptr) {
       for (int i = 0; i < d->field_count() && f == nullptr; ++i) {
-        const std::string& prefix = Rules(d->field(i)).indexed();
+        const std::string& prefix = api::Rules(d->field(i)).indexed();
         if (!prefix.empty() && absl::StartsWith(key, prefix) && key.size() > prefix.size() &&
             std::isdigit(static_cast<unsigned char>(key[prefix.size()]))) {
           f = d->field(i);
@@ -104,9 +104,9 @@ void CheckMessage(const json::value& v, const Descriptor* d, const std::string& 
   }
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
-    if (Rules(f).required() && Rules(f).indexed().empty() && !Rules(f).additional_properties() &&
-        !v.get_object().contains(WireName(f))) {
-      errors.push_back(absl::StrCat(where, ": required '", WireName(f), "' missing"));
+    if (api::Rules(f).required() && api::Rules(f).indexed().empty() &&
+        !api::Rules(f).additional_properties() && !v.get_object().contains(api::WireName(f))) {
+      errors.push_back(absl::StrCat(where, ": required '", api::WireName(f), "' missing"));
     }
   }
 }
@@ -130,7 +130,7 @@ class GetWalkTest : public ::testing::Test {
 };
 
 TEST_F(GetWalkTest, EveryGetAnswersWithSchemaShapedData) {
-  std::vector<const ApiOperation*> gets;
+  std::vector<const api::ApiOperation*> gets;
   for (const auto& op : backend_->api().operations()) {
     if (op->verb == "GET") gets.push_back(op.get());
   }
@@ -140,7 +140,7 @@ TEST_F(GetWalkTest, EveryGetAnswersWithSchemaShapedData) {
   std::vector<std::string> failures;
   pvegw::testing::GetWalker walker(backend_->api(),
                                    [&](const RestRequest& r) { return backend_->Call(r); });
-  for (const ApiOperation* op : gets) {
+  for (const api::ApiOperation* op : gets) {
     const pvegw::testing::ResolvedCall call = walker.Resolve(*op);
     const std::string& concrete = call.path;
     RestResponse r = Get(concrete, call.query);

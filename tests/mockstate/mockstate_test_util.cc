@@ -68,17 +68,18 @@ int WaitFor(pid_t pid, int timeout_ms) {
   }
 }
 
-std::shared_ptr<const ApiIndex> FullApi() {
-  static std::shared_ptr<const ApiIndex> api = [] {
+std::shared_ptr<const api::ApiIndex> FullApi() {
+  static std::shared_ptr<const api::ApiIndex> api = [] {
     std::ifstream in(PVEGW_API_DESCRIPTORS, std::ios::binary);
     std::stringstream buffer;
     buffer << in.rdbuf();
-    absl::StatusOr<std::unique_ptr<ApiIndex>> index = ApiIndex::FromDescriptorSet(buffer.str());
+    absl::StatusOr<std::unique_ptr<api::ApiIndex>> index =
+        api::ApiIndex::FromDescriptorSet(buffer.str());
     if (!index.ok()) {
       ADD_FAILURE() << index.status();
-      return std::shared_ptr<const ApiIndex>();
+      return std::shared_ptr<const api::ApiIndex>();
     }
-    return std::shared_ptr<const ApiIndex>(std::move(*index));
+    return std::shared_ptr<const api::ApiIndex>(std::move(*index));
   }();
   return api;
 }

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "mockstate/api_index.h"
+#include "api/api_index.h"
 #include "mockstate/store.h"
 
 namespace pvegw::mockstate::testing {
@@ -34,7 +34,7 @@ pid_t Spawn(const std::function<int()>& body);
 int WaitFor(pid_t pid, int timeout_ms);
 
 // The API index of the full descriptor set the build produced.
-std::shared_ptr<const ApiIndex> FullApi();
+std::shared_ptr<const api::ApiIndex> FullApi();
 
 }  // namespace pvegw::mockstate::testing
 

@@ -32,12 +32,12 @@ std::string Generated(const google::protobuf::FieldDescriptor* field, const std:
 
 }  // namespace
 
-std::string GetWalker::ParamValue(const mockstate::ApiOperation& op, std::size_t i,
+std::string GetWalker::ParamValue(const api::ApiOperation& op, std::size_t i,
                                   const std::string& parent) {
   std::string parent_template;
   for (std::size_t j = 0; j < i; ++j) absl::StrAppend(&parent_template, "/", op.segments[j]);
   const std::string name = op.segments[i].substr(1, op.segments[i].size() - 2);
-  const mockstate::ApiOperation* list = api_.Find("GET", parent_template);
+  const api::ApiOperation* list = api_.Find("GET", parent_template);
   if (list != nullptr && list->rules.child_link().size() > 2) {
     const std::string key = list->rules.child_link().substr(1, list->rules.child_link().size() - 2);
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -52,11 +52,11 @@ std::string GetWalker::ParamValue(const mockstate::ApiOperation& op, std::size_t
         }
       }
       // An empty collection: create an entry through its POST, as a user would.
-      const mockstate::ApiOperation* create = api_.Find("POST", parent_template);
+      const api::ApiOperation* create = api_.Find("POST", parent_template);
       if (create == nullptr || attempt > 0) break;
       RestParams params;
       for (const auto& [pname, field] : create->params) {
-        if (mockstate::Rules(field).required() && !mockstate::Rules(field).path_param()) {
+        if (api::Rules(field).required() && !api::Rules(field).path_param()) {
           params.emplace_back(pname, Generated(field, parent + "/" + pname));
         }
       }
@@ -68,7 +68,7 @@ std::string GetWalker::ParamValue(const mockstate::ApiOperation& op, std::size_t
   return it == op.params.end() ? name : Generated(it->second, parent + "/" + name);
 }
 
-ResolvedCall GetWalker::Resolve(const mockstate::ApiOperation& op) {
+ResolvedCall GetWalker::Resolve(const api::ApiOperation& op) {
   ResolvedCall out;
   for (std::size_t i = 0; i < op.segments.size(); ++i) {
     const std::string& seg = op.segments[i];
@@ -81,7 +81,7 @@ ResolvedCall GetWalker::Resolve(const mockstate::ApiOperation& op) {
     }
   }
   for (const auto& [name, field] : op.params) {
-    if (mockstate::Rules(field).required() && !mockstate::Rules(field).path_param()) {
+    if (api::Rules(field).required() && !api::Rules(field).path_param()) {
       out.query.emplace_back(name, Generated(field, out.path + "?" + name));
     }
   }

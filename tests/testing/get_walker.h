@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "api/api_index.h"
 #include "common/rest_call.h"
-#include "mockstate/api_index.h"
 
 namespace pvegw::testing {
 
@@ -23,16 +23,15 @@ struct ResolvedCall {
 class GetWalker {
  public:
   using RestFn = std::function<RestResponse(const RestRequest&)>;
-  GetWalker(const mockstate::ApiIndex& api, RestFn call) : api_(api), call_(std::move(call)) {}
+  GetWalker(const api::ApiIndex& api, RestFn call) : api_(api), call_(std::move(call)) {}
 
-  ResolvedCall Resolve(const mockstate::ApiOperation& op);
+  ResolvedCall Resolve(const api::ApiOperation& op);
   // Entries the walker tried to create (for empty collections) and could not.
   const std::vector<std::string>& create_failures() const { return create_failures_; }
 
  private:
-  std::string ParamValue(const mockstate::ApiOperation& op, std::size_t i,
-                         const std::string& parent);
-  const mockstate::ApiIndex& api_;
+  std::string ParamValue(const api::ApiOperation& op, std::size_t i, const std::string& parent);
+  const api::ApiIndex& api_;
   RestFn call_;
   std::vector<std::string> create_failures_;
 };

@@ -1,4 +1,4 @@
-#include "mockstate/param_validator.h"
+#include "api/param_validator.h"
 
 #include <boost/json/array.hpp>
 #include <boost/regex.hpp>
@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-namespace pvegw::mockstate {
+namespace pvegw::api {
 namespace {
 
 namespace json = boost::json;
@@ -246,4 +246,4 @@ ValidatedParams ValidateParams(
   return out;
 }
 
-}  // namespace pvegw::mockstate
+}  // namespace pvegw::api

@@ -1,7 +1,7 @@
 // The Proxmox API as the compiled descriptor set describes it: operations, a path router,
 // and each operation's parameters by their Proxmox names.
-#ifndef PVEGW_MOCKSTATE_API_INDEX_H_
-#define PVEGW_MOCKSTATE_API_INDEX_H_
+#ifndef PVEGW_API_API_INDEX_H_
+#define PVEGW_API_API_INDEX_H_
 
 #include <google/protobuf/descriptor.h>
 
@@ -16,7 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "proxmox/gateway/v1/options.pb.h"
 
-namespace pvegw::mockstate {
+namespace pvegw::api {
 
 // One generated RPC and the Proxmox operation behind it.
 struct ApiOperation {
@@ -92,6 +92,6 @@ std::vector<std::string> SplitPath(absl::string_view path);
 // Percent-decoding of one path segment; nullopt on a malformed escape.
 std::optional<std::string> PercentDecode(absl::string_view s);
 
-}  // namespace pvegw::mockstate
+}  // namespace pvegw::api
 
-#endif  // PVEGW_MOCKSTATE_API_INDEX_H_
+#endif  // PVEGW_API_API_INDEX_H_

@@ -1,8 +1,8 @@
-#include "mockstate/param_validator.h"
+#include "api/param_validator.h"
 
 #include "gtest/gtest.h"
 
-namespace pvegw::mockstate {
+namespace pvegw::api {
 namespace {
 
 TEST(ParamValidatorTest, ProxmoxBooleans) {
@@ -21,4 +21,4 @@ TEST(ParamValidatorTest, PerlPatternsAreAnchoredAndUnderstood) {
 }
 
 }  // namespace
-}  // namespace pvegw::mockstate
+}  // namespace pvegw::api

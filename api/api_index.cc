@@ -1,4 +1,4 @@
-#include "mockstate/api_index.h"
+#include "api/api_index.h"
 
 #include <google/protobuf/descriptor.pb.h>
 
@@ -10,7 +10,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 
-namespace pvegw::mockstate {
+namespace pvegw::api {
 namespace {
 
 using ::google::protobuf::Descriptor;
@@ -226,4 +226,4 @@ std::optional<std::string> ApiIndex::ParamChild(absl::string_view template_path)
   return node->param->template_path;
 }
 
-}  // namespace pvegw::mockstate
+}  // namespace pvegw::api

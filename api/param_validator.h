@@ -1,16 +1,16 @@
 // Proxmox-style parameter validation against the schema facts in the descriptors.
-#ifndef PVEGW_MOCKSTATE_PARAM_VALIDATOR_H_
-#define PVEGW_MOCKSTATE_PARAM_VALIDATOR_H_
+#ifndef PVEGW_API_PARAM_VALIDATOR_H_
+#define PVEGW_API_PARAM_VALIDATOR_H_
 
 #include <boost/json/object.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "api/api_index.h"
 #include "common/rest_call.h"
-#include "mockstate/api_index.h"
 
-namespace pvegw::mockstate {
+namespace pvegw::api {
 
 struct ParamViolation {
   std::string param;    // Proxmox name ("vmid", "net0")
@@ -42,6 +42,6 @@ bool MatchesProxmoxPattern(const std::string& pattern, const std::string& value)
 // formats the mock does not know are satisfied by anything.
 bool ConformsToFormat(const std::string& format, const std::string& value);
 
-}  // namespace pvegw::mockstate
+}  // namespace pvegw::api
 
-#endif  // PVEGW_MOCKSTATE_PARAM_VALIDATOR_H_
+#endif  // PVEGW_API_PARAM_VALIDATOR_H_
