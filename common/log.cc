@@ -1,5 +1,6 @@
 #include "common/log.h"
 
+#include <grpc/support/log.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
@@ -123,6 +124,17 @@ std::string Quoted(absl::string_view s) {
   return out;
 }
 
+// gRPC core's own messages (it logs errors to stderr in a format of its own) go through
+// the same logger, so a JSON log stays one object per line.
+void ForwardGrpcLog(gpr_log_func_args* args) {
+  spdlog::level::level_enum level = spdlog::level::err;
+  if (args->severity == GPR_LOG_SEVERITY_DEBUG) level = spdlog::level::debug;
+  if (args->severity == GPR_LOG_SEVERITY_INFO) level = spdlog::level::info;
+  Log(level, args->message != nullptr ? args->message : "",
+      {{"source", "grpc"},
+       {"file", absl::StrCat(args->file != nullptr ? args->file : "?", ":", args->line)}});
+}
+
 }  // namespace
 
 absl::Status Configure(absl::string_view name, absl::string_view level, absl::string_view format) {
@@ -132,6 +144,7 @@ absl::Status Configure(absl::string_view name, absl::string_view level, absl::st
   spdlog::set_pattern(kTextPattern);
   spdlog::set_level(spdlog::level::info);
   json_format = false;
+  gpr_set_log_function(ForwardGrpcLog);
   const spdlog::level::level_enum parsed = spdlog::level::from_str(std::string(level));
   // from_str answers "off" for anything it does not know.
   if (parsed == spdlog::level::off && level != "off") {

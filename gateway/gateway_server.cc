@@ -282,6 +282,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     auto* health = s->GetHealthCheckService();
     health->SetServingStatus(true);
     for (const std::string& name : all_services) health->SetServingStatus(name, true);
+    if (backend->mode() == "mock") health->SetServingStatus(kUpstreamHealthService, true);
   }
 
   auto server = std::unique_ptr<GatewayServer>(new GatewayServer(std::move(impl)));

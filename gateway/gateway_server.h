@@ -19,6 +19,9 @@ inline constexpr char kVersion[] = "0.1.0";
 inline constexpr char kDefaultListen[] = "127.0.0.1:50051";
 inline constexpr int kDefaultMaxMessageBytes = 4 << 20;
 inline constexpr int kDefaultMaxConcurrentCalls = 1024;
+// gRPC health service name that reports whether the upstream answers (Kubernetes readiness
+// in real mode). Always SERVING in mock mode, whose store is in-process.
+inline constexpr char kUpstreamHealthService[] = "proxmox.gateway.v1.Upstream";
 
 struct GatewayOptions {
   std::string listen = kDefaultListen;  // host:port; port 0 picks a free one

@@ -52,7 +52,8 @@ class HealthListenTest : public ::testing::Test {
 };
 
 TEST_F(HealthListenTest, ServesTheSameHealthAsTheApiPort) {
-  for (const char* service : {"", "proxmox.ve.v1.Nodes", "proxmox.gateway.v1.Gateway"}) {
+  for (const char* service :
+       {"", "proxmox.ve.v1.Nodes", "proxmox.gateway.v1.Gateway", gateway::kUpstreamHealthService}) {
     EXPECT_EQ(Check(health_channel_, service), HealthCheckResponse::SERVING) << service;
     EXPECT_EQ(Check(gw_.channel(), service), HealthCheckResponse::SERVING) << service;
   }
@@ -74,7 +75,7 @@ TEST_F(HealthListenTest, ServesNothingButHealth) {
 }
 
 TEST_F(HealthListenTest, ServiceStatusAndShutdownReachBothPorts) {
-  const std::string upstream = "proxmox.gateway.v1.Upstream";
+  const std::string upstream = gateway::kUpstreamHealthService;
   gw_.server().SetServingStatus(upstream, false);
   EXPECT_EQ(Check(health_channel_, upstream), HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(Check(gw_.channel(), upstream), HealthCheckResponse::NOT_SERVING);
