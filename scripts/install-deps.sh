@@ -15,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev liblmdb-dev
   golang-github-gogo-googleapis-dev
+  python3  # configuring registers the Python tests
 )
 if [ "${1:-}" != "--build" ]; then
   packages+=(
