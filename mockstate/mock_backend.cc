@@ -179,6 +179,8 @@ void MockBackend::Impl::BuildCollections() {
       {"/nodes/{node}/storage", 500, "storage '{id}' does not exist",
        "storage ID '{id}' already defined"},
       {"/nodes/{node}/tasks", 500, "no such task '{id}'", "task '{id}' already exists"},
+      {"/access/users/{userid}/token", 500, "no such token '{id}' for user '{userid}'",
+       "Token already exists."},
   };
   for (const auto& op : api_->operations()) {
     if (op->verb != "GET" || op->rules.child_link().empty()) continue;
@@ -386,10 +388,11 @@ absl::Status MockBackend::Impl::MissingError(const CollectionInfo& info,
                                              const CallContext& ctx) const {
   std::string kind = KindOf(info.template_path);
   (void)collection;
-  return HttpError(
-      info.missing_status,
-      absl::StrReplaceAll(info.missing_message,
-                          {{"{id}", id}, {"{node}", ctx.PathParam("node")}, {"{kind}", kind}}));
+  return HttpError(info.missing_status,
+                   absl::StrReplaceAll(info.missing_message, {{"{id}", id},
+                                                              {"{node}", ctx.PathParam("node")},
+                                                              {"{userid}", ctx.PathParam("userid")},
+                                                              {"{kind}", kind}}));
 }
 
 absl::Status MockBackend::Impl::DuplicateError(const CollectionInfo& info, absl::string_view id,

@@ -18,15 +18,42 @@ namespace json = boost::json;
 
 constexpr char kJsonContentType[] = "application/json;charset=UTF-8";
 
+// Length of the valid UTF-8 sequence starting at s[i], 0 if there is none.
+std::size_t Utf8SequenceAt(absl::string_view s, std::size_t i);
+
 bool ValidUtf8(absl::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = Utf8SequenceAt(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+// Text safe for a reason phrase, a log line and a JSON string: invalid UTF-8 bytes and
+// control characters become '?'.
+std::string Printable(absl::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = Utf8SequenceAt(s, i);
+    if (n == 0 || (n == 1 && (static_cast<unsigned char>(s[i]) < 0x20 || s[i] == 0x7f))) {
+      out.push_back('?');
+      i += n == 0 ? 1 : n;
+    } else {
+      out.append(s.data() + i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
+std::size_t Utf8SequenceAt(absl::string_view s, std::size_t i) {
+  {
     const unsigned char c = static_cast<unsigned char>(s[i]);
     std::size_t n = 0;
     std::uint32_t cp = 0;
     if (c < 0x80) {
-      ++i;
-      continue;
+      return 1;
     } else if ((c & 0xE0) == 0xC0) {
       n = 1;
       cp = c & 0x1F;
@@ -37,22 +64,21 @@ bool ValidUtf8(absl::string_view s) {
       n = 3;
       cp = c & 0x07;
     } else {
-      return false;
+      return 0;
     }
-    if (i + n >= s.size()) return false;
+    if (i + n >= s.size()) return 0;
     for (std::size_t k = 1; k <= n; ++k) {
       const unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
+      if ((cc & 0xC0) != 0x80) return 0;
       cp = (cp << 6) | (cc & 0x3F);
     }
     // Overlong forms, surrogates and values beyond Unicode.
     if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
         cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
+      return 0;
     }
-    i += n + 1;
+    return n + 1;
   }
-  return true;
 }
 
 int HexDigit(char c) {
@@ -86,11 +112,7 @@ std::optional<std::string> FormUnescape(absl::string_view s) {
 
 // Printable text for a reason phrase or a log: the first line, control characters dropped.
 std::string ReasonPhrase(absl::string_view message) {
-  absl::string_view line = message.substr(0, message.find('\n'));
-  std::string out;
-  for (char c : line) {
-    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out.push_back(c);
-  }
+  std::string out = Printable(message.substr(0, message.find('\n')));
   if (out.empty()) out = "error";
   return out;
 }
@@ -265,12 +287,12 @@ absl::StatusOr<RestParams> DecodeFormParams(absl::string_view text) {
     std::optional<std::string> key = FormUnescape(pieces[0]);
     if (!key) {
       return absl::InvalidArgumentError(
-          absl::StrCat("malformed percent-escape in parameter name '", pieces[0], "'"));
+          absl::StrCat("malformed percent-escape in parameter name '", Printable(pieces[0]), "'"));
     }
     std::optional<std::string> value = FormUnescape(pieces[1]);
     if (!value) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("malformed percent-escape in the value of parameter '", *key, "'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "malformed percent-escape in the value of parameter '", Printable(*key), "'"));
     }
     if (!ValidUtf8(*key) || !ValidUtf8(*value)) {
       return absl::InvalidArgumentError(
@@ -383,13 +405,16 @@ const FaultRule* RestFrontend::MatchFault(absl::string_view verb, absl::string_v
 HttpAnswer RestFrontend::Handle(const HttpRequest& request) {
   try {
     absl::string_view target = request.target;
+    target = target.substr(0, target.find('#'));  // a fragment never reaches the server
     absl::string_view query;
     if (const std::size_t q = target.find('?'); q != absl::string_view::npos) {
       query = target.substr(q + 1);
       target = target.substr(0, q);
     }
-    if (const std::size_t hash = query.find('#'); hash != absl::string_view::npos) {
-      query = query.substr(0, hash);
+    // The path is echoed in messages and JSON: it must be text.
+    std::optional<std::string> decoded_path = FormUnescape(target);
+    if (!decoded_path || !ValidUtf8(*decoded_path)) {
+      return ApiError(400, "invalid URI: malformed percent-escape or not UTF-8");
     }
     absl::string_view rest = target;
     if (!absl::ConsumePrefix(&rest, "/api2/")) return RawError(501, "no such uri");
