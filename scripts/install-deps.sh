@@ -19,7 +19,8 @@ packages=(
 )
 if [ "${1:-}" != "--build" ]; then
   packages+=(
-    python3-grpcio python3-protobuf python3-yaml
+    python3-grpcio python3-protobuf python3-proxmoxer python3-requests python3-yaml
+    curl wrk
     clang-format clang-tidy
   )
   # deploy/k8s is rendered by `kubectl kustomize` (kustomize v4 or later, kubectl >= 1.21).
