@@ -142,9 +142,9 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
     grpc::StatusCode code = final_.error_code();
     if (cancelled_) {
       // What the client saw, whatever the server had prepared: a cancellation is the
-      // client's (or the deadline's) doing, not a failure of the call.
-      // The client's own timer usually fires first and resets the stream a little before
-      // the server's copy of the deadline (which started one network hop later) expires.
+      // client's (or the deadline's) doing, not a failure of the call. The client's own
+      // timer usually fires first and resets the stream a little before the server's copy
+      // of the deadline (which started one network hop later) expires.
       const auto deadline = ctx_->deadline();
       code = deadline != std::chrono::system_clock::time_point::max() &&
                      std::chrono::system_clock::now() + kDeadlineSlack >= deadline
