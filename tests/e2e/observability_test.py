@@ -211,6 +211,12 @@ class BadConfigFiles(unittest.TestCase):
         self.assertIn("line 3: unknown key 'api_urll'", text)
         gw.stop()
 
+    def test_json_file_errors_name_the_line_too(self):
+        gw = self.run_gateway('{\n  "listen": "127.0.0.1:0",\n  "api_verify": false\n}\n')
+        self.assertEqual(gw.exit_code(), 2)
+        self.assertIn("line 3: unknown key 'api_verify'", "\n".join(gw.lines))
+        gw.stop()
+
     def test_secret_in_a_readable_file_is_refused_or_warned_about(self):
         ns = "obs-" + uuid.uuid4().hex[:12]
         refused = self.run_gateway(config(ns), mode=0o644)
