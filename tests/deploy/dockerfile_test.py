@@ -4,7 +4,7 @@ and is a runtime (not -dev) package; every shared library the built binaries loa
 belongs to one of them; the build stage uses the project's own scripts; the image's user is
 the UID the manifests run as; .dockerignore keeps build trees and .git out of the context.
 
-Usage: dockerfile_test.py --bin-dir build/bin [unittest arguments]
+Usage: dockerfile_test.py --bin-dir build/bin [--sanitized] [unittest arguments]
 """
 import argparse
 import os
@@ -19,6 +19,9 @@ import manifest_checker  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 BIN_DIR = None
+# The image is built with the default preset; a sanitizer build loads other libraries
+# (libasan, libubsan, Boost's debug dependencies), so its binaries say nothing about it.
+SANITIZED = False
 TIMEOUT_S = 60
 
 
@@ -100,6 +103,8 @@ class Dockerfile(unittest.TestCase):
 
     def unshipped_libraries(self, packages):
         """Libraries the built binaries load that `packages` do not provide."""
+        if SANITIZED:
+            self.skipTest("sanitizer build: the image's binaries come from the default preset")
         shipped = shipped_binaries()
         self.assertEqual(sorted(shipped), ["pve-gateway", "pve-mock"])
         problems, checked = [], 0
@@ -165,6 +170,8 @@ class Dockerfile(unittest.TestCase):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin-dir", required=True)
+    parser.add_argument("--sanitized", action="store_true")
     args, rest = parser.parse_known_args()
     BIN_DIR = args.bin_dir
+    SANITIZED = args.sanitized
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
