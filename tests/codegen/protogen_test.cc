@@ -197,6 +197,63 @@ TEST_F(LockStabilityTest, SurvivorsKeepNumbersRemovedAreReservedNewAreAboveOldMa
               HasSubstr(absl::StrCat("optional int64 cores = ", cores_number, " ")));
 }
 
+// proto3 JSON writes int64 as a string and int32 as a number: a field published as int64
+// stays int64 when a later schema gives it int32 bounds (PVE 9's `vrf_vxlan`, `tag`), while
+// int32 -> int64 widens in place. Both keep the field number.
+TEST_F(LockStabilityTest, Int64NeverNarrowsOnceWideningIsRecorded) {
+  json::object* create = FindMethod(tree_, "/nodes/{node}/qemu", "POST");
+  ASSERT_NE(create, nullptr);
+  json::object& props = create->at("parameters").as_object()["properties"].as_object();
+  const json::value unbounded = json::parse(R"({"type": "integer", "optional": 1})");
+  const json::value bounded =
+      json::parse(R"({"type": "integer", "optional": 1, "minimum": 1, "maximum": 4094})");
+  props["vrf_vxlan"] = unbounded;  // published as int64
+  props["tag"] = bounded;          // published as int32
+  auto generate = [&](FieldLock& lock) {
+    absl::StatusOr<ProtogenResult> r =
+        GenerateFromText(json::serialize(tree_), "fixture", kDefaultPackage, lock);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : ProtogenResult{};
+  };
+  auto declaration = [](const ProtogenResult& r, const std::string& field) {
+    const std::string& nodes = r.files.at("proxmox/ve/v1/nodes.proto");
+    const std::size_t at =
+        nodes.find(" " + field + " = ", nodes.find("message PostNodesNodeQemuRequest"));
+    if (at == std::string::npos) return std::string();
+    const std::size_t line = nodes.rfind('\n', at) + 1;
+    return nodes.substr(line, std::min(nodes.find(" [", at), nodes.find(';', at)) - line);
+  };
+  FieldLock lock;
+  const ProtogenResult v1 = generate(lock);
+  const std::string wide = declaration(v1, "vrf_vxlan");
+  const std::string narrow = declaration(v1, "tag");
+  EXPECT_THAT(wide, HasSubstr("optional int64 vrf_vxlan = "));
+  EXPECT_THAT(narrow, HasSubstr("optional int32 tag = "));
+  const std::string wide_number = wide.substr(wide.rfind(' ') + 1);
+  const std::string narrow_number = narrow.substr(narrow.rfind(' ') + 1);
+  EXPECT_THAT(lock.Serialize(), HasSubstr(absl::StrCat("\"vrf_vxlan\": [", wide_number,
+                                                       ", \"int64\", \"vrf_vxlan\"]")));
+
+  // The next schema swaps the bounds: vrf_vxlan must not narrow, tag widens.
+  props["vrf_vxlan"] = bounded;
+  props["tag"] = unbounded;
+  const ProtogenResult v2 = generate(lock);
+  EXPECT_EQ(declaration(v2, "vrf_vxlan"),
+            absl::StrCat("  optional int64 vrf_vxlan = ", wide_number));
+  EXPECT_EQ(declaration(v2, "tag"), absl::StrCat("  optional int64 tag = ", narrow_number));
+  EXPECT_EQ(v2.lock_changes.widened, 1);
+  EXPECT_EQ(v2.lock_changes.added + v2.lock_changes.reserved, 0);
+
+  // And once widened, tag stays int64 too.
+  props["tag"] = bounded;
+  const ProtogenResult v3 = generate(lock);
+  EXPECT_EQ(declaration(v3, "tag"), absl::StrCat("  optional int64 tag = ", narrow_number));
+  EXPECT_FALSE(v3.lock_changes.any());
+  // Without the lock the schema's own width applies.
+  FieldLock fresh;
+  EXPECT_THAT(declaration(generate(fresh), "tag"), HasSubstr("optional int32 tag = "));
+}
+
 TEST_F(LockStabilityTest, CheckDetectsDriftAndWritesNothing) {
   TempDir dir;
   WriteFileOrDie(dir.Sub("schema.json"), json::serialize(tree_));
