@@ -68,6 +68,15 @@ const std::set<absl::string_view>& KnownKeywords() {
   return *kKnown;
 }
 
+// Backup Server's `/backup/_upgrade_` and `/reader/_upgrade_` switch the connection to its
+// HTTP/2 backup protocol: nothing a request/response gateway can call.
+bool IsProtocolSwitch(absl::string_view path) {
+  for (absl::string_view seg : absl::StrSplit(path, '/')) {
+    if (seg == "_upgrade_") return true;
+  }
+  return false;
+}
+
 // Operations that return a plain string that is not a task UPID, although nothing in the
 // schema tells them apart from the many that are (QEMU monitor output, an SDN lock token).
 bool StringResultIsNotUpid(absl::string_view verb, absl::string_view path) {
@@ -765,8 +774,17 @@ absl::StatusOr<ProtoApi> Builder::Build(const ApiSchema& schema) {
 
   for (const ApiOperation& op : schema.operations) {
     const Context ctx{file_, absl::StrCat(op.verb, " ", op.path)};
-    const std::string op_id = OperationId(op.verb, op.path);
-    if (op_id.size() <= op.verb.size()) return ctx.Error("operation on the root path '/'");
+    if (IsProtocolSwitch(op.path)) {
+      warnings_.Add(absl::StrCat("skipped ", ctx.place,
+                                 ": it switches the connection to another protocol (HTTP "
+                                 "upgrade), which is no REST call a gateway can make"),
+                    ctx.place);
+      continue;
+    }
+    std::string op_id = OperationId(op.verb, op.path);
+    // The root path has no segment to name things after: `GET /` is Root.GetRoot.
+    const bool root = op_id.size() <= op.verb.size();
+    if (root) op_id = OperationId(op.verb, "/root");
     std::string rpc_name = UpperCamel(op_id);
     if (rpc_names.count(rpc_name) != 0) {
       const std::string base = rpc_name;
@@ -779,12 +797,15 @@ absl::StatusOr<ProtoApi> Builder::Build(const ApiSchema& schema) {
     const std::size_t seg_end = op.path.find('/', 1);
     const std::string segment =
         op.path.substr(1, seg_end == std::string::npos ? std::string::npos : seg_end - 1);
-    const std::string service_name = UpperCamel(segment);
+    // Braces, dashes and dots drop out; a leading digit gets an X ("{store}" -> Store,
+    // "2fa" -> X2fa); the root path and segments without letters or digits are Root.
+    const std::string service_name =
+        root || OperationId("", segment).empty() ? "Root" : UpperCamel(segment);
     ProtoService& svc = services[service_name];
     if (svc.name.empty()) {
       svc.name = service_name;
       svc.segment = segment;
-      svc.file_name = FieldNameFor(segment) + ".proto";
+      svc.file_name = FieldNameFor(service_name == "Root" ? "root" : segment) + ".proto";
       if (absl::EndsWith(svc.file_name, "_.proto")) {  // keyword-named segment
         svc.file_name = svc.file_name.substr(0, svc.file_name.size() - 7) + ".proto";
       }

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "codegen/json_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -328,6 +329,49 @@ TEST(ProtogenOutputTest, OtherPackagesGoToTheirOwnDirectory) {
       compiler.pool()->FindMethodByName("proxmox.pbs.v1.Admin.GetAdminDatastoreStoreSnapshots"),
       nullptr);
   EXPECT_NE(compiler.pool()->FindMethodByName("proxmox.pbs.v1.Ping.GetPing"), nullptr);
+}
+
+// Backup Server's shapes: `GET /` is Root.GetRoot, a path parameter as first segment names
+// its service without braces, and the protocol switches are skipped with a warning naming
+// each. protoc itself compiles the result into a descriptor set.
+TEST(ProtogenOutputTest, BackupServerShapesConvertAndCompileWithProtoc) {
+  TempDir dir;
+  ProtogenOptions options;
+  options.schema_path = SourcePath("tests/codegen/fixtures/mini_pbs.apidoc.js");
+  options.out_dir = dir.Sub("out");
+  options.package = "proxmox.pbs.v1";
+  absl::StatusOr<ProtogenResult> result = RunProtogen(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::vector<std::string> warnings;
+  for (const auto& [kind, entry] : result->warnings.entries()) warnings.push_back(kind);
+  EXPECT_THAT(warnings,
+              ::testing::UnorderedElementsAre(
+                  HasSubstr("skipped GET /backup/_upgrade_: it switches the connection"),
+                  HasSubstr("skipped GET /reader/_upgrade_: it switches the connection")));
+  EXPECT_EQ(result->rpcs, 4);
+  const auto files = ReadTree(options.out_dir);
+  ASSERT_TRUE(files.count("proxmox/pbs/v1/root.proto")) << ::testing::PrintToString(files);
+  EXPECT_THAT(files.at("proxmox/pbs/v1/root.proto"), HasSubstr("rpc GetRoot(GetRootRequest)"));
+  EXPECT_THAT(files.at("proxmox/pbs/v1/root.proto"), HasSubstr("get: \"/\""));
+  ASSERT_TRUE(files.count("proxmox/pbs/v1/store.proto"));
+  EXPECT_THAT(files.at("proxmox/pbs/v1/store.proto"), HasSubstr("service Store {"));
+  EXPECT_THAT(files.at("proxmox/pbs/v1/store.proto"),
+              HasSubstr("rpc GetStoreStatus(GetStoreStatusRequest)"));
+  for (const auto& [rel, content] : files) {
+    EXPECT_THAT(content, ::testing::Not(HasSubstr("_upgrade_"))) << rel;
+  }
+
+  std::string protos;
+  for (const auto& [rel, content] : files) absl::StrAppend(&protos, " ", rel);
+  std::string includes = absl::StrCat(" -I", options.out_dir);
+  for (absl::string_view root : absl::StrSplit(PVEGW_IMPORT_ROOTS, ':')) {
+    absl::StrAppend(&includes, " -I", root);
+  }
+  const testing::CommandResult protoc = testing::Run(absl::StrCat(
+      "cd ", options.out_dir, " && ", PVEGW_PROTOC, includes,
+      " --include_imports --descriptor_set_out=", dir.Sub("pbs.desc"), protos, " 2>&1"));
+  EXPECT_EQ(protoc.exit_code, 0) << protoc.out;
+  EXPECT_TRUE(fs::exists(dir.Sub("pbs.desc")));
 }
 
 }  // namespace
