@@ -323,6 +323,28 @@ TEST_F(ReplayTest, EverySuccessfulAnswerDecodesAndLosesNoKey) {
             << " fields with values kept as sent:\n  " << absl::StrJoin(fallbacks, "\n  ") << "\n";
 }
 
+// The walk itself must notice a loss, or its silence above would prove nothing.
+TEST_F(ReplayTest, TheKeyWalkNoticesLostAndAlteredKeys) {
+  Transcoder transcoder(*api_);
+  google::protobuf::DynamicMessageFactory factory(api_->pool());
+  const api::ApiOperation* op = api_->Find("GET", "/nodes/{node}/ceph/mon");
+  ASSERT_NE(op, nullptr);
+  std::unique_ptr<Message> out(factory.GetPrototype(op->method->output_type())->New());
+  RestResponse response;
+  response.body = R"({"data":[{"name":"a","host":"h1"}]})";
+  ASSERT_TRUE(transcoder.Decode(*op, response, out.get()).ok());
+  KeyChecker same;
+  same.Object(json::parse(response.body).as_object(), *out, "x");
+  EXPECT_THAT(same.losses, ::testing::IsEmpty());
+  KeyChecker other;
+  other.Object(json::parse(R"({"total":1,"data":[{"name":"a","host":"h2","rank":3}]})").as_object(),
+               *out, "x");
+  EXPECT_THAT(other.losses, ::testing::UnorderedElementsAre(
+                                ::testing::HasSubstr("x.total: not in the schema and not kept"),
+                                ::testing::HasSubstr("x.data[0].host: kept as \"h1\""),
+                                ::testing::HasSubstr("x.data[0].rank: typed field unset")));
+}
+
 TEST_F(ReplayTest, StrictDecodingStillFailsTheOddAnswersNamingTheField) {
   Transcoder strict(*api_, TranscoderOptions{/*strict_decoding=*/true});
   google::protobuf::DynamicMessageFactory factory(api_->pool());
