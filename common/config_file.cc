@@ -43,6 +43,7 @@ constexpr ConfigKey kConfigKeys[] = {
     {"max_message_bytes", "PVE_GATEWAY_MAX_MESSAGE_BYTES"},
     {"max_concurrent_calls", "PVE_GATEWAY_MAX_CONCURRENT_CALLS"},
     {"shutdown_grace_seconds", "PVE_GATEWAY_SHUTDOWN_GRACE_SECONDS"},
+    {"strict_decoding", "PVE_GATEWAY_STRICT_DECODING"},
 };
 
 // The whole file, at most kMaxConfigFileBytes, and its mode bits, from one open descriptor

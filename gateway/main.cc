@@ -40,6 +40,10 @@ ABSL_FLAG(std::string, max_concurrent_calls, "",
 ABSL_FLAG(std::string, shutdown_grace_seconds, "",
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish. Default: "
           "$PVE_GATEWAY_SHUTDOWN_GRACE_SECONDS, else 10.");
+ABSL_FLAG(bool, strict_decoding, false,
+          "Fail a call (INTERNAL, naming the field) when Proxmox sends a value its typed field "
+          "cannot hold, instead of keeping it in additional_properties. Default: "
+          "$PVE_GATEWAY_STRICT_DECODING (true/1), else off.");
 ABSL_FLAG(std::string, log_level, "",
           "trace, debug, info, warn or error. Default: $PVE_GATEWAY_LOG_LEVEL, else info.");
 ABSL_FLAG(std::string, log_format, "",
@@ -91,8 +95,8 @@ int main(int argc, char** argv) {
   pvegw::HandleHelpFlag(
       argc, argv,
       {"listen", "mode", "descriptors", "mock_namespace", "mock_data", "max_message_bytes",
-       "max_concurrent_calls", "shutdown_grace_seconds", "log_level", "log_format", "health_listen",
-       "config_file", "allow_insecure_config_file_permissions"});
+       "max_concurrent_calls", "shutdown_grace_seconds", "strict_decoding", "log_level",
+       "log_format", "health_listen", "config_file", "allow_insecure_config_file_permissions"});
   absl::ParseCommandLine(argc, argv);
   std::vector<std::string> config_warnings;
   pvegw::ConfigFileOptions config_options;
@@ -150,6 +154,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.shutdown_grace = absl::Seconds(grace);
+  const std::string strict_setting =
+      pvegw::ResolveSetting("", "PVE_GATEWAY_STRICT_DECODING", config_file, "");
+  options.strict_decoding =
+      absl::GetFlag(FLAGS_strict_decoding) || strict_setting == "true" || strict_setting == "1";
 
   absl::StatusOr<std::unique_ptr<pvegw::gateway::GatewayServer>> server =
       pvegw::gateway::GatewayServer::Start(options);
