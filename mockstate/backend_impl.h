@@ -57,7 +57,7 @@ struct CollectionInfo {
   NameSet settable;           // config keys: shown only when set
   const google::protobuf::Descriptor* row = nullptr;  // typed rows
   bool untyped_rows = false;  // rows are google.protobuf.Struct: the entity's properties
-  int missing_status = 404;
+  // Proxmox has no 404: a handler that finds nothing dies, which is a 500 with its text.
   std::string missing_message;  // "{id}" and "{node}" are substituted
   std::string duplicate_message;
 };

@@ -155,30 +155,27 @@ MockBackend::Impl::Impl(std::shared_ptr<const api::ApiIndex> api, MockOptions op
 void MockBackend::Impl::BuildCollections() {
   struct Messages {
     const char* template_path;
-    int missing_status;
     const char* missing;
     const char* duplicate;
   };
   static const Messages kMessages[] = {
-      {"/nodes", 500, "no such cluster node '{id}'", "node '{id}' already exists"},
-      {"/nodes/{node}/qemu", 500,
+      {"/nodes", "no such cluster node '{id}'", "node '{id}' already exists"},
+      {"/nodes/{node}/qemu",
        "Configuration file 'nodes/{node}/qemu-server/{id}.conf' does not exist",
        "unable to create VM {id} - VM {id} already exists on node '{where}'"},
-      {"/nodes/{node}/lxc", 500, "Configuration file 'nodes/{node}/lxc/{id}.conf' does not exist",
+      {"/nodes/{node}/lxc", "Configuration file 'nodes/{node}/lxc/{id}.conf' does not exist",
        "unable to create CT {id} - CT {id} already exists on node '{where}'"},
-      {"/access/users", 500, "no such user ('{id}')",
-       "create user failed: user '{id}' already exists"},
-      {"/access/groups", 500, "group '{id}' does not exist",
+      {"/access/users", "no such user ('{id}')", "create user failed: user '{id}' already exists"},
+      {"/access/groups", "group '{id}' does not exist",
        "create group failed: group '{id}' already exists"},
-      {"/access/roles", 500, "role '{id}' does not exist",
+      {"/access/roles", "role '{id}' does not exist",
        "create role failed: role '{id}' already exists"},
-      {"/pools", 500, "pool '{id}' does not exist",
-       "create pool failed: pool '{id}' already exists"},
-      {"/storage", 500, "storage '{id}' does not exist",
+      {"/pools", "pool '{id}' does not exist", "create pool failed: pool '{id}' already exists"},
+      {"/storage", "storage '{id}' does not exist",
        "create storage failed: storage ID '{id}' already defined"},
-      {"/nodes/{node}/storage", 500, "storage '{id}' does not exist",
+      {"/nodes/{node}/storage", "storage '{id}' does not exist",
        "storage ID '{id}' already defined"},
-      {"/nodes/{node}/tasks", 500, "no such task '{id}'", "task '{id}' already exists"},
+      {"/nodes/{node}/tasks", "no such task '{id}'", "task '{id}' already exists"},
   };
   for (const auto& op : api_->operations()) {
     if (op->verb != "GET" || op->rules.child_link().empty()) continue;
@@ -217,7 +214,6 @@ void MockBackend::Impl::BuildCollections() {
     info.duplicate_message = "{kind} '{id}' already exists";
     for (const Messages& m : kMessages) {
       if (info.template_path == m.template_path) {
-        info.missing_status = m.missing_status;
         info.missing_message = m.missing;
         info.duplicate_message = m.duplicate;
       }
@@ -376,10 +372,9 @@ absl::Status MockBackend::Impl::MissingError(const CollectionInfo& info,
                                              const CallContext& ctx) const {
   std::string kind = KindOf(info.template_path);
   (void)collection;
-  return HttpError(
-      info.missing_status,
-      absl::StrReplaceAll(info.missing_message,
-                          {{"{id}", id}, {"{node}", ctx.PathParam("node")}, {"{kind}", kind}}));
+  return HttpError(500, absl::StrReplaceAll(
+                            info.missing_message,
+                            {{"{id}", id}, {"{node}", ctx.PathParam("node")}, {"{kind}", kind}}));
 }
 
 absl::Status MockBackend::Impl::DuplicateError(const CollectionInfo& info, absl::string_view id,

@@ -183,7 +183,7 @@ TEST_F(MockTest, MissingThingsAnswerLikeProxmox) {
   Reply pool = Call("GET", "/pools/nope");
   EXPECT_EQ(pool.reason, "pool 'nope' does not exist");
   Reply group = Call("GET", "/cluster/firewall/groups/not-there");
-  EXPECT_EQ(group.status, 404);
+  EXPECT_EQ(group.status, 500) << "Proxmox never answers 404";
   EXPECT_EQ(group.reason, "group 'not-there' does not exist");
   Reply unknown = Call("GET", "/nodes/pve1/no-such-thing");
   EXPECT_EQ(unknown.status, 501);
@@ -444,8 +444,50 @@ TEST_F(MockTest, ParametersAreValidatedLikeProxmox) {
   Reply pattern = Call("POST", "/access/users", {{"userid", "not a user id"}});
   EXPECT_EQ(pattern.status, 400);
   EXPECT_EQ(pattern.body.at("errors").as_object().at("userid"),
-            "value 'not a user id' does not look like a valid pve-userid");
+            "invalid format - value 'not a user id' does not look like a valid user name\n");
   EXPECT_FALSE(Ids(Ok("GET", "/nodes/pve1/qemu"), "vmid").count("5")) << "nothing was created";
+}
+
+TEST_F(MockTest, PropertyStringsAreCheckedAgainstTheirFormat) {
+  Reply r = Call("POST", "/nodes/pve1/qemu",
+                 {{"vmid", "160"}, {"net0", "garbage"}, {"scsi0", "nonsense"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.reason, "Parameter verification failed.");
+  ASSERT_TRUE(r.body.contains("errors")) << json::serialize(r.body);
+  const json::object& errors = r.body.at("errors").as_object();
+  EXPECT_THAT(std::string(errors.at("net0").as_string()),
+              ::testing::StartsWith("invalid format - format error\nnet0.model: value 'garbage' "
+                                    "does not have a value in the enumeration 'e1000, "));
+  EXPECT_EQ(errors.at("scsi0"),
+            "invalid format - format error\nscsi0.file: invalid format - unable to parse volume "
+            "ID 'nonsense'\n\n");
+  EXPECT_EQ(Call("GET", "/nodes/pve1/qemu/160/config").status, 500) << "nothing was created";
+
+  r = Call("POST", "/nodes/pve1/qemu",
+           {{"vmid", "160"}, {"net0", "virtio,bridge=vmbr0,colour=red"}, {"memory", "8"}});
+  EXPECT_EQ(r.body.at("errors").as_object().at("net0"),
+            "invalid format - invalid key in comma-separated list property: colour\n");
+  EXPECT_THAT(std::string(r.body.at("errors").as_object().at("memory").as_string()),
+              HasSubstr("memory.current: value must have a minimum value of 16"));
+
+  r = Call("POST", "/nodes/pve1/lxc",
+           {{"vmid", "260"},
+            {"ostemplate", "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"},
+            {"net0", "bridge=vmbr0"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(std::string(r.body.at("errors").as_object().at("net0").as_string()),
+              HasSubstr("net0.name: property is missing and it is not optional"));
+
+  // Well-formed ones pass, aliases and boolean spellings included.
+  Ok("POST", "/nodes/pve1/qemu",
+     {{"vmid", "160"},
+      {"net0", "virtio=BC:24:11:00:01:60,bridge=vmbr0,firewall=yes"},
+      {"scsi0", "local-lvm:8,iothread=1"},
+      {"memory", "2048"}});
+  Reply update = Call("PUT", "/nodes/pve1/qemu/160/config", {{"net1", "e1000,tag=5000"}});
+  EXPECT_EQ(update.status, 400);
+  EXPECT_THAT(std::string(update.body.at("errors").as_object().at("net1").as_string()),
+              HasSubstr("net1.tag: value must have a maximum value of 4094"));
 }
 
 // --- Other core objects ---------------------------------------------------------------------
