@@ -151,6 +151,11 @@ class MockBackend::Impl {
   absl::StatusOr<json::value> TaskLog(CallContext& ctx);
   absl::StatusOr<json::value> TaskStop(CallContext& ctx);
 
+  // --- Fidelity (fidelity.cc) -------------------------------------------------------------
+  // Completes a GET answer with what real hosts send beyond the schema (guest runtime
+  // details, ids and types of rows, digests, ...), computed from the world.
+  absl::Status AddRealHostKeys(const CallContext& ctx, json::value& data);
+
   // --- World (world.cc) ------------------------------------------------------------------
   absl::Status Seed(WriteTxn& txn);
   absl::Status ApplyCustomData();
@@ -176,6 +181,9 @@ class MockBackend::Impl {
   std::map<std::string, CollectionInfo, std::less<>> collections_;
   std::map<std::string, Handler, std::less<>> handlers_;  // "VERB template"
 };
+
+// "/nodes/{node}/qemu" or "/nodes/{node}/lxc".
+bool IsGuestCollection(absl::string_view template_path);
 
 // Entity ids and the path segments of a concrete path joined back.
 std::string JoinPath(const std::vector<std::string>& segments, std::size_t count);

@@ -83,6 +83,10 @@ absl::Status ParamError(absl::string_view param, absl::string_view message) {
   return ParamError(std::vector<api::ParamViolation>{{std::string(param), std::string(message)}});
 }
 
+bool IsGuestCollection(absl::string_view template_path) {
+  return template_path == "/nodes/{node}/qemu" || template_path == "/nodes/{node}/lxc";
+}
+
 std::string JoinPath(const std::vector<std::string>& segments, std::size_t count) {
   std::string out;
   for (std::size_t i = 0; i < count && i < segments.size(); ++i)
@@ -448,9 +452,12 @@ absl::StatusOr<json::value> MockBackend::Impl::Dispatch(CallContext& ctx) {
   }
   PVEGW_RETURN_IF_ERROR(CheckAncestors(ctx));
   auto it = handlers_.find(absl::StrCat(ctx.op->verb, " ", ctx.op->path));
-  if (it != handlers_.end()) return it->second(ctx);
-  if (ctx.op->verb == "GET") return GenericGet(ctx);
-  return GenericMutation(ctx);
+  if (ctx.op->verb != "GET") {
+    return it != handlers_.end() ? it->second(ctx) : GenericMutation(ctx);
+  }
+  absl::StatusOr<json::value> data = it != handlers_.end() ? it->second(ctx) : GenericGet(ctx);
+  if (data.ok()) PVEGW_RETURN_IF_ERROR(AddRealHostKeys(ctx, *data));
+  return data;
 }
 
 absl::StatusOr<json::value> MockBackend::Impl::GenericGet(CallContext& ctx) {
@@ -474,6 +481,10 @@ absl::StatusOr<json::value> MockBackend::Impl::GenericGet(CallContext& ctx) {
         PVEGW_ASSIGN_OR_RETURN(entities, ListEntities(txn, source));
         return absl::OkStatus();
       }));
+      // Entries of a configuration (storage, backup jobs, firewall, SDN, ...): Proxmox
+      // lists each one with everything it holds, also keys its schema does not declare.
+      const bool config_entries = api_->Find("POST", source_info->template_path) != nullptr &&
+                                  !IsGuestCollection(source_info->template_path);
       for (auto& [id, props] : entities) {
         json::object view = View(*source_info, source, props, ctx.now_ms);
         if (!view.contains(info->child_key)) view[info->child_key] = id;
@@ -481,8 +492,16 @@ absl::StatusOr<json::value> MockBackend::Impl::GenericGet(CallContext& ctx) {
           rows.push_back(std::move(view));
           continue;
         }
-        rows.push_back(ShapeObject(info->row, absl::StrCat(source, "/", id),
-                                   Shape(&view, &source_info->settable)));
+        json::object row = ShapeObject(info->row, absl::StrCat(source, "/", id),
+                                       Shape(&view, &source_info->settable));
+        if (config_entries) {
+          for (const auto& kv : view) {
+            // Secrets are written, never read back.
+            if (kv.key() == "password" || kv.key() == "secret") continue;
+            if (!row.contains(kv.key())) row[kv.key()] = kv.value();
+          }
+        }
+        rows.push_back(std::move(row));
       }
       return rows;
     }
@@ -502,6 +521,12 @@ absl::StatusOr<json::value> MockBackend::Impl::GenericGet(CallContext& ctx) {
       const std::string id_name = id_segment.substr(1, id_segment.size() - 2);
       if (!view.contains(id_name)) view[id_name] = ctx.owner_id;
       const std::string seed = absl::StrCat(ctx.owner_collection, "/", ctx.owner_id);
+      // An item answered untyped (the schema declares no properties): what it holds.
+      if (below == 0 && ctx.op->data != nullptr && !ctx.op->data->is_repeated() &&
+          ctx.op->data->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+          ctx.op->data->message_type()->full_name() == "google.protobuf.Struct") {
+        return json::value(std::move(view));
+      }
       return ShapeData(ctx.op->data, seed, Shape(&view, &ctx.owner->settable));
     }
   }

@@ -520,6 +520,21 @@ json::object ShapeObject(const Descriptor* message, absl::string_view seed,
     }
     out[wire] = GenerateValue(f, absl::StrCat(seed, "/", wire), options, 0);
   }
+  // Generated pressure stall values stay possible: "full" (all tasks stalled) never
+  // exceeds "some".
+  for (auto& kv : out) {
+    const absl::string_view key(kv.key().data(), kv.key().size());
+    if (!absl::StartsWith(key, "pressure") || !absl::EndsWith(key, "full") ||
+        !kv.value().is_number()) {
+      continue;
+    }
+    const std::string some_key = absl::StrCat(key.substr(0, key.size() - 4), "some");
+    const json::value* some = out.if_contains(some_key);
+    if (some != nullptr && some->is_number() &&
+        kv.value().to_number<double>() > some->to_number<double>()) {
+      kv.value() = *some;
+    }
+  }
   if (open && props != nullptr) {
     for (const auto& kv : *props) {
       const std::string key(kv.key());
