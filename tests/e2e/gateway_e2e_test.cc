@@ -153,7 +153,8 @@ TEST_F(GatewayE2eTest, InvalidArgumentsListEveryViolationByProxmoxName) {
                R"({"node":"pve1","vmid":151,"net":{"0":"garbage"},"scsi":{"0":"nonsense"}})");
   ASSERT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   v.clear();
-  for (const auto& f : BadRequestOf(r.status).field_violations()) v[f.field()] = f.description();
+  const google::rpc::BadRequest bad_format = BadRequestOf(r.status);
+  for (const auto& f : bad_format.field_violations()) v[f.field()] = f.description();
   EXPECT_THAT(v["net0"],
               ::testing::StartsWith("invalid format - format error\nnet0.model: value "
                                     "'garbage' does not have a value in the enumeration"));
