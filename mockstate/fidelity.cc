@@ -85,16 +85,22 @@ json::object BlockStats(std::uint64_t h, bool running) {
   return b;
 }
 
-// status/current of a guest: what pvestatd/QEMU add to the schema's keys.
+// status/current of a guest: what pvestatd/QEMU add to the schema's keys. `ha` is the
+// guest's HA resource, if it is one.
 void GuestStatusKeys(const json::object& props, const json::object& view, bool lxc,
-                     json::object& out) {
+                     const std::optional<json::object>& ha, json::object& out) {
   CopyKeys(view, out,
            {"disk", "maxdisk", "type", "tags", "template", "lock", "cpu", "cpus", "mem", "maxmem",
             "netin", "netout", "diskread", "diskwrite", "uptime", "name", "vmid", "status"});
   if (lxc) CopyKeys(view, out, {"swap", "maxswap"});
-  // Not an HA resource: pve-ha-manager reports {"managed": 0}.
-  if (!out.contains("ha") || !out["ha"].is_object() || !out["ha"].get_object().contains("managed"))
-    out["ha"] = json::object{{"managed", 0}};
+  // pve-ha-manager's view: {"managed": 0} unless the guest is an HA resource.
+  json::object ha_status;
+  ha_status["managed"] = ha ? 1 : 0;
+  if (ha) {
+    ha_status["state"] = ha->contains("state") ? ha->at("state") : json::value("started");
+    if (ha->contains("group")) ha_status["group"] = ha->at("group");
+  }
+  out["ha"] = std::move(ha_status);
   const bool running = Running(view);
   for (auto& kv : out) {
     if (!absl::StartsWith(absl::string_view(kv.key().data(), kv.key().size()), "pressure")) {
@@ -259,7 +265,13 @@ absl::Status MockBackend::Impl::AddRealHostKeys(const CallContext& ctx, json::va
       ctx.owner != nullptr) {
     PVEGW_ASSIGN_OR_RETURN(json::object props, LoadOwner(ctx));
     const json::object view = GuestView(props, ctx.owner_collection, lxc_guest, ctx.now_ms);
-    GuestStatusKeys(props, view, lxc_guest, data.get_object());
+    std::optional<json::object> ha;
+    PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) {
+      ha = GetEntity(txn, "/cluster/ha/resources",
+                     absl::StrCat(lxc_guest ? "ct:" : "vm:", ctx.PathParam("vmid")));
+      return absl::OkStatus();
+    }));
+    GuestStatusKeys(props, view, lxc_guest, ha, data.get_object());
     return absl::OkStatus();
   }
 
@@ -321,6 +333,24 @@ absl::Status MockBackend::Impl::AddRealHostKeys(const CallContext& ctx, json::va
           {"statistics",
            json::object{{"rx-bytes", std::int64_t{0}}, {"tx-bytes", std::int64_t{0}}}}});
       result = std::move(interfaces);
+    } else if (absl::EndsWith(tmpl, "/get-osinfo")) {
+      result = json::object{{"id", "debian"},
+                            {"name", "Debian GNU/Linux"},
+                            {"pretty-name", "Debian GNU/Linux 12 (bookworm)"},
+                            {"version", "12 (bookworm)"},
+                            {"version-id", "12"},
+                            {"kernel-release", "6.1.0-28-amd64"},
+                            {"kernel-version", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.119-1"},
+                            {"machine", "x86_64"}};
+    } else if (absl::EndsWith(tmpl, "/agent/info")) {
+      json::array commands;
+      for (const char* name : {"guest-ping", "guest-info", "guest-exec", "guest-exec-status",
+                               "guest-file-open", "guest-fsfreeze-freeze", "guest-get-osinfo",
+                               "guest-network-get-interfaces", "guest-shutdown"}) {
+        commands.push_back(
+            json::object{{"name", name}, {"enabled", true}, {"success-response", true}});
+      }
+      result = json::object{{"version", "7.2.15"}, {"supported_commands", std::move(commands)}};
     }
     data = json::object{{"result", std::move(result)}};
     return absl::OkStatus();

@@ -628,6 +628,10 @@ absl::StatusOr<json::value> MockBackend::Impl::ClusterResources(CallContext& ctx
         r["node"] = where.second;
         r["vmid"] = vmid;
         if (auto it = pool_of.find(vmid); it != pool_of.end()) r["pool"] = it->second;
+        if (auto ha =
+                GetEntity(txn, "/cluster/ha/resources", absl::StrCat(lxc ? "ct:" : "vm:", vmid))) {
+          r["hastate"] = ha->contains("state") ? ha->at("state") : json::value("started");
+        }
         emit(r);
       }
     }

@@ -388,11 +388,11 @@ absl::Status MockBackend::Impl::MissingError(const CollectionInfo& info,
                                              const CallContext& ctx) const {
   std::string kind = KindOf(info.template_path);
   (void)collection;
-  return HttpError(500, absl::StrReplaceAll(info.missing_message,
-                                            {{"{id}", id},
-                                             {"{node}", ctx.PathParam("node")},
-                                             {"{userid}", ctx.PathParam("userid")},
-                                             {"{kind}", kind}}));
+  return HttpError(500,
+                   absl::StrReplaceAll(info.missing_message, {{"{id}", id},
+                                                              {"{node}", ctx.PathParam("node")},
+                                                              {"{userid}", ctx.PathParam("userid")},
+                                                              {"{kind}", kind}}));
 }
 
 absl::Status MockBackend::Impl::DuplicateError(const CollectionInfo& info, absl::string_view id,

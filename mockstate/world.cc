@@ -303,6 +303,25 @@ absl::Status MockBackend::Impl::Seed(WriteTxn& txn) {
                                        {"storage", json::array{"nfs-backup"}}})));
   PVEGW_RETURN_IF_ERROR(mark("/pools"));
 
+  // The DNS container is an HA resource, kept on the nodes of its group.
+  PVEGW_RETURN_IF_ERROR(PutEntity(txn, "/cluster/ha/groups", "dns-nodes",
+                                  Obj({{"group", "dns-nodes"},
+                                       {"type", "group"},
+                                       {"nodes", "pve1:2,pve2:1"},
+                                       {"restricted", 0},
+                                       {"nofailback", 0}})));
+  PVEGW_RETURN_IF_ERROR(mark("/cluster/ha/groups"));
+  PVEGW_RETURN_IF_ERROR(PutEntity(txn, "/cluster/ha/resources", "ct:200",
+                                  Obj({{"sid", "ct:200"},
+                                       {"type", "ct"},
+                                       {"state", "started"},
+                                       {"group", "dns-nodes"},
+                                       {"max_restart", 1},
+                                       {"max_relocate", 1},
+                                       {"failback", 1},
+                                       {"comment", "DNS must stay up"}})));
+  PVEGW_RETURN_IF_ERROR(mark("/cluster/ha/resources"));
+
   // A nightly backup job of the production VMs.
   PVEGW_RETURN_IF_ERROR(PutEntity(txn, "/cluster/backup", "backup-5c1f3a2b-7d44",
                                   Obj({{"id", "backup-5c1f3a2b-7d44"},
