@@ -39,6 +39,10 @@ ABSL_FLAG(std::string, max_concurrent_calls, "",
 ABSL_FLAG(std::string, shutdown_grace_seconds, "",
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish. Default: "
           "$PVE_GATEWAY_SHUTDOWN_GRACE_SECONDS, else 10.");
+ABSL_FLAG(bool, strict_decoding, false,
+          "Fail a call (INTERNAL, naming the field) when Proxmox sends a value its typed field "
+          "cannot hold, instead of keeping it in additional_properties. Default: "
+          "$PVE_GATEWAY_STRICT_DECODING (true/1), else off.");
 ABSL_FLAG(std::string, log_level, "",
           "trace, debug, info, warn or error. Default: $PVE_GATEWAY_LOG_LEVEL, else info.");
 
@@ -77,7 +81,7 @@ int main(int argc, char** argv) {
   pvegw::HandleHelpFlag(
       argc, argv,
       {"listen", "mode", "descriptors", "mock_namespace", "mock_data", "max_message_bytes",
-       "max_concurrent_calls", "shutdown_grace_seconds", "log_level"});
+       "max_concurrent_calls", "shutdown_grace_seconds", "strict_decoding", "log_level"});
   absl::ParseCommandLine(argc, argv);
   // Logs go to stderr (stdout stays free for whatever a wrapper wants to print).
   spdlog::set_default_logger(spdlog::stderr_color_mt("pve-gateway"));
@@ -117,6 +121,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.shutdown_grace = absl::Seconds(grace);
+  const char* strict_env = std::getenv("PVE_GATEWAY_STRICT_DECODING");
+  options.strict_decoding = absl::GetFlag(FLAGS_strict_decoding) ||
+                            (strict_env != nullptr &&
+                             (std::string(strict_env) == "true" || std::string(strict_env) == "1"));
 
   absl::StatusOr<std::unique_ptr<pvegw::gateway::GatewayServer>> server =
       pvegw::gateway::GatewayServer::Start(options);
