@@ -116,6 +116,7 @@ class ConfigFileAndJsonLogs(unittest.TestCase):
         # both) names another namespace than the file.
         self.gw = Gateway(args=[f"--mock_namespace={self.ns}-flag"],
                           env={"PVE_GATEWAY_LOG_LEVEL": "debug"}, config=config(self.ns))
+        self.addCleanup(self.gw.stop)  # also when setUp fails after this
         self.channel = grpc.insecure_channel(self.gw.address())
 
     def tearDown(self):
@@ -202,6 +203,7 @@ class ConfigFileAndJsonLogs(unittest.TestCase):
 class BadConfigFiles(unittest.TestCase):
     def run_gateway(self, text, mode=0o600, args=()):
         gw = Gateway(args=args, config=text, mode=mode)
+        self.addCleanup(gw.stop)  # even when an assertion fails first
         return gw
 
     def test_unknown_key_exits_2_naming_key_and_line(self):
@@ -229,6 +231,7 @@ class BadConfigFiles(unittest.TestCase):
 
         allowed = Gateway(args=["--allow_insecure_config_file_permissions", "--log_level=info"],
                           config=config(ns), mode=0o644)
+        self.addCleanup(allowed.stop)
         warning = allowed.wait_json(lambda o: "group or others" in o.get("message", ""),
                                     "warning about the file")
         self.assertEqual(warning["level"], "warning")
@@ -238,6 +241,7 @@ class BadConfigFiles(unittest.TestCase):
 
     def test_bad_log_format_exits_2(self):
         gw = Gateway(args=["--log_format=xml", "--listen=127.0.0.1:0"])
+        self.addCleanup(gw.stop)
         self.assertEqual(gw.exit_code(), 2)
         self.assertIn("log format 'xml' is not one of: text, json", "\n".join(gw.lines))
         gw.stop()
