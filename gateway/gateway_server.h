@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "gateway/backend.h"
 #include "gateway/mock_mode_backend.h"
+#include "gateway/task_watchers.h"
 
 namespace pvegw::gateway {
 
@@ -28,6 +29,7 @@ struct GatewayOptions {
   int max_message_bytes = kDefaultMaxMessageBytes;
   int max_concurrent_calls = kDefaultMaxConcurrentCalls;
   absl::Duration shutdown_grace = absl::Seconds(10);
+  TaskWatchersOptions tasks;  // Tasks.WatchTask polling
 };
 
 // The descriptor sets compiled into this binary: build/share/pve-api.desc (with comments,
@@ -50,6 +52,7 @@ class GatewayServer {
   int service_count() const;
   double startup_ms() const { return startup_ms_; }
   Backend& backend() { return *backend_; }
+  TaskWatchers& task_watchers();
 
   // Health turns NOT_SERVING (load balancers and kubelets stop sending) while calls go on.
   void BeginShutdown();

@@ -39,6 +39,13 @@ ABSL_FLAG(std::string, max_concurrent_calls, "",
 ABSL_FLAG(std::string, shutdown_grace_seconds, "",
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish. Default: "
           "$PVE_GATEWAY_SHUTDOWN_GRACE_SECONDS, else 10.");
+ABSL_FLAG(std::string, task_poll_initial_ms, "",
+          "Tasks.WatchTask: first interval between task status polls, doubling up to "
+          "--task_poll_max_ms (with jitter); also the fastest a client may ask for. Default: "
+          "$PVE_GATEWAY_TASK_POLL_INITIAL_MS, else 1000.");
+ABSL_FLAG(std::string, task_poll_max_ms, "",
+          "Tasks.WatchTask: longest interval between task status polls. Default: "
+          "$PVE_GATEWAY_TASK_POLL_MAX_MS, else 30000.");
 ABSL_FLAG(std::string, log_level, "",
           "trace, debug, info, warn or error. Default: $PVE_GATEWAY_LOG_LEVEL, else info.");
 
@@ -74,10 +81,10 @@ bool ParsePositive(const std::string& text, const char* name, int* out) {
 int main(int argc, char** argv) {
   const auto process_start = std::chrono::steady_clock::now();
   absl::SetProgramUsageMessage(kUsage);
-  pvegw::HandleHelpFlag(
-      argc, argv,
-      {"listen", "mode", "descriptors", "mock_namespace", "mock_data", "max_message_bytes",
-       "max_concurrent_calls", "shutdown_grace_seconds", "log_level"});
+  pvegw::HandleHelpFlag(argc, argv,
+                        {"listen", "mode", "descriptors", "mock_namespace", "mock_data",
+                         "max_message_bytes", "max_concurrent_calls", "shutdown_grace_seconds",
+                         "task_poll_initial_ms", "task_poll_max_ms", "log_level"});
   absl::ParseCommandLine(argc, argv);
   // Logs go to stderr (stdout stays free for whatever a wrapper wants to print).
   spdlog::set_default_logger(spdlog::stderr_color_mt("pve-gateway"));
@@ -117,6 +124,23 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.shutdown_grace = absl::Seconds(grace);
+  int poll_initial_ms = 0;
+  int poll_max_ms = 0;
+  if (!ParsePositive(Setting(FLAGS_task_poll_initial_ms, "PVE_GATEWAY_TASK_POLL_INITIAL_MS",
+                             absl::StrCat(pvegw::gateway::kDefaultTaskPollInitial.count())),
+                     "task_poll_initial_ms", &poll_initial_ms) ||
+      !ParsePositive(Setting(FLAGS_task_poll_max_ms, "PVE_GATEWAY_TASK_POLL_MAX_MS",
+                             absl::StrCat(pvegw::gateway::kDefaultTaskPollMax.count())),
+                     "task_poll_max_ms", &poll_max_ms)) {
+    return 2;
+  }
+  if (poll_max_ms < poll_initial_ms) {
+    spdlog::error("task_poll_max_ms={} is below task_poll_initial_ms={}", poll_max_ms,
+                  poll_initial_ms);
+    return 2;
+  }
+  options.tasks.poll_initial = std::chrono::milliseconds(poll_initial_ms);
+  options.tasks.poll_max = std::chrono::milliseconds(poll_max_ms);
 
   absl::StatusOr<std::unique_ptr<pvegw::gateway::GatewayServer>> server =
       pvegw::gateway::GatewayServer::Start(options);
