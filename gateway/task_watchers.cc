@@ -432,7 +432,7 @@ void Poller::OnStatus(const RestResponse& response) {
   st.set_id(AsText(data->if_contains("id")));
   st.set_user(AsText(data->if_contains("user")));
   st.set_tokenid(AsText(data->if_contains("tokenid")));
-  st.set_pid(AsInt(data->if_contains("pid")));
+  st.set_pid(static_cast<std::uint32_t>(AsInt(data->if_contains("pid"))));
   st.set_pstart(AsInt(data->if_contains("pstart")));
   st.set_starttime(AsInt(data->if_contains("starttime")));
   st.set_endtime(AsInt(data->if_contains("endtime")));
@@ -573,7 +573,7 @@ void Poller::Update(const Handle& w, const std::vector<LogLine>& lines) {
       if (l.n != x.position + 1) break;  // a gap: never skip a line
       if (!Accepts(x)) break;            // slow reader: fetched again later
       TaskLogLine* out = x.pending.add_log();
-      out->set_n(l.n);
+      out->set_n(static_cast<std::int32_t>(l.n));
       out->set_t(l.t);
       x.pending_bytes += l.t.size() + 16;
       x.position = l.n;
