@@ -27,7 +27,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
-#include "gateway/gateway_server.h"
+#include "api/embedded_descriptors.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "proxmox/gateway/v1/gateway.grpc.pb.h"
 #include "proxmox/gateway/v1/tasks.grpc.pb.h"
@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
 
   // Start the tasks: create VMs through the API, built from the embedded descriptors.
   google::protobuf::FileDescriptorSet set;
-  const absl::string_view bytes = pvegw::gateway::EmbeddedLeanDescriptorSet();
+  const absl::string_view bytes = pvegw::api::EmbeddedLeanDescriptorSet();
   set.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
   google::protobuf::DescriptorPool pool;
   for (const auto& f : set.file()) pool.BuildFile(f);

@@ -32,10 +32,6 @@ struct GatewayOptions {
   TaskWatchersOptions tasks;  // Tasks.WatchTask polling
 };
 
-// The descriptor sets compiled into this binary: build/share/pve-api.desc (with comments,
-// for reflection) and pve-api.lean.desc (without, parsed at start-up).
-absl::string_view EmbeddedDescriptorSet();
-absl::string_view EmbeddedLeanDescriptorSet();
 
 class GatewayServer {
  public:
