@@ -24,6 +24,7 @@ import unittest
 
 ARGS = None
 ADDRESS = None
+WORK = None
 
 
 def generate_stubs(out_dir):
@@ -125,8 +126,25 @@ class PythonTasksTest(unittest.TestCase):
         self.assertEqual(events[-1].status, "running")
 
 
+class BadScheduleTest(unittest.TestCase):
+    def run_gateway(self, args, env_extra):
+        env = dict(os.environ, PROXMOX_MOCK_STATE_DIR=WORK, PROXMOX_MOCK_STATE_NAMESPACE="python-tasks-bad",
+                   **env_extra)
+        return subprocess.run([ARGS.gateway, "--listen=127.0.0.1:0"] + args, env=env, capture_output=True,
+                              text=True, timeout=30)
+
+    def test_bad_schedules_exit_2_naming_the_setting(self):
+        for args, env, text in [
+                (["--task_poll_initial_ms=0"], {}, "task_poll_initial_ms=0"),
+                ([], {"PVE_GATEWAY_TASK_POLL_MAX_MS": "soon"}, "task_poll_max_ms=soon"),
+                (["--task_poll_initial_ms=5000", "--task_poll_max_ms=100"], {}, "below")]:
+            result = self.run_gateway(args, env)
+            self.assertEqual(result.returncode, 2, (args, env, result.stderr))
+            self.assertIn(text, result.stderr)
+
+
 def main():
-    global ARGS, ADDRESS
+    global ARGS, ADDRESS, WORK
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--gateway", required=True)
     parser.add_argument("--proto-dir", required=True)
@@ -134,7 +152,7 @@ def main():
     parser.add_argument("--protoc", default="protoc")
     parser.add_argument("--grpc-python-plugin", default=shutil.which("grpc_python_plugin") or "grpc_python_plugin")
     ARGS, rest = parser.parse_known_args()
-    work = tempfile.mkdtemp(prefix="pvegw-python-tasks-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    work = WORK = tempfile.mkdtemp(prefix="pvegw-python-tasks-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     try:
         stubs = os.path.join(work, "stubs")
         os.makedirs(stubs)
