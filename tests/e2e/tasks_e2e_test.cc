@@ -295,6 +295,23 @@ TEST_F(TasksE2eTest, ThousandStreamsOfOneTaskCostOnePoller) {
   }
 }
 
+TEST_F(TasksE2eTest, ShutdownEndsOpenStreamsUnavailableWithoutWaitingForTheGrace) {
+  const std::string upid = CreateVm(308);
+  grpc::ClientContext ctx;
+  auto reader = stub_->WatchTask(&ctx, Request(upid));
+  v1::TaskEvent first;
+  ASSERT_TRUE(reader->Read(&first));
+  // Had shutdown waited for the task, the stream would end OK; for the grace, CANCELLED.
+  std::thread stopper([&] { gw_.server().Shutdown(); });
+  v1::TaskEvent more;
+  while (reader->Read(&more)) {
+  }
+  const grpc::Status st = reader->Finish();
+  stopper.join();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(st.error_message(), HasSubstr("shutting down"));
+}
+
 TEST_F(TasksE2eTest, TasksServiceIsServingAndReflected) {
   auto health = grpc::health::v1::Health::NewStub(gw_.channel());
   grpc::health::v1::HealthCheckRequest req;

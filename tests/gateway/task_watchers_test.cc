@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -366,6 +367,40 @@ TEST(TaskWatchersTest, PollsFollowTheScheduleWithinJitter) {
   }
   // Only status calls: nobody wants the log.
   for (const auto& c : calls) EXPECT_EQ(c.what, "status");
+}
+
+// Requested schedules: never faster than the server's, slower if asked.
+TEST(TaskWatchersTest, ClientSchedulesStayWithinTheServersLimits) {
+  for (const auto& [initial, max, expected] :
+       std::vector<std::tuple<int, int, std::vector<std::int64_t>>>{
+           {1, 2, {20, 20, 20}}, {50, 100, {50, 100, 100}}, {0, 0, {20, 40, 80}}}) {
+    FakeTaskBackend backend;
+    const std::string upid = Upid(20);
+    backend.AddTask(upid);
+    std::mutex mu;
+    std::vector<std::int64_t> bases;
+    TaskWatchersOptions o = Fast(20, 160);
+    o.on_schedule = [&](const std::string&, std::chrono::nanoseconds,
+                        std::chrono::nanoseconds base) {
+      std::lock_guard<std::mutex> lock(mu);
+      bases.push_back(std::chrono::duration_cast<milliseconds>(base).count());
+    };
+    TaskWatchers watchers(backend, o);
+    RecordingSink sink(watchers);
+    WatchSpec spec = Spec(upid, /*include_log=*/false);
+    spec.poll_initial = milliseconds(initial);
+    spec.poll_max = milliseconds(max);
+    sink.Start(spec);
+    ASSERT_TRUE(WaitFor([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      return bases.size() >= 3;
+    }));
+    sink.Cancel();
+    ASSERT_TRUE(WaitFor([&] { return sink.ended(); }));
+    std::lock_guard<std::mutex> lock(mu);
+    bases.resize(3);
+    EXPECT_EQ(bases, expected) << initial << "/" << max;
+  }
 }
 
 TEST(TaskWatchersTest, LogGrowthStartsTheScheduleOver) {
