@@ -260,6 +260,7 @@ class Poller : public std::enable_shared_from_this<Poller> {
   std::int64_t log_asked_ = 0;             // `start` of the log call in flight
   bool grew_ = false;
   bool more_pages_ = false;
+  bool progress_ = false;  // this round moved a watcher on (lines taken, or its end)
   int failures_ = 0;
 };
 
@@ -366,6 +367,7 @@ void Poller::StartRound() {
   in_flight_ = true;
   grew_ = false;
   more_pages_ = false;
+  progress_ = false;
   last_round_ = Clock::now();
   if (!task_stopped_) {
     Send("/status", {}, &Poller::OnStatus);
@@ -578,6 +580,7 @@ void Poller::Update(const Handle& w, const std::vector<LogLine>& lines) {
       x.pending_bytes += l.t.size() + 16;
       x.position = l.n;
       changed = true;
+      progress_ = true;
       if (x.spec.unary && x.pending.log_size() > o.max_pending_log_lines) {
         x.pending_bytes -= x.pending.log(0).t().size() + 16;
         x.pending.mutable_log()->DeleteSubrange(0, 1);
@@ -592,6 +595,7 @@ void Poller::Update(const Handle& w, const std::vector<LogLine>& lines) {
     x.has_pending = true;
   }
   if (Complete(x)) {
+    progress_ = true;
     x.pending.set_final(true);
     x.has_pending = true;
     core_.End(x, grpc::Status::OK);
@@ -605,11 +609,15 @@ void Poller::ScheduleNext() {
     Stop();
     return;
   }
-  if (more_pages_ || (task_stopped_ && LogPosition() != kUnknown)) {
+  const bool wants_more = more_pages_ || (task_stopped_ && LogPosition() != kUnknown);
+  if (wants_more && progress_) {
     Arm(std::chrono::nanoseconds(0));  // the rest of the log
     return;
   }
-  if (task_stopped_) return;  // the remaining watchers are slow readers: WriteDone kicks
+  // Slow readers left after the end are kicked by WriteDone. A round that moved nobody on
+  // (a log that does not number its lines as asked) falls back to the schedule rather than
+  // asking again at once.
+  if (task_stopped_ && !wants_more) return;
   if (grew_) schedule_.Reset();
   const milliseconds base = schedule_.Next();
   const std::chrono::nanoseconds delay =

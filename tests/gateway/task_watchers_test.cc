@@ -53,6 +53,7 @@ struct FakeTask {
   int lines = 0;
   bool stopped = false;
   std::string exitstatus = "OK";
+  int numbering_offset = 0;  // a broken log: line i is numbered i + 1 + offset
 };
 
 class FakeTaskBackend : public Backend {
@@ -169,8 +170,8 @@ class FakeTaskBackend : public Backend {
     }
     std::string rows;
     for (int i = start; i < t.lines && i < start + limit; ++i) {
-      absl::StrAppend(&rows, rows.empty() ? "" : ",", R"({"n":)", i + 1, R"(,"t":"line )", i + 1,
-                      "\"}");
+      absl::StrAppend(&rows, rows.empty() ? "" : ",", R"({"n":)", i + 1 + t.numbering_offset,
+                      R"(,"t":"line )", i + 1, "\"}");
     }
     if (t.lines == 0 && start == 0) rows = R"({"n":1,"t":"no content"})";
     r.body = absl::StrCat(R"({"data":[)", rows, "]}");
@@ -586,6 +587,24 @@ TEST(TaskWatchersTest, LogStartSkipsLinesAndAStoppedTaskGivesOneFinalEvent) {
   EXPECT_FALSE(sink.events()[0].succeeded());
   EXPECT_EQ(sink.events()[0].exitstatus(), "some error");
   EXPECT_EQ(sink.Lines(), Range(6, 8));
+}
+
+TEST(TaskWatchersTest, ALogThatSkipsLinesIsNotAskedInALoop) {
+  FakeTaskBackend backend;
+  const std::string upid = Upid(21);
+  FakeTask broken{5, true, "OK"};
+  broken.numbering_offset = 10;
+  backend.AddTask(upid, broken);
+  TaskWatchers watchers(backend, Fast(20, 80));
+  RecordingSink sink(watchers);
+  WatchSpec spec = Spec(upid);
+  spec.deadline = Clock::now() + milliseconds(400);
+  sink.Start(spec);
+  ASSERT_TRUE(WaitFor([&] { return sink.ended(); }));
+  EXPECT_EQ(sink.status().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(sink.Lines().empty());  // never a line out of order
+  // On the schedule (20, 40, 80, 80... ms), not back to back.
+  EXPECT_LT(backend.call_count(), 30u);
 }
 
 TEST(TaskWatchersTest, DeadlineSendsTheLastStatusThenDeadlineExceeded) {
