@@ -46,6 +46,10 @@ ABSL_FLAG(std::string, task_poll_initial_ms, "",
 ABSL_FLAG(std::string, task_poll_max_ms, "",
           "Tasks.WatchTask: longest interval between task status polls. Default: "
           "$PVE_GATEWAY_TASK_POLL_MAX_MS, else 30000.");
+ABSL_FLAG(bool, strict_decoding, false,
+          "Fail a call (INTERNAL, naming the field) when Proxmox sends a value its typed field "
+          "cannot hold, instead of keeping it in additional_properties. Default: "
+          "$PVE_GATEWAY_STRICT_DECODING (true/1), else off.");
 ABSL_FLAG(std::string, log_level, "",
           "trace, debug, info, warn or error. Default: $PVE_GATEWAY_LOG_LEVEL, else info.");
 
@@ -84,7 +88,8 @@ int main(int argc, char** argv) {
   pvegw::HandleHelpFlag(argc, argv,
                         {"listen", "mode", "descriptors", "mock_namespace", "mock_data",
                          "max_message_bytes", "max_concurrent_calls", "shutdown_grace_seconds",
-                         "task_poll_initial_ms", "task_poll_max_ms", "log_level"});
+                         "strict_decoding", "task_poll_initial_ms", "task_poll_max_ms",
+                         "log_level"});
   absl::ParseCommandLine(argc, argv);
   // Logs go to stderr (stdout stays free for whatever a wrapper wants to print).
   spdlog::set_default_logger(spdlog::stderr_color_mt("pve-gateway"));
@@ -141,6 +146,10 @@ int main(int argc, char** argv) {
   }
   options.tasks.poll_initial = std::chrono::milliseconds(poll_initial_ms);
   options.tasks.poll_max = std::chrono::milliseconds(poll_max_ms);
+  const char* strict_env = std::getenv("PVE_GATEWAY_STRICT_DECODING");
+  options.strict_decoding = absl::GetFlag(FLAGS_strict_decoding) ||
+                            (strict_env != nullptr &&
+                             (std::string(strict_env) == "true" || std::string(strict_env) == "1"));
 
   absl::StatusOr<std::unique_ptr<pvegw::gateway::GatewayServer>> server =
       pvegw::gateway::GatewayServer::Start(options);
