@@ -85,11 +85,11 @@ bool ParsePositive(const std::string& text, const char* name, int* out) {
 int main(int argc, char** argv) {
   const auto process_start = std::chrono::steady_clock::now();
   absl::SetProgramUsageMessage(kUsage);
-  pvegw::HandleHelpFlag(argc, argv,
-                        {"listen", "mode", "descriptors", "mock_namespace", "mock_data",
-                         "max_message_bytes", "max_concurrent_calls", "shutdown_grace_seconds",
-                         "strict_decoding", "task_poll_initial_ms", "task_poll_max_ms",
-                         "log_level"});
+  pvegw::HandleHelpFlag(
+      argc, argv,
+      {"listen", "mode", "descriptors", "mock_namespace", "mock_data", "max_message_bytes",
+       "max_concurrent_calls", "shutdown_grace_seconds", "strict_decoding", "task_poll_initial_ms",
+       "task_poll_max_ms", "log_level"});
   absl::ParseCommandLine(argc, argv);
   // Logs go to stderr (stdout stays free for whatever a wrapper wants to print).
   spdlog::set_default_logger(spdlog::stderr_color_mt("pve-gateway"));
