@@ -18,9 +18,12 @@
 #include "gateway/api_service.h"
 #include "gateway/method_table.h"
 #include "gateway/reflection_service.h"
+#include "gateway/task_watchers.h"
+#include "gateway/tasks_service.h"
 #include "gateway/transcoder.h"
 #include "grpc/health/v1/health.pb.h"
 #include "proxmox/gateway/v1/gateway.grpc.pb.h"
+#include "proxmox/gateway/v1/tasks.grpc.pb.h"
 #include "proxmox/gateway/v1/options.pb.h"
 
 namespace pvegw::gateway {
@@ -54,8 +57,8 @@ bool AddGeneratedFile(google::protobuf::DescriptorPool& pool,
 
 class GatewayInfoService final : public proxmox::gateway::v1::Gateway::CallbackService {
  public:
-  explicit GatewayInfoService(proxmox::gateway::v1::GetInfoResponse info)
-      : info_(std::move(info)), start_(std::chrono::steady_clock::now()) {}
+  GatewayInfoService(proxmox::gateway::v1::GetInfoResponse info, const TaskWatchers& tasks)
+      : info_(std::move(info)), tasks_(tasks), start_(std::chrono::steady_clock::now()) {}
 
   grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* ctx,
                                     const proxmox::gateway::v1::GetInfoRequest*,
@@ -63,6 +66,10 @@ class GatewayInfoService final : public proxmox::gateway::v1::Gateway::CallbackS
     *response = info_;
     response->set_uptime_seconds(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    const TaskWatchers::Stats tasks = tasks_.stats();
+    response->set_task_watchers(tasks.watchers);
+    response->set_task_pollers(tasks.pollers);
+    response->set_task_backend_calls(tasks.backend_calls);
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
@@ -70,6 +77,7 @@ class GatewayInfoService final : public proxmox::gateway::v1::Gateway::CallbackS
 
  private:
   const proxmox::gateway::v1::GetInfoResponse info_;
+  const TaskWatchers& tasks_;
   const std::chrono::steady_clock::time_point start_;
 };
 
@@ -86,6 +94,8 @@ struct GatewayServer::Impl {
   std::unique_ptr<ReflectionV1Service> reflection_v1;
   std::unique_ptr<ReflectionV1AlphaService> reflection_v1alpha;
   std::unique_ptr<GatewayInfoService> info_service;
+  std::unique_ptr<TaskWatchers> task_watchers;  // outlives the server, not the backend
+  std::unique_ptr<TasksService> tasks_service;
   std::unique_ptr<grpc::Server> server;
   std::vector<std::string> api_services;
   std::string descriptor_file;  // --descriptors content (reflection reads it lazily)
@@ -160,6 +170,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   // The gateway's own services, so reflection can describe them too.
   for (const auto* file :
        {proxmox::gateway::v1::GetInfoRequest::descriptor()->file(),
+        proxmox::gateway::v1::TaskEvent::descriptor()->file(),
         grpc::health::v1::HealthCheckRequest::descriptor()->file(),
         grpc::reflection::v1::ServerReflectionRequest::descriptor()->file(),
         grpc::reflection::v1alpha::ServerReflectionRequest::descriptor()->file()}) {
@@ -203,7 +214,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
                                                    options.max_concurrent_calls);
   std::vector<std::string> all_services = impl->api_services;
   for (const char* own :
-       {"proxmox.gateway.v1.Gateway", "grpc.health.v1.Health",
+       {"proxmox.gateway.v1.Gateway", "proxmox.gateway.v1.Tasks", "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection"}) {
     all_services.emplace_back(own);
   }
@@ -219,7 +230,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   if (backend->mode() == "mock") info.set_mock_namespace(options.mock.store.ns);
   info.set_descriptor_source(options.descriptors_path.empty() ? "embedded"
                                                               : options.descriptors_path);
-  impl->info_service = std::make_unique<GatewayInfoService>(std::move(info));
+  impl->task_watchers = std::make_unique<TaskWatchers>(*backend, options.tasks);
+  impl->tasks_service = std::make_unique<TasksService>(*impl->task_watchers, *backend);
+  impl->info_service = std::make_unique<GatewayInfoService>(std::move(info), *impl->task_watchers);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -230,6 +243,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   builder.RegisterService(impl->reflection_v1.get());
   builder.RegisterService(impl->reflection_v1alpha.get());
   builder.RegisterService(impl->info_service.get());
+  builder.RegisterService(impl->tasks_service.get());
   builder.RegisterCallbackGenericService(impl->api_service.get());
   impl->server = builder.BuildAndStart();
   if (impl->server == nullptr || port == 0) {
@@ -264,10 +278,17 @@ void GatewayServer::Shutdown() {
   std::lock_guard<std::mutex> lock(impl_->shutdown_mu);
   if (impl_->shut_down || impl_->server == nullptr) return;
   impl_->shut_down = true;
+  // Task streams would run until their tasks end: they end UNAVAILABLE now, so clients
+  // watch again elsewhere; the pollers stop before the backend goes.
+  impl_->task_watchers->Close(
+      grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down"));
   const auto grace = absl::ToChronoNanoseconds(impl_->options.shutdown_grace);
   impl_->server->Shutdown(std::chrono::system_clock::now() + grace);
   impl_->server->Wait();
+  impl_->task_watchers->Stop();
 }
+
+TaskWatchers& GatewayServer::task_watchers() { return *impl_->task_watchers; }
 
 void GatewayServer::Wait() {
   if (impl_->server != nullptr) impl_->server->Wait();
