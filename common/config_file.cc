@@ -44,6 +44,8 @@ constexpr ConfigKey kConfigKeys[] = {
     {"max_concurrent_calls", "PVE_GATEWAY_MAX_CONCURRENT_CALLS"},
     {"shutdown_grace_seconds", "PVE_GATEWAY_SHUTDOWN_GRACE_SECONDS"},
     {"strict_decoding", "PVE_GATEWAY_STRICT_DECODING"},
+    {"task_poll_initial_ms", "PVE_GATEWAY_TASK_POLL_INITIAL_MS"},
+    {"task_poll_max_ms", "PVE_GATEWAY_TASK_POLL_MAX_MS"},
 };
 
 // The whole file, at most kMaxConfigFileBytes, and its mode bits, from one open descriptor

@@ -18,12 +18,15 @@
 #include "gateway/api_service.h"
 #include "gateway/method_table.h"
 #include "gateway/reflection_service.h"
+#include "gateway/task_watchers.h"
+#include "gateway/tasks_service.h"
 #include "gateway/transcoder.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.pb.h"
 #include "proxmox/gateway/v1/gateway.grpc.pb.h"
 #include "proxmox/gateway/v1/options.pb.h"
+#include "proxmox/gateway/v1/tasks.grpc.pb.h"
 
 namespace pvegw::gateway {
 
@@ -56,8 +59,8 @@ bool AddGeneratedFile(google::protobuf::DescriptorPool& pool,
 
 class GatewayInfoService final : public proxmox::gateway::v1::Gateway::CallbackService {
  public:
-  explicit GatewayInfoService(proxmox::gateway::v1::GetInfoResponse info)
-      : info_(std::move(info)), start_(std::chrono::steady_clock::now()) {}
+  GatewayInfoService(proxmox::gateway::v1::GetInfoResponse info, const TaskWatchers& tasks)
+      : info_(std::move(info)), tasks_(tasks), start_(std::chrono::steady_clock::now()) {}
 
   grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* ctx,
                                     const proxmox::gateway::v1::GetInfoRequest*,
@@ -65,6 +68,10 @@ class GatewayInfoService final : public proxmox::gateway::v1::Gateway::CallbackS
     *response = info_;
     response->set_uptime_seconds(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    const TaskWatchers::Stats tasks = tasks_.stats();
+    response->set_task_watchers(tasks.watchers);
+    response->set_task_pollers(tasks.pollers);
+    response->set_task_backend_calls(tasks.backend_calls);
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
@@ -72,6 +79,7 @@ class GatewayInfoService final : public proxmox::gateway::v1::Gateway::CallbackS
 
  private:
   const proxmox::gateway::v1::GetInfoResponse info_;
+  const TaskWatchers& tasks_;
   const std::chrono::steady_clock::time_point start_;
 };
 
@@ -105,6 +113,8 @@ struct GatewayServer::Impl {
   std::unique_ptr<ReflectionV1Service> reflection_v1;
   std::unique_ptr<ReflectionV1AlphaService> reflection_v1alpha;
   std::unique_ptr<GatewayInfoService> info_service;
+  std::unique_ptr<TaskWatchers> task_watchers;  // outlives the server, not the backend
+  std::unique_ptr<TasksService> tasks_service;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<HealthOnlyService> health_only;
   std::unique_ptr<grpc::Server> health_server;  // --health_listen: grpc.health.v1 only
@@ -183,6 +193,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   for (const auto* file :
        {proxmox::gateway::v1::GetInfoRequest::descriptor()->file(),
         google::rpc::Status::descriptor()->file(), google::rpc::BadRequest::descriptor()->file(),
+        proxmox::gateway::v1::TaskEvent::descriptor()->file(),
         grpc::health::v1::HealthCheckRequest::descriptor()->file(),
         grpc::reflection::v1::ServerReflectionRequest::descriptor()->file(),
         grpc::reflection::v1alpha::ServerReflectionRequest::descriptor()->file()}) {
@@ -226,7 +237,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
                                                    options.max_concurrent_calls);
   std::vector<std::string> all_services = impl->api_services;
   for (const char* own :
-       {"proxmox.gateway.v1.Gateway", "grpc.health.v1.Health",
+       {"proxmox.gateway.v1.Gateway", "proxmox.gateway.v1.Tasks", "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection"}) {
     all_services.emplace_back(own);
   }
@@ -242,7 +253,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   if (backend->mode() == "mock") info.set_mock_namespace(options.mock.store.ns);
   info.set_descriptor_source(options.descriptors_path.empty() ? "embedded"
                                                               : options.descriptors_path);
-  impl->info_service = std::make_unique<GatewayInfoService>(std::move(info));
+  impl->task_watchers = std::make_unique<TaskWatchers>(*backend, options.tasks);
+  impl->tasks_service = std::make_unique<TasksService>(*impl->task_watchers, *backend);
+  impl->info_service = std::make_unique<GatewayInfoService>(std::move(info), *impl->task_watchers);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -253,6 +266,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   builder.RegisterService(impl->reflection_v1.get());
   builder.RegisterService(impl->reflection_v1alpha.get());
   builder.RegisterService(impl->info_service.get());
+  builder.RegisterService(impl->tasks_service.get());
   builder.RegisterCallbackGenericService(impl->api_service.get());
   impl->server = builder.BuildAndStart();
   if (impl->server == nullptr || port == 0) {
@@ -319,6 +333,10 @@ void GatewayServer::Shutdown() {
   std::lock_guard<std::mutex> lock(impl_->shutdown_mu);
   if (impl_->shut_down || impl_->server == nullptr) return;
   impl_->shut_down = true;
+  // Task streams would run until their tasks end: they end UNAVAILABLE now, so clients
+  // watch again elsewhere; the pollers stop before the backend goes.
+  impl_->task_watchers->Close(
+      grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down"));
   const auto grace = absl::ToChronoNanoseconds(impl_->options.shutdown_grace);
   impl_->server->Shutdown(std::chrono::system_clock::now() + grace);
   impl_->server->Wait();
@@ -326,7 +344,10 @@ void GatewayServer::Shutdown() {
     impl_->health_server->Shutdown(std::chrono::system_clock::now());
     impl_->health_server->Wait();
   }
+  impl_->task_watchers->Stop();
 }
+
+TaskWatchers& GatewayServer::task_watchers() { return *impl_->task_watchers; }
 
 void GatewayServer::Wait() {
   if (impl_->server != nullptr) impl_->server->Wait();

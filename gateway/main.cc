@@ -40,6 +40,13 @@ ABSL_FLAG(std::string, max_concurrent_calls, "",
 ABSL_FLAG(std::string, shutdown_grace_seconds, "",
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish. Default: "
           "$PVE_GATEWAY_SHUTDOWN_GRACE_SECONDS, else 10.");
+ABSL_FLAG(std::string, task_poll_initial_ms, "",
+          "Tasks.WatchTask: first interval between task status polls, doubling up to "
+          "--task_poll_max_ms (with jitter); also the fastest a client may ask for. Default: "
+          "$PVE_GATEWAY_TASK_POLL_INITIAL_MS, else 1000.");
+ABSL_FLAG(std::string, task_poll_max_ms, "",
+          "Tasks.WatchTask: longest interval between task status polls. Default: "
+          "$PVE_GATEWAY_TASK_POLL_MAX_MS, else 30000.");
 ABSL_FLAG(bool, strict_decoding, false,
           "Fail a call (INTERNAL, naming the field) when Proxmox sends a value its typed field "
           "cannot hold, instead of keeping it in additional_properties. Default: "
@@ -95,8 +102,9 @@ int main(int argc, char** argv) {
   pvegw::HandleHelpFlag(
       argc, argv,
       {"listen", "mode", "descriptors", "mock_namespace", "mock_data", "max_message_bytes",
-       "max_concurrent_calls", "shutdown_grace_seconds", "strict_decoding", "log_level",
-       "log_format", "health_listen", "config_file", "allow_insecure_config_file_permissions"});
+       "max_concurrent_calls", "shutdown_grace_seconds", "strict_decoding", "task_poll_initial_ms",
+       "task_poll_max_ms", "log_level", "log_format", "health_listen", "config_file",
+       "allow_insecure_config_file_permissions"});
   absl::ParseCommandLine(argc, argv);
   std::vector<std::string> config_warnings;
   pvegw::ConfigFileOptions config_options;
@@ -154,6 +162,23 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.shutdown_grace = absl::Seconds(grace);
+  int poll_initial_ms = 0;
+  int poll_max_ms = 0;
+  if (!ParsePositive(Setting(FLAGS_task_poll_initial_ms, "PVE_GATEWAY_TASK_POLL_INITIAL_MS",
+                             absl::StrCat(pvegw::gateway::kDefaultTaskPollInitial.count())),
+                     "task_poll_initial_ms", &poll_initial_ms) ||
+      !ParsePositive(Setting(FLAGS_task_poll_max_ms, "PVE_GATEWAY_TASK_POLL_MAX_MS",
+                             absl::StrCat(pvegw::gateway::kDefaultTaskPollMax.count())),
+                     "task_poll_max_ms", &poll_max_ms)) {
+    return 2;
+  }
+  if (poll_max_ms < poll_initial_ms) {
+    spdlog::error("task_poll_max_ms={} is below task_poll_initial_ms={}", poll_max_ms,
+                  poll_initial_ms);
+    return 2;
+  }
+  options.tasks.poll_initial = std::chrono::milliseconds(poll_initial_ms);
+  options.tasks.poll_max = std::chrono::milliseconds(poll_max_ms);
   const std::string strict_setting =
       pvegw::ResolveSetting("", "PVE_GATEWAY_STRICT_DECODING", config_file, "");
   options.strict_decoding =
