@@ -16,6 +16,9 @@ struct RestRequest {
   std::string verb;  // GET, POST, PUT, DELETE
   std::string path;  // concrete, under /api2/json: "/nodes/pve1/qemu/100/config"
   RestParams params;
+  // The gRPC call's request id (x-request-id), for the upstream's logs; may be empty. (The
+  // initializer keeps RestRequest{verb, path, params} warning-free.)
+  std::string request_id = {};
 };
 
 // What Proxmox answers: an HTTP status, the reason phrase (Proxmox puts its error text

@@ -4,18 +4,60 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 #include <memory>
+#include <random>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/log.h"
 
 namespace pvegw::gateway {
+namespace {
+
+// A cancellation this close to the call's deadline is taken as the deadline passing.
+constexpr std::chrono::milliseconds kDeadlineSlack{200};
+
+// A caller's id is kept when it is short and made of characters that are safe in any log
+// line and HTTP header; anything else is replaced by a generated one.
+bool UsableRequestId(const grpc::string_ref& id) {
+  if (id.empty() || id.size() > kMaxRequestIdBytes) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':' || c == '/' || c == '+' ||
+                    c == '=' || c == '@';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string NewRequestId() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  return absl::StrFormat("%016x%016x", random(), random());
+}
+
+}  // namespace
+
+std::string RequestIdOf(const grpc::ServerContextBase& ctx) {
+  const auto& metadata = ctx.client_metadata();
+  auto it = metadata.find(kRequestIdHeader);
+  if (it != metadata.end() && UsableRequestId(it->second)) {
+    return std::string(it->second.data(), it->second.size());
+  }
+  return NewRequestId();
+}
 
 // The state machine of one call: OnReadDone -> backend -> OnBackendDone -> Finish -> OnDone.
-class ApiCall : public grpc::ServerGenericBidiReactor {
+class ApiCall final : public grpc::ServerGenericBidiReactor {
  public:
   ApiCall(ApiService& service, grpc::GenericCallbackServerContext* ctx)
-      : service_(service), ctx_(ctx), start_(std::chrono::steady_clock::now()) {
+      : service_(service),
+        ctx_(ctx),
+        start_(std::chrono::steady_clock::now()),
+        request_id_(RequestIdOf(*ctx)) {
     service_.counters_.calls.fetch_add(1, std::memory_order_relaxed);
+    ctx_->AddInitialMetadata(kRequestIdHeader, request_id_);
     entry_ = service_.table_.Find(ctx->method());
     if (entry_ == nullptr) {
       Fail(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
@@ -33,7 +75,14 @@ class ApiCall : public grpc::ServerGenericBidiReactor {
     StartRead(&request_);
   }
 
+  // The client cancelled, its deadline passed, or the server is shutting down.
+  void OnCancel() override { cancelled_ = true; }
+
   void OnReadDone(bool ok) override {
+    if (!ok && ctx_->IsCancelled()) {
+      Fail(grpc::Status(grpc::StatusCode::CANCELLED, "the call ended before its request arrived"));
+      return;
+    }
     if (!ok) {
       Fail(
           grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -63,6 +112,7 @@ class ApiCall : public grpc::ServerGenericBidiReactor {
         Fail(st);
         return;
       }
+      rest.request_id = request_id_;
       service_.backend_.Call(std::move(rest), [this](RestResponse r) { OnBackendDone(r); });
     } catch (const std::exception& e) {
       Fail(grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("internal error: ", e.what())));
@@ -89,13 +139,38 @@ class ApiCall : public grpc::ServerGenericBidiReactor {
 
   void OnDone() override {
     if (admitted_) service_.counters_.in_flight.fetch_sub(1);
-    if (!final_.ok()) {
+    grpc::StatusCode code = final_.error_code();
+    if (cancelled_) {
+      // What the client saw, whatever the server had prepared: a cancellation is the
+      // client's (or the deadline's) doing, not a failure of the call. The client's own
+      // timer usually fires first and resets the stream a little before the server's copy
+      // of the deadline (which started one network hop later) expires.
+      const auto deadline = ctx_->deadline();
+      code = deadline != std::chrono::system_clock::time_point::max() &&
+                     std::chrono::system_clock::now() + kDeadlineSlack >= deadline
+                 ? grpc::StatusCode::DEADLINE_EXCEEDED
+                 : grpc::StatusCode::CANCELLED;
+    }
+    const double ms = std::round(std::chrono::duration<double, std::milli>(
+                                     std::chrono::steady_clock::now() - start_)
+                                     .count() *
+                                 1000) /
+                      1000;
+    const std::string code_name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+    if (code == grpc::StatusCode::OK || cancelled_) {
+      log::Log(spdlog::level::debug, cancelled_ ? "call cancelled" : "call",
+               {{"method", ctx_->method()},
+                {"code", code_name},
+                {"latency_ms", ms},
+                {"request_id", request_id_}});
+    } else {
       service_.counters_.failed.fetch_add(1, std::memory_order_relaxed);
-      const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_)
-              .count();
-      spdlog::warn("call failed method={} code={} latency_ms={:.3f} message=\"{}\"", ctx_->method(),
-                   static_cast<int>(final_.error_code()), ms, final_.error_message());
+      log::Log(spdlog::level::warn, "call failed",
+               {{"method", ctx_->method()},
+                {"code", code_name},
+                {"latency_ms", ms},
+                {"request_id", request_id_},
+                {"error", final_.error_message()}});
     }
     delete this;
   }
@@ -109,6 +184,8 @@ class ApiCall : public grpc::ServerGenericBidiReactor {
   ApiService& service_;
   grpc::GenericCallbackServerContext* ctx_;
   const std::chrono::steady_clock::time_point start_;
+  const std::string request_id_;
+  std::atomic<bool> cancelled_{false};
   const MethodEntry* entry_ = nullptr;
   bool admitted_ = false;
   grpc::ByteBuffer request_;

@@ -5,13 +5,24 @@
 #include <grpcpp/generic/async_generic_service.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "gateway/backend.h"
 #include "gateway/method_table.h"
 #include "gateway/transcoder.h"
 
 namespace pvegw::gateway {
+
+// Callers may name their request with this metadata key; the gateway logs the id with the
+// call, answers it in the response's initial metadata and hands it to the backend.
+inline constexpr char kRequestIdHeader[] = "x-request-id";
+inline constexpr std::size_t kMaxRequestIdBytes = 128;
+
+// The caller's x-request-id if usable (at most kMaxRequestIdBytes of [A-Za-z0-9-_.:/+=@]),
+// else a new random id.
+std::string RequestIdOf(const grpc::ServerContextBase& ctx);
 
 struct CallCounters {
   std::atomic<std::uint64_t> calls{0};

@@ -21,10 +21,12 @@
 #include "gateway/task_watchers.h"
 #include "gateway/tasks_service.h"
 #include "gateway/transcoder.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.pb.h"
 #include "proxmox/gateway/v1/gateway.grpc.pb.h"
-#include "proxmox/gateway/v1/tasks.grpc.pb.h"
 #include "proxmox/gateway/v1/options.pb.h"
+#include "proxmox/gateway/v1/tasks.grpc.pb.h"
 
 namespace pvegw::gateway {
 
@@ -81,6 +83,23 @@ class GatewayInfoService final : public proxmox::gateway::v1::Gateway::CallbackS
   const std::chrono::steady_clock::time_point start_;
 };
 
+// The health port's only other service: every method but grpc.health.v1 is UNIMPLEMENTED
+// there. (A server needs at least one callback service to run without a polled queue.)
+class HealthOnlyService final : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
+    class Refusal final : public grpc::ServerGenericBidiReactor {
+     public:
+      Refusal() {
+        Finish(
+            grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this port serves only grpc.health.v1"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal;
+  }
+};
+
 }  // namespace
 
 struct GatewayServer::Impl {
@@ -97,6 +116,8 @@ struct GatewayServer::Impl {
   std::unique_ptr<TaskWatchers> task_watchers;  // outlives the server, not the backend
   std::unique_ptr<TasksService> tasks_service;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<HealthOnlyService> health_only;
+  std::unique_ptr<grpc::Server> health_server;  // --health_listen: grpc.health.v1 only
   std::vector<std::string> api_services;
   std::string descriptor_file;  // --descriptors content (reflection reads it lazily)
   std::mutex shutdown_mu;
@@ -167,9 +188,11 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   }
   std::set<std::string> api_packages;
   for (const auto* file : api_files) api_packages.insert(file->package());
-  // The gateway's own services, so reflection can describe them too.
+  // The gateway's own services, so reflection can describe them too, and the error detail
+  // types (grpcurl -format-error resolves google.rpc.BadRequest through reflection).
   for (const auto* file :
        {proxmox::gateway::v1::GetInfoRequest::descriptor()->file(),
+        google::rpc::Status::descriptor()->file(), google::rpc::BadRequest::descriptor()->file(),
         proxmox::gateway::v1::TaskEvent::descriptor()->file(),
         grpc::health::v1::HealthCheckRequest::descriptor()->file(),
         grpc::reflection::v1::ServerReflectionRequest::descriptor()->file(),
@@ -251,13 +274,35 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
                                                " (address in use, or not a host:port?)"));
   }
   stage("gRPC server");
-  auto* health = impl->server->GetHealthCheckService();
-  health->SetServingStatus(true);
-  for (const std::string& s : all_services) health->SetServingStatus(s, true);
+  int health_port = 0;
+  if (!options.health_listen.empty()) {
+    // A second server with nothing but the default health service: the kubelet's probes
+    // reach it on the pod IP while the API itself stays on loopback (sidecar).
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(options.health_listen, grpc::InsecureServerCredentials(),
+                                    &health_port);
+    impl->health_only = std::make_unique<HealthOnlyService>();
+    health_builder.RegisterCallbackGenericService(impl->health_only.get());
+    impl->health_server = health_builder.BuildAndStart();
+    if (impl->health_server == nullptr || health_port == 0) {
+      impl->server->Shutdown();
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", options.health_listen,
+                                                 " for health (address in use, or not a "
+                                                 "host:port?)"));
+    }
+  }
+  for (grpc::Server* s : {impl->server.get(), impl->health_server.get()}) {
+    if (s == nullptr) continue;
+    auto* health = s->GetHealthCheckService();
+    health->SetServingStatus(true);
+    for (const std::string& name : all_services) health->SetServingStatus(name, true);
+    if (backend->mode() == "mock") health->SetServingStatus(kUpstreamHealthService, true);
+  }
 
   auto server = std::unique_ptr<GatewayServer>(new GatewayServer(std::move(impl)));
   server->backend_ = std::move(backend);
   server->port_ = port;
+  server->health_port_ = health_port;
   const std::string host = options.listen.substr(0, options.listen.rfind(':'));
   server->listen_address_ = absl::StrCat(host, ":", port);
   server->startup_ms_ =
@@ -271,6 +316,16 @@ void GatewayServer::BeginShutdown() {
   impl_->shutting_down = true;
   // Every service, including the overall "", answers NOT_SERVING from now on.
   impl_->server->GetHealthCheckService()->Shutdown();
+  if (impl_->health_server != nullptr) impl_->health_server->GetHealthCheckService()->Shutdown();
+}
+
+void GatewayServer::SetServingStatus(const std::string& service, bool serving) {
+  std::lock_guard<std::mutex> lock(impl_->shutdown_mu);
+  if (impl_->shutting_down || impl_->server == nullptr) return;
+  impl_->server->GetHealthCheckService()->SetServingStatus(service, serving);
+  if (impl_->health_server != nullptr) {
+    impl_->health_server->GetHealthCheckService()->SetServingStatus(service, serving);
+  }
 }
 
 void GatewayServer::Shutdown() {
@@ -285,6 +340,10 @@ void GatewayServer::Shutdown() {
   const auto grace = absl::ToChronoNanoseconds(impl_->options.shutdown_grace);
   impl_->server->Shutdown(std::chrono::system_clock::now() + grace);
   impl_->server->Wait();
+  if (impl_->health_server != nullptr) {
+    impl_->health_server->Shutdown(std::chrono::system_clock::now());
+    impl_->health_server->Wait();
+  }
   impl_->task_watchers->Stop();
 }
 

@@ -21,12 +21,17 @@ inline constexpr char kVersion[] = "0.1.0";
 inline constexpr char kDefaultListen[] = "127.0.0.1:50051";
 inline constexpr int kDefaultMaxMessageBytes = 4 << 20;
 inline constexpr int kDefaultMaxConcurrentCalls = 1024;
+// gRPC health service name that reports whether the upstream answers (Kubernetes readiness
+// in real mode). Always SERVING in mock mode, whose store is in-process.
+inline constexpr char kUpstreamHealthService[] = "proxmox.gateway.v1.Upstream";
 
 struct GatewayOptions {
   std::string listen = kDefaultListen;  // host:port; port 0 picks a free one
-  std::string mode = "mock";            // mock | real
-  std::string descriptors_path;         // empty: the descriptor set embedded at build time
-  MockOptions mock;                     // mock mode only
+  // Optional second host:port serving only grpc.health.v1 (probes of a loopback-only API).
+  std::string health_listen;
+  std::string mode = "mock";     // mock | real
+  std::string descriptors_path;  // empty: the descriptor set embedded at build time
+  MockOptions mock;              // mock mode only
   int max_message_bytes = kDefaultMaxMessageBytes;
   int max_concurrent_calls = kDefaultMaxConcurrentCalls;
   absl::Duration shutdown_grace = absl::Seconds(10);
@@ -47,6 +52,7 @@ class GatewayServer {
   ~GatewayServer();
 
   int port() const { return port_; }
+  int health_port() const { return health_port_; }  // 0 without health_listen
   const std::string& listen_address() const { return listen_address_; }
   int method_count() const;
   int service_count() const;
@@ -58,6 +64,9 @@ class GatewayServer {
 
   // Health turns NOT_SERVING (load balancers and kubelets stop sending) while calls go on.
   void BeginShutdown();
+  // Health of one service (e.g. proxmox.gateway.v1.Upstream) on every listener; ignored
+  // once shutting down.
+  void SetServingStatus(const std::string& service, bool serving);
   // BeginShutdown, then stop accepting calls and let in-flight ones finish within the
   // grace period (after which they are cancelled). Idempotent.
   void Shutdown();
@@ -71,6 +80,7 @@ class GatewayServer {
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<Backend> backend_;
   int port_ = 0;
+  int health_port_ = 0;
   std::string listen_address_;
   double startup_ms_ = 0;
 };

