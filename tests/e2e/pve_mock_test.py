@@ -221,7 +221,7 @@ class BadInputTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.mock = pvetest.PveMock(ARGS.pve_mock, STATE.path, "bad",
-                                   ["--reset", "--plain_http", "--idle_timeout_ms=500"])
+                                   ["--reset", "--plain_http", "--idle_timeout_ms=2000"])
         cls.ticket = cls.mock.login()
         cls.cookie = "Cookie: PVEAuthCookie=%s\r\n" % cls.ticket["ticket"]
         cls.csrf = "CSRFPreventionToken: %s\r\n" % cls.ticket["CSRFPreventionToken"]
@@ -392,7 +392,7 @@ class OperationsTest(unittest.TestCase):
 
     def test_ticket_expiry_and_renewal(self):
         mock = pvetest.PveMock(ARGS.pve_mock, STATE.path, "expiry",
-                               ["--reset", "--plain_http", "--ticket_lifetime_s=2"])
+                               ["--reset", "--plain_http", "--ticket_lifetime_s=5"])
         try:
             first = mock.login()
             renewed_status, _, _, body = mock.request(
@@ -403,7 +403,7 @@ class OperationsTest(unittest.TestCase):
             self.assertEqual(mock.request("GET", "/version", headers=cookie(first["ticket"]))[0], 200)
             pvetest.wait_until(
                 lambda: mock.request("GET", "/version", headers=cookie(first["ticket"]))[0] == 401,
-                timeout=10, what="the first ticket to expire")
+                timeout=20, what="the first ticket to expire")
             # An expired ticket cannot renew itself.
             self.assertEqual(mock.request("POST", "/access/ticket",
                                           {"username": "root@pam", "password": first["ticket"]})[0], 401)
