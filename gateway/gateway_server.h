@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "gateway/backend.h"
 #include "gateway/mock_mode_backend.h"
+#include "gateway/upstream/upstream_backend.h"
 
 namespace pvegw::gateway {
 
@@ -19,12 +20,29 @@ inline constexpr char kVersion[] = "0.1.0";
 inline constexpr char kDefaultListen[] = "127.0.0.1:50051";
 inline constexpr int kDefaultMaxMessageBytes = 4 << 20;
 inline constexpr int kDefaultMaxConcurrentCalls = 1024;
+// gRPC health service name that reflects whether the upstream Proxmox answers (readiness).
+inline constexpr char kUpstreamHealthService[] = "proxmox.gateway.v1.Upstream";
+
+// Who may call the gateway (DESIGN.md §7). A listen address other than loopback needs TLS
+// or bearer tokens, unless `insecure_listen` says the network is trusted.
+struct ListenerSecurity {
+  std::string tls_cert;          // PEM chain; with tls_key: serve TLS
+  std::string tls_key;           // PEM private key
+  std::string tls_client_ca;     // PEM CAs; set: clients must present a certificate they sign
+  std::string auth_tokens_file;  // one bearer token per line
+  bool insecure_listen = false;
+};
+
+// True for 127.0.0.0/8, ::1, localhost and unix sockets.
+bool IsLoopbackListen(const std::string& listen);
 
 struct GatewayOptions {
   std::string listen = kDefaultListen;  // host:port; port 0 picks a free one
   std::string mode = "mock";            // mock | real
   std::string descriptors_path;         // empty: the descriptor set embedded at build time
   MockOptions mock;                     // mock mode only
+  upstream::UpstreamOptions upstream;   // real mode only
+  ListenerSecurity security;
   int max_message_bytes = kDefaultMaxMessageBytes;
   int max_concurrent_calls = kDefaultMaxConcurrentCalls;
   absl::Duration shutdown_grace = absl::Seconds(10);
