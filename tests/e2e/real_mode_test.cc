@@ -124,11 +124,14 @@ gateway::GatewayOptions RealOptions(const FakePve& pve) {
   return o;
 }
 
-// UPIDs carry a start time; everything else must be identical.
+// UPIDs carry a start time and a running guest a process id; everything else must be
+// identical.
 std::string Normalized(const CallResult& r) {
   static const std::regex kUpid("UPID:[^\"]*");
-  return absl::StrCat(r.status.error_code(), " ", r.status.error_message(), " ",
-                      std::regex_replace(r.json, kUpid, "UPID"));
+  static const std::regex kPid("\"pid\":\"?[0-9]+\"?");
+  return absl::StrCat(
+      r.status.error_code(), " ", r.status.error_message(), " ",
+      std::regex_replace(std::regex_replace(r.json, kUpid, "UPID"), kPid, "\"pid\":0"));
 }
 
 TEST(RealModeTest, VmLifecycleAnswersMatchMockMode) {
