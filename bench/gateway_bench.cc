@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "api/embedded_descriptors.h"
 #include "gateway/gateway_server.h"
 #include "gateway/method_table.h"
 #include "gateway/transcoder.h"
@@ -35,7 +36,7 @@ struct Api {
 Api& TheApi() {
   static Api* api = [] {
     auto* a = new Api();
-    a->index = *api::ApiIndex::FromDescriptorSet(EmbeddedLeanDescriptorSet());
+    a->index = *api::ApiIndex::FromDescriptorSet(api::EmbeddedLeanDescriptorSet());
     a->table = std::make_unique<MethodTable>(*a->index);
     a->transcoder = std::make_unique<Transcoder>(*a->index);
     return a;

@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "api/embedded_descriptors.h"
 #include "common/status_macros.h"
 #include "gateway/api_service.h"
 #include "gateway/method_table.h"
@@ -21,26 +22,7 @@
 #include "grpc/health/v1/health.pb.h"
 #include "proxmox/gateway/v1/gateway.grpc.pb.h"
 
-extern "C" {
-extern const char pvegw_embedded_descriptors[];
-extern const char pvegw_embedded_descriptors_end[];
-extern const char pvegw_embedded_lean_descriptors[];
-extern const char pvegw_embedded_lean_descriptors_end[];
-}
-
 namespace pvegw::gateway {
-
-absl::string_view EmbeddedDescriptorSet() {
-  return absl::string_view(
-      pvegw_embedded_descriptors,
-      static_cast<std::size_t>(pvegw_embedded_descriptors_end - pvegw_embedded_descriptors));
-}
-
-absl::string_view EmbeddedLeanDescriptorSet() {
-  return absl::string_view(pvegw_embedded_lean_descriptors,
-                           static_cast<std::size_t>(pvegw_embedded_lean_descriptors_end -
-                                                    pvegw_embedded_lean_descriptors));
-}
 
 namespace {
 
@@ -203,8 +185,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   }
 
   // 1. The API, from the embedded descriptor set or a file given at start-up.
-  absl::string_view bytes = EmbeddedLeanDescriptorSet();
-  absl::string_view annotated = EmbeddedDescriptorSet();
+  absl::string_view bytes = api::EmbeddedLeanDescriptorSet();
+  absl::string_view annotated = api::EmbeddedDescriptorSet();
   if (!options.descriptors_path.empty()) {
     std::ifstream in(options.descriptors_path, std::ios::binary);
     if (!in) {

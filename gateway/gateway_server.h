@@ -48,10 +48,6 @@ struct GatewayOptions {
   absl::Duration shutdown_grace = absl::Seconds(10);
 };
 
-// The descriptor sets compiled into this binary: build/share/pve-api.desc (with comments,
-// for reflection) and pve-api.lean.desc (without, parsed at start-up).
-absl::string_view EmbeddedDescriptorSet();
-absl::string_view EmbeddedLeanDescriptorSet();
 
 class GatewayServer {
  public:

@@ -151,6 +151,21 @@ class MockBackend::Impl {
   absl::StatusOr<json::value> TaskLog(CallContext& ctx);
   absl::StatusOr<json::value> TaskStop(CallContext& ctx);
 
+  // --- Access (access.cc): logins, passwords, API tokens -----------------------------------
+  absl::StatusOr<json::value> Login(CallContext& ctx);
+  absl::StatusOr<json::value> UserCreate(CallContext& ctx);
+  absl::StatusOr<json::value> UserDelete(CallContext& ctx);
+  absl::StatusOr<json::value> PasswordChange(CallContext& ctx);
+  absl::StatusOr<json::value> TokenCreate(CallContext& ctx);
+  absl::StatusOr<json::value> TokenUpdate(CallContext& ctx);
+  absl::StatusOr<json::value> TokenDelete(CallContext& ctx);
+  absl::Status SeedAccess(WriteTxn& txn);
+  absl::StatusOr<MockBackend::Identity> VerifyTicket(absl::string_view ticket);
+  bool VerifyCsrfToken(absl::string_view token, absl::string_view userid);
+  absl::StatusOr<MockBackend::Identity> VerifyApiToken(absl::string_view full_tokenid,
+                                                       absl::string_view secret);
+  absl::Status SetPassword(absl::string_view userid, absl::string_view password);
+
   // --- World (world.cc) ------------------------------------------------------------------
   absl::Status Seed(WriteTxn& txn);
   absl::Status ApplyCustomData();
@@ -167,6 +182,10 @@ class MockBackend::Impl {
   absl::Status CheckAncestors(CallContext& ctx);
   absl::StatusOr<json::value> GenericGet(CallContext& ctx);
   absl::StatusOr<json::value> GenericMutation(CallContext& ctx);
+  // The cluster-wide secret named `name`, made on first use.
+  absl::StatusOr<std::string> Secret(absl::string_view name);
+  // Is `userid` a user who may log in now (present, enabled, not expired)?
+  bool UserActive(ReadTxn& txn, absl::string_view userid, std::int64_t now_s) const;
   absl::StatusOr<json::value> MutationResult(WriteTxn& txn, CallContext& ctx,
                                              absl::string_view task_id);
 

@@ -179,6 +179,8 @@ void MockBackend::Impl::BuildCollections() {
       {"/nodes/{node}/storage", 500, "storage '{id}' does not exist",
        "storage ID '{id}' already defined"},
       {"/nodes/{node}/tasks", 500, "no such task '{id}'", "task '{id}' already exists"},
+      {"/access/users/{userid}/token", 500, "no such token '{id}' for user '{userid}'",
+       "Token already exists."},
   };
   for (const auto& op : api_->operations()) {
     if (op->verb != "GET" || op->rules.child_link().empty()) continue;
@@ -252,6 +254,16 @@ void MockBackend::Impl::RegisterHandlers() {
           [this, lxc, action](CallContext& c) { return GuestStatus(c, lxc, action); });
     }
   }
+  add("POST", "/access/ticket", [this](CallContext& c) { return Login(c); });
+  add("POST", "/access/users", [this](CallContext& c) { return UserCreate(c); });
+  add("DELETE", "/access/users/{userid}", [this](CallContext& c) { return UserDelete(c); });
+  add("PUT", "/access/password", [this](CallContext& c) { return PasswordChange(c); });
+  add("POST", "/access/users/{userid}/token/{tokenid}",
+      [this](CallContext& c) { return TokenCreate(c); });
+  add("PUT", "/access/users/{userid}/token/{tokenid}",
+      [this](CallContext& c) { return TokenUpdate(c); });
+  add("DELETE", "/access/users/{userid}/token/{tokenid}",
+      [this](CallContext& c) { return TokenDelete(c); });
   add("GET", "/cluster/resources", [this](CallContext& c) { return ClusterResources(c); });
   add("GET", "/cluster/nextid", [this](CallContext& c) { return NextId(c); });
   add("GET", "/nodes/{node}/storage", [this](CallContext& c) { return NodeStorage(c); });
@@ -376,10 +388,11 @@ absl::Status MockBackend::Impl::MissingError(const CollectionInfo& info,
                                              const CallContext& ctx) const {
   std::string kind = KindOf(info.template_path);
   (void)collection;
-  return HttpError(
-      info.missing_status,
-      absl::StrReplaceAll(info.missing_message,
-                          {{"{id}", id}, {"{node}", ctx.PathParam("node")}, {"{kind}", kind}}));
+  return HttpError(info.missing_status,
+                   absl::StrReplaceAll(info.missing_message, {{"{id}", id},
+                                                              {"{node}", ctx.PathParam("node")},
+                                                              {"{userid}", ctx.PathParam("userid")},
+                                                              {"{kind}", kind}}));
 }
 
 absl::Status MockBackend::Impl::DuplicateError(const CollectionInfo& info, absl::string_view id,
@@ -415,6 +428,8 @@ absl::Status MockBackend::Impl::CheckAncestors(CallContext& ctx) {
   const std::vector<std::string>& tsegs = ctx.op->segments;
   for (std::size_t i = 0; i < tsegs.size(); ++i) {
     if (!IsParamSegment(tsegs[i])) continue;
+    // POST on an item path creates that item (API tokens, ...): it need not exist yet.
+    if (ctx.op->verb == "POST" && i + 1 == tsegs.size()) continue;
     std::string parent_template;
     for (std::size_t j = 0; j < i; ++j) absl::StrAppend(&parent_template, "/", tsegs[j]);
     const CollectionInfo* info = Collection(parent_template);
@@ -647,6 +662,7 @@ absl::Status MockBackend::Impl::Initialize() {
   PVEGW_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
     if (txn.Get(MetaKey("seeded"))) return absl::OkStatus();  // another process seeded it
     PVEGW_RETURN_IF_ERROR(Seed(txn));
+    PVEGW_RETURN_IF_ERROR(SeedAccess(txn));
     return txn.Put(MetaKey("seeded"), "1");
   }));
   return ApplyCustomData();
@@ -656,6 +672,7 @@ absl::Status MockBackend::Impl::Reset() {
   PVEGW_RETURN_IF_ERROR(store_->Reset());
   PVEGW_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
     PVEGW_RETURN_IF_ERROR(Seed(txn));
+    PVEGW_RETURN_IF_ERROR(SeedAccess(txn));
     return txn.Put(MetaKey("seeded"), "1");
   }));
   return ApplyCustomData();
@@ -694,6 +711,19 @@ RestResponse MockBackend::Call(const RestRequest& request) { return impl_->Call(
 absl::Status MockBackend::Reset() { return impl_->Reset(); }
 Store& MockBackend::store() { return impl_->store(); }
 const api::ApiIndex& MockBackend::api() const { return impl_->api(); }
+absl::StatusOr<MockBackend::Identity> MockBackend::VerifyTicket(absl::string_view ticket) {
+  return impl_->VerifyTicket(ticket);
+}
+bool MockBackend::VerifyCsrfToken(absl::string_view token, absl::string_view userid) {
+  return impl_->VerifyCsrfToken(token, userid);
+}
+absl::StatusOr<MockBackend::Identity> MockBackend::VerifyApiToken(absl::string_view full_tokenid,
+                                                                  absl::string_view secret) {
+  return impl_->VerifyApiToken(full_tokenid, secret);
+}
+absl::Status MockBackend::SetPassword(absl::string_view userid, absl::string_view password) {
+  return impl_->SetPassword(userid, password);
+}
 
 absl::StatusOr<MockOptions> MockOptionsFromEnv(MockOptions base) {
   auto env = [](const char* name) -> std::optional<std::string> {

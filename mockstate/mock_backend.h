@@ -15,11 +15,15 @@
 namespace pvegw::mockstate {
 
 inline constexpr std::int64_t kDefaultTaskDurationMs = 2000;
+inline constexpr std::int64_t kDefaultTicketLifetimeS = 7200;  // Proxmox's $ticket_lifetime
+// root@pam's password in a freshly seeded world (pve-mock's --root_password replaces it).
+inline constexpr char kDefaultRootPassword[] = "pve-mock";
 
 struct MockOptions {
   StoreOptions store;
   std::string data_path;  // PROXMOX_MOCK_DATA_PATH: JSON or YAML seeding/overriding paths
   std::int64_t task_duration_ms = kDefaultTaskDurationMs;
+  std::int64_t ticket_lifetime_s = kDefaultTicketLifetimeS;
   // Milliseconds since the epoch; tests substitute a controllable clock.
   std::function<std::int64_t()> now_ms;
 };
@@ -47,6 +51,24 @@ class MockBackend {
 
   // Wipes the namespace and seeds it again (default world + custom data).
   absl::Status Reset();
+
+  // --- Authentication as pve-mock enforces it (PROXMOX-WIRE §3). Keys, passwords and
+  // token secrets live in the namespace, like Proxmox's cluster-wide ones in /etc/pve, so
+  // every process on one world accepts the same tickets. Failures are UNAUTHENTICATED.
+  struct Identity {
+    std::string userid;   // "root@pam"
+    std::string tokenid;  // "root@pam!ci" for API tokens, else empty
+  };
+  // A ticket from POST /access/ticket: signature, age (-300 s < age < lifetime), user
+  // still present, enabled and not expired.
+  absl::StatusOr<Identity> VerifyTicket(absl::string_view ticket);
+  // The CSRFPreventionToken issued with a ticket for `userid` (same age window).
+  bool VerifyCsrfToken(absl::string_view token, absl::string_view userid);
+  // `full_tokenid` "user@realm!name" and its secret: token and user present, enabled and
+  // neither expired.
+  absl::StatusOr<Identity> VerifyApiToken(absl::string_view full_tokenid, absl::string_view secret);
+  // Sets the password `userid` logs in with (stored salted and hashed).
+  absl::Status SetPassword(absl::string_view userid, absl::string_view password);
 
   Store& store();
   const api::ApiIndex& api() const;

@@ -13,7 +13,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev liblmdb-dev
   golang-github-gogo-googleapis-dev
-  python3-grpcio python3-protobuf
+  python3-grpcio python3-protobuf python3-proxmoxer python3-requests
+  curl wrk
   clang-format clang-tidy
 )
 
