@@ -7,7 +7,9 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "codegen/json_reader.h"
 #include "codegen/json_util.h"
 #include "common/status_macros.h"
@@ -62,7 +64,30 @@ void WriteEntries(const std::map<std::string, FieldLock::Entry>& entries, std::s
   out += entries.empty() ? "}" : "\n      }";
 }
 
+// A signature split into its wrapping ('r' repeated, 'm' map, ' ' none) and element type:
+// "repeated int64" -> ('r', "int64"), "map<uint32,int>" -> ('m', "int").
+std::pair<char, absl::string_view> SplitSignature(absl::string_view sig) {
+  if (absl::ConsumePrefix(&sig, "repeated ")) return {'r', sig};
+  if (absl::ConsumePrefix(&sig, "map<uint32,") && absl::ConsumeSuffix(&sig, ">")) {
+    return {'m', sig};
+  }
+  return {' ', sig};
+}
+
+bool IsIntElement(absl::string_view e) { return e == "int" || e == "int64"; }
+
 }  // namespace
+
+bool IsInt64Signature(absl::string_view signature) {
+  return SplitSignature(signature).second == "int64";
+}
+
+bool SameWireType(absl::string_view a, absl::string_view b) {
+  if (a == b) return true;
+  const auto [wa, ea] = SplitSignature(a);
+  const auto [wb, eb] = SplitSignature(b);
+  return wa == wb && IsIntElement(ea) && IsIntElement(eb);
+}
 
 absl::StatusOr<FieldLock> FieldLock::Parse(absl::string_view text, absl::string_view file_name) {
   PVEGW_ASSIGN_OR_RETURN(ParsedJson parsed, ParseJsonStrict(text, 0, file_name, false));

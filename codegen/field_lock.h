@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace pvegw::codegen {
 
@@ -43,14 +44,25 @@ class FieldLock {
   std::map<std::string, Message> messages_;
 };
 
+// Type signatures in the lock: "string", "bool", "double", "int" (int32), "int64",
+// "message:<Name>" or a well-known type (".google.protobuf.Struct"), wrapped as
+// "repeated <T>" or "map<uint32,<T>>". int32 and int64 share one wire encoding, so two
+// signatures that differ only in that width are wire compatible and keep the field number;
+// proto3 JSON writes int64 as a string and int32 as a number, so the lock remembers int64
+// and a field published as int64 never narrows again.
+bool SameWireType(absl::string_view a, absl::string_view b);
+// True if the element type of the signature is int64.
+bool IsInt64Signature(absl::string_view signature);
+
 // What applying a schema did to the lock; printed by pve-protogen.
 struct LockChanges {
   int added = 0;     // new numbers assigned
   int reserved = 0;  // fields removed (or retyped) and reserved
   int revived = 0;   // previously removed fields that came back with their old number
   int renamed = 0;   // same number, new proto field name
+  int widened = 0;   // int32 -> int64, same number; recorded so it never narrows back
   std::vector<std::string> examples;  // a few "Message.field (+N)" lines for the log
-  bool any() const { return added + reserved + revived + renamed > 0; }
+  bool any() const { return added + reserved + revived + renamed + widened > 0; }
 };
 
 }  // namespace pvegw::codegen

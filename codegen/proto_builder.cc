@@ -68,6 +68,15 @@ const std::set<absl::string_view>& KnownKeywords() {
   return *kKnown;
 }
 
+// Backup Server's `/backup/_upgrade_` and `/reader/_upgrade_` switch the connection to its
+// HTTP/2 backup protocol: nothing a request/response gateway can call.
+bool IsProtocolSwitch(absl::string_view path) {
+  for (absl::string_view seg : absl::StrSplit(path, '/')) {
+    if (seg == "_upgrade_") return true;
+  }
+  return false;
+}
+
 // Operations that return a plain string that is not a task UPID, although nothing in the
 // schema tells them apart from the many that are (QEMU monitor output, an SDN lock token).
 bool StringResultIsNotUpid(absl::string_view verb, absl::string_view path) {
@@ -166,6 +175,7 @@ class Builder {
     std::string wire_name;
     const json::object* schema = nullptr;  // nullptr for the additional-properties field
     bool in_path = false;
+    bool declared_open = false;  // additional-properties field of a declared-open object
   };
 
   absl::StatusOr<ProtoMessage> BuildMessage(const std::string& name, const std::string& parent_full,
@@ -199,6 +209,8 @@ class Builder {
   Warnings& warnings_;
   bool uses_struct_ = false;
   bool uses_empty_ = false;
+  // Building a response: every object message gets the additional-properties Struct.
+  bool in_response_ = false;
   int message_count_ = 0;
   int field_count_ = 0;
 };
@@ -331,9 +343,12 @@ absl::StatusOr<std::string> Builder::NestedMessage(const json::object& s, const 
     }
     entries.push_back(Entry{std::string(kv.key()), &kv.value().get_object(), false});
   }
+  // Answers keep what the schema does not list (DESIGN.md §3, lossless answers): every
+  // object message of a response has the Struct; in requests only declared-open objects.
   const json::value* ap = s.if_contains("additionalProperties");
-  if (ap != nullptr && AsBoolish(*ap).value_or(false)) {
-    entries.push_back(Entry{kAdditionalWireName, nullptr, false});
+  const bool declared_open = ap != nullptr && AsBoolish(*ap).value_or(false);
+  if (declared_open || in_response_) {
+    entries.push_back(Entry{kAdditionalWireName, nullptr, false, declared_open});
   }
   std::vector<std::string> inner_enclosing = enclosing;
   inner_enclosing.push_back(parent.name);
@@ -548,7 +563,10 @@ absl::StatusOr<ProtoMessage> Builder::BuildMessage(const std::string& name,
       f.label = ProtoField::Label::kMessage;
       f.type = kStruct;
       f.rules.additional_properties = true;
-      f.comment.push_back("Properties Proxmox returned that the schema does not list.");
+      f.rules.declared_open = e.declared_open;
+      f.comment.push_back(
+          "Keys Proxmox returned that the schema does not list, and values a typed field could");
+      f.comment.push_back("not hold, under their Proxmox key.");
       f.json_name = "additionalProperties";
     } else {
       const std::string indexed = IndexedBase(e.wire_name);
@@ -612,11 +630,11 @@ absl::StatusOr<ProtoMessage> Builder::BuildMessage(const std::string& name,
   return msg;
 }
 
-std::string TypeSignature(const ProtoField& f) {
+std::string LockSignature(const ProtoField& f) {
   std::string type = f.type;
-  if (type == "int32" || type == "int64") type = "int";  // wire compatible
-  if (!type.empty() && type[0] != '.' && type != "int" && type != "string" && type != "bool" &&
-      type != "double") {
+  if (type == "int32") type = "int";  // see SameWireType: "int" and "int64" share numbers
+  if (!type.empty() && type[0] != '.' && type != "int" && type != "int64" && type != "string" &&
+      type != "bool" && type != "double") {
     type = "message:" + type;
   }
   switch (f.label) {
@@ -642,14 +660,28 @@ void Builder::AssignNumbers(ProtoMessage& msg) {
   std::sort(order.begin(), order.end(),
             [](const ProtoField* a, const ProtoField* b) { return a->wire_name < b->wire_name; });
 
+  // int32 and int64 keep one number. Once published as int64 a field stays int64, since
+  // JSON clients read int64 as a string and int32 as a number; widening is recorded.
+  auto settle_width = [&](ProtoField* f, FieldLock::Entry& entry, const std::string& sig) {
+    if (IsInt64Signature(entry.type) && !IsInt64Signature(sig)) {
+      f->type = "int64";
+    } else if (!IsInt64Signature(entry.type) && IsInt64Signature(sig)) {
+      entry.type = sig;
+      ++changes_.widened;
+      NoteChange(
+          absl::StrCat(msg.full_name, ".", f->name, " = ", entry.number, " widened to int64"));
+    }
+  };
+
   std::set<std::string> present;
   std::vector<ProtoField*> fresh;
   for (ProtoField* f : order) {
     present.insert(f->wire_name);
-    const std::string sig = TypeSignature(*f);
+    const std::string sig = LockSignature(*f);
     if (auto it = lm.fields.find(f->wire_name); it != lm.fields.end()) {
-      if (it->second.type == sig) {
+      if (SameWireType(it->second.type, sig)) {
         f->number = it->second.number;
+        settle_width(f, it->second, sig);
         if (it->second.proto_name != f->name) {
           NoteChange(
               absl::StrCat(msg.full_name, ".", it->second.proto_name, " renamed to ", f->name));
@@ -665,10 +697,11 @@ void Builder::AssignNumbers(ProtoMessage& msg) {
       const std::string prefix = f->wire_name + "#";
       auto rv = lm.reserved.lower_bound(prefix);
       for (; rv != lm.reserved.end() && absl::StartsWith(rv->first, prefix); ++rv) {
-        if (rv->second.type == sig && rv->second.proto_name == f->name) break;
+        if (SameWireType(rv->second.type, sig) && rv->second.proto_name == f->name) break;
       }
       if (rv != lm.reserved.end() && absl::StartsWith(rv->first, prefix)) {
         f->number = rv->second.number;
+        settle_width(f, rv->second, sig);
         lm.fields[f->wire_name] = rv->second;
         lm.reserved.erase(rv);
         ++changes_.revived;
@@ -686,6 +719,10 @@ void Builder::AssignNumbers(ProtoMessage& msg) {
       ++it;
     }
   }
+  // The additional-properties Struct comes after the listed fields of a new message, so
+  // `data` is 1 in every fresh Response.
+  std::stable_partition(fresh.begin(), fresh.end(),
+                        [](const ProtoField* f) { return f->wire_name != kAdditionalWireName; });
   std::set<int> taken;
   for (const auto& [k, e] : lm.fields) taken.insert(e.number);
   for (const auto& [k, e] : lm.reserved) taken.insert(e.number);
@@ -695,7 +732,7 @@ void Builder::AssignNumbers(ProtoMessage& msg) {
     f->number = n;
     lm.max_number = n;
     taken.insert(n);
-    lm.fields[f->wire_name] = FieldLock::Entry{n, TypeSignature(*f), f->name};
+    lm.fields[f->wire_name] = FieldLock::Entry{n, LockSignature(*f), f->name};
     ++changes_.added;
     NoteChange(absl::StrCat(msg.full_name, ".", f->name, " = ", n, " added"));
   }
@@ -737,8 +774,17 @@ absl::StatusOr<ProtoApi> Builder::Build(const ApiSchema& schema) {
 
   for (const ApiOperation& op : schema.operations) {
     const Context ctx{file_, absl::StrCat(op.verb, " ", op.path)};
-    const std::string op_id = OperationId(op.verb, op.path);
-    if (op_id.size() <= op.verb.size()) return ctx.Error("operation on the root path '/'");
+    if (IsProtocolSwitch(op.path)) {
+      warnings_.Add(absl::StrCat("skipped ", ctx.place,
+                                 ": it switches the connection to another protocol (HTTP "
+                                 "upgrade), which is no REST call a gateway can make"),
+                    ctx.place);
+      continue;
+    }
+    std::string op_id = OperationId(op.verb, op.path);
+    // The root path has no segment to name things after: `GET /` is Root.GetRoot.
+    const bool root = op_id.size() <= op.verb.size();
+    if (root) op_id = OperationId(op.verb, "/root");
     std::string rpc_name = UpperCamel(op_id);
     if (rpc_names.count(rpc_name) != 0) {
       const std::string base = rpc_name;
@@ -751,12 +797,15 @@ absl::StatusOr<ProtoApi> Builder::Build(const ApiSchema& schema) {
     const std::size_t seg_end = op.path.find('/', 1);
     const std::string segment =
         op.path.substr(1, seg_end == std::string::npos ? std::string::npos : seg_end - 1);
-    const std::string service_name = UpperCamel(segment);
+    // Braces, dashes and dots drop out; a leading digit gets an X ("{store}" -> Store,
+    // "2fa" -> X2fa); the root path and segments without letters or digits are Root.
+    const std::string service_name =
+        root || OperationId("", segment).empty() ? "Root" : UpperCamel(segment);
     ProtoService& svc = services[service_name];
     if (svc.name.empty()) {
       svc.name = service_name;
       svc.segment = segment;
-      svc.file_name = FieldNameFor(segment) + ".proto";
+      svc.file_name = FieldNameFor(service_name == "Root" ? "root" : segment) + ".proto";
       if (absl::EndsWith(svc.file_name, "_.proto")) {  // keyword-named segment
         svc.file_name = svc.file_name.substr(0, svc.file_name.size() - 7) + ".proto";
       }
@@ -774,9 +823,14 @@ absl::StatusOr<ProtoApi> Builder::Build(const ApiSchema& schema) {
     json::object null_schema;
     null_schema["type"] = "null";
     const json::object& returns = op.returns.is_object() ? op.returns.get_object() : null_schema;
-    PVEGW_ASSIGN_OR_RETURN(ProtoMessage response,
-                           BuildMessage(rpc_name + "Response", package_,
-                                        {Entry{"data", &returns, false}}, true, ctx, {}));
+    in_response_ = true;
+    absl::StatusOr<ProtoMessage> built_response =
+        BuildMessage(rpc_name + "Response", package_,
+                     {Entry{"data", &returns, false}, Entry{kAdditionalWireName, nullptr, false}},
+                     true, ctx, {});
+    in_response_ = false;
+    if (!built_response.ok()) return built_response.status();
+    ProtoMessage response = *std::move(built_response);
     if (uses_struct_) svc.imports.insert("google/protobuf/struct.proto");
     if (uses_empty_) svc.imports.insert("google/protobuf/empty.proto");
 
@@ -872,6 +926,8 @@ absl::StatusOr<ProtoApi> Builder::Build(const ApiSchema& schema) {
 }
 
 }  // namespace
+
+std::string TypeSignature(const ProtoField& field) { return LockSignature(field); }
 
 absl::StatusOr<ProtoApi> BuildProtoApi(const ApiSchema& schema, const std::string& package,
                                        const std::string& file_name, FieldLock& lock,

@@ -22,6 +22,9 @@ absl::StatusOr<ProtoApi> BuildProtoApi(const ApiSchema& schema, const std::strin
                                        const std::string& file_name, FieldLock& lock,
                                        LockChanges& changes, Warnings& warnings);
 
+// The lock's type signature of a field (see SameWireType in field_lock.h).
+std::string TypeSignature(const ProtoField& field);
+
 }  // namespace pvegw::codegen
 
 #endif  // PVEGW_CODEGEN_PROTO_BUILDER_H_

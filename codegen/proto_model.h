@@ -26,6 +26,7 @@ struct FieldRules {
   std::string indexed;  // wire prefix of an indexed map ("net" for net[n])
   bool path_param = false;
   bool additional_properties = false;
+  bool declared_open = false;  // the schema declares additionalProperties
 };
 
 // Mirrors proxmox.gateway.v1.MethodRules.

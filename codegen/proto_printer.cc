@@ -44,6 +44,7 @@ std::string FieldRulesText(const FieldRules& r) {
     parts.push_back(absl::StrCat("typetext: ", ProtoStringLiteral(r.typetext)));
   if (!r.indexed.empty()) parts.push_back(absl::StrCat("indexed: ", ProtoStringLiteral(r.indexed)));
   if (r.additional_properties) parts.push_back("additional_properties: true");
+  if (r.declared_open) parts.push_back("declared_open: true");
   return absl::StrJoin(parts, " ");
 }
 

@@ -136,6 +136,7 @@ absl::StatusOr<ProtogenResult> GenerateFromText(absl::string_view schema_text,
   for (const ProtoService& svc : api.services) {
     result.files[absl::StrCat(dir, "/", svc.file_name)] = PrintProtoFile(api, svc);
   }
+  result.api = std::move(api);
   return result;
 }
 

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "codegen/field_lock.h"
+#include "codegen/proto_model.h"
 #include "codegen/warnings.h"
 
 namespace pvegw::codegen {
@@ -34,6 +35,7 @@ struct ProtogenResult {
   int files_written = 0;                     // files whose bytes changed on disk
   int files_removed = 0;                     // stale files of an earlier run
   std::string package_dir;                   // out_dir/proxmox/ve/v1
+  ProtoApi api;                              // what the files say, for --diff
 
   // "6 services, 646 RPCs, ..." one line.
   std::string Summary() const;

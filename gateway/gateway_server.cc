@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "api/embedded_descriptors.h"
 #include "common/status_macros.h"
 #include "gateway/api_service.h"
@@ -21,12 +22,23 @@
 #include "gateway/transcoder.h"
 #include "grpc/health/v1/health.pb.h"
 #include "proxmox/gateway/v1/gateway.grpc.pb.h"
+#include "proxmox/gateway/v1/options.pb.h"
 
 namespace pvegw::gateway {
 
 namespace {
 
-constexpr char kApiPackage[] = "proxmox.ve.v1";
+// A file of a generated Proxmox API: one of its RPCs carries the Proxmox operation
+// (proxmox.gateway.v1.method). Whatever the package: proxmox.ve.v1, proxmox.pbs.v1, ...
+bool IsApiFile(const google::protobuf::FileDescriptor* file) {
+  for (int s = 0; s < file->service_count(); ++s) {
+    const google::protobuf::ServiceDescriptor* service = file->service(s);
+    for (int m = 0; m < service->method_count(); ++m) {
+      if (service->method(m)->options().HasExtension(proxmox::gateway::v1::method)) return true;
+    }
+  }
+  return false;
+}
 
 // Copies a compiled-in file (and its imports) into the runtime pool unless already there.
 bool AddGeneratedFile(google::protobuf::DescriptorPool& pool,
@@ -152,6 +164,7 @@ GatewayServer::GatewayServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 GatewayServer::~GatewayServer() { Shutdown(); }
 
 int GatewayServer::method_count() const { return static_cast<int>(impl_->table->size()); }
+const Transcoder& GatewayServer::transcoder() const { return *impl_->transcoder; }
 int GatewayServer::service_count() const { return static_cast<int>(impl_->api_services.size()); }
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
@@ -216,12 +229,16 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       return absl::InvalidArgumentError(
           absl::StrCat("descriptor set: ", file.name(), " does not build (missing imports?)"));
     }
-    if (built->package() == kApiPackage) api_files.push_back(built);
+    if (IsApiFile(built)) api_files.push_back(built);
   }
   if (api_files.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("descriptor set has no ", kApiPackage, " files"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        options.descriptors_path.empty() ? "embedded descriptors" : options.descriptors_path,
+        ": no Proxmox API services in the descriptor set (RPCs with "
+        "(proxmox.gateway.v1.method) options, as pve-protogen writes them)"));
   }
+  std::set<std::string> api_packages;
+  for (const auto* file : api_files) api_packages.insert(file->package());
   // The gateway's own services, so reflection can describe them too.
   for (const auto* file :
        {proxmox::gateway::v1::GetInfoRequest::descriptor()->file(),
@@ -238,7 +255,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   stage("API index");
   impl->table = std::make_unique<MethodTable>(*impl->api);
   stage("method table");
-  impl->transcoder = std::make_unique<Transcoder>(*impl->api);
+  impl->transcoder = std::make_unique<Transcoder>(
+      *impl->api, TranscoderOptions{/*strict_decoding=*/options.strict_decoding});
   stage("transcoder");
   for (const auto* file : api_files) {
     for (int i = 0; i < file->service_count(); ++i)
@@ -275,7 +293,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   proxmox::gateway::v1::GetInfoResponse info;
   info.set_version(kVersion);
   info.set_mode(backend->mode());
-  info.set_api_package(kApiPackage);
+  info.set_api_package(absl::StrJoin(api_packages, ","));
   for (const auto& s : impl->api_services) info.add_services(s);
   info.set_methods(static_cast<int>(impl->table->size()));
   if (backend->mode() == "mock") info.set_mock_namespace(options.mock.store.ns);

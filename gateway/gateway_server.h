@@ -13,6 +13,7 @@
 #include "gateway/backend.h"
 #include "gateway/mock_mode_backend.h"
 #include "gateway/upstream/upstream_backend.h"
+#include "gateway/transcoder.h"
 
 namespace pvegw::gateway {
 
@@ -46,6 +47,9 @@ struct GatewayOptions {
   int max_message_bytes = kDefaultMaxMessageBytes;
   int max_concurrent_calls = kDefaultMaxConcurrentCalls;
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // A value Proxmox sends that its typed field cannot hold fails the call (INTERNAL naming
+  // the field) instead of being kept in additional_properties.
+  bool strict_decoding = false;
 };
 
 
@@ -64,6 +68,8 @@ class GatewayServer {
   int service_count() const;
   double startup_ms() const { return startup_ms_; }
   Backend& backend() { return *backend_; }
+  // Decoding counters (DecodeFallbacks, unlisted keys) for metrics.
+  const Transcoder& transcoder() const;
 
   // Health turns NOT_SERVING (load balancers and kubelets stop sending) while calls go on.
   void BeginShutdown();

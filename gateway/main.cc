@@ -106,6 +106,10 @@ ABSL_FLAG(std::string, auth_tokens_file, "",
 ABSL_FLAG(bool, insecure_listen, false,
           "Allow a non-loopback listen address without TLS or bearer tokens (trusted network "
           "only). Also $PVE_GATEWAY_INSECURE_LISTEN=true.");
+ABSL_FLAG(bool, strict_decoding, false,
+          "Fail a call (INTERNAL, naming the field) when Proxmox sends a value its typed field "
+          "cannot hold, instead of keeping it in additional_properties. Default: "
+          "$PVE_GATEWAY_STRICT_DECODING (true/1), else off.");
 ABSL_FLAG(std::string, log_level, "",
           "trace, debug, info, warn or error. Default: $PVE_GATEWAY_LOG_LEVEL, else info.");
 
@@ -200,6 +204,7 @@ int main(int argc, char** argv) {
                          "tls_client_ca",
                          "auth_tokens_file",
                          "insecure_listen",
+                         "strict_decoding",
                          "log_level"});
   absl::ParseCommandLine(argc, argv);
   // Logs go to stderr (stdout stays free for whatever a wrapper wants to print).
@@ -240,6 +245,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.shutdown_grace = absl::Seconds(grace);
+  const char* strict_env = std::getenv("PVE_GATEWAY_STRICT_DECODING");
+  options.strict_decoding = absl::GetFlag(FLAGS_strict_decoding) ||
+                            (strict_env != nullptr &&
+                             (std::string(strict_env) == "true" || std::string(strict_env) == "1"));
 
   pvegw::gateway::upstream::UpstreamOptions& up = options.upstream;
   up.url = Setting(FLAGS_proxmox_url, "PROXMOX_API_URL", "");

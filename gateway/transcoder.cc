@@ -2,12 +2,17 @@
 
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
 #include <limits>
+#include <optional>
+#include <tuple>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -82,7 +87,7 @@ std::string EscapePathSegment(absl::string_view segment) {
   return out;
 }
 
-Transcoder::Transcoder(const api::ApiIndex& api) {
+Transcoder::Transcoder(const api::ApiIndex& api, TranscoderOptions options) : options_(options) {
   for (const auto& op : api.operations()) {
     IndexMessage(op->method->output_type());
   }
@@ -177,58 +182,82 @@ grpc::Status Transcoder::Encode(const api::ApiOperation& op, const Message& requ
   return grpc::Status::OK;
 }
 
-// Walks Proxmox JSON into a message through the transcoder's field indexes.
+// Walks Proxmox JSON into a message through the transcoder's field indexes. Conversions
+// are "safe" ones only; anything else is kept verbatim in the enclosing object's
+// additional_properties (or, with strict_decoding, fails the call).
 class JsonReader {
  public:
-  explicit JsonReader(const Transcoder& t) : t_(t) {}
+  JsonReader(const Transcoder& t, const google::protobuf::MethodDescriptor* method)
+      : t_(t), method_(method) {}
 
-  grpc::Status Message(const json::value& v, ::google::protobuf::Message* msg,
-                       const std::string& where) {
+  // `v` into `msg` (never a well-known type). Non-OK only for strict-mode failures and
+  // internal errors.
+  grpc::Status Object(const json::object& o, ::google::protobuf::Message* msg,
+                      const std::string& where) {
     const Descriptor* d = msg->GetDescriptor();
-    if (IsWellKnown(d)) return WellKnown(v, msg, where);
-    if (v.is_null() || (v.is_string() && v.get_string().empty())) return grpc::Status::OK;
-    if (!v.is_object()) return Bad(where, "an object", v);
     const Transcoder::FieldIndex* idx = t_.IndexOf(d);
-    if (idx == nullptr)
+    if (idx == nullptr) {
       return grpc::Status(grpc::StatusCode::INTERNAL, "no field index for " + d->full_name());
+    }
     const Reflection* r = msg->GetReflection();
     json::object extra;
-    for (const auto& kv : v.get_object()) {
-      const std::string key(kv.key());
-      const std::string at = where + "." + key;
-      if (auto it = idx->by_wire.find(key); it != idx->by_wire.end()) {
-        grpc::Status st = Field(kv.value(), msg, it->second, at);
-        if (!st.ok()) return st;
-        continue;
-      }
+    for (const auto& kv : o) {
+      const absl::string_view key(kv.key().data(), kv.key().size());
+      const FieldDescriptor* field = nullptr;
+      if (auto it = idx->by_wire.find(key); it != idx->by_wire.end()) field = it->second;
       const FieldDescriptor* map_field = nullptr;
       std::uint32_t index = 0;
-      for (const auto& [prefix, f] : idx->indexed) {
-        if (key.size() > prefix.size() && key.compare(0, prefix.size(), prefix) == 0 &&
-            absl::SimpleAtoi(key.substr(prefix.size()), &index) &&
-            absl::ascii_isdigit(static_cast<unsigned char>(key[prefix.size()]))) {
-          map_field = f;
-          break;
+      if (field == nullptr) {
+        for (const auto& [prefix, f] : idx->indexed) {
+          if (key.size() > prefix.size() && absl::StartsWith(key, prefix) &&
+              absl::ascii_isdigit(static_cast<unsigned char>(key[prefix.size()])) &&
+              absl::SimpleAtoi(key.substr(prefix.size()), &index)) {
+            map_field = f;
+            break;
+          }
         }
       }
-      if (map_field != nullptr) {
+      if (field == nullptr && map_field == nullptr) {
+        // Not in the schema: kept as sent.
+        if (idx->additional != nullptr) {
+          extra[kv.key()] = kv.value();
+          t_.unlisted_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          t_.unknown_.fetch_add(1, std::memory_order_relaxed);
+        }
+        continue;
+      }
+      const std::string at = absl::StrCat(where, ".", key);
+      const char* want = nullptr;
+      if (field != nullptr) {
+        grpc::Status st = Field(kv.value(), msg, field, at, &want);
+        if (!st.ok()) return st;
+        if (want != nullptr) r->ClearField(msg, field);
+      } else {
+        if (LeavesUnset(kv.value(), map_field->message_type()->map_value())) continue;
         ::google::protobuf::Message* entry = r->AddMessage(msg, map_field);
         const Descriptor* ed = entry->GetDescriptor();
         entry->GetReflection()->SetUInt32(entry, ed->map_key(), index);
-        grpc::Status st = Field(kv.value(), entry, ed->map_value(), at);
+        grpc::Status st = Field(kv.value(), entry, ed->map_value(), at, &want);
         if (!st.ok()) return st;
-        continue;
+        if (want != nullptr) r->RemoveLast(msg, map_field);
+        field = map_field;
       }
-      if (idx->additional != nullptr) {
-        extra[kv.key()] = kv.value();
-        continue;
+      if (want == nullptr) continue;
+      if (t_.options_.strict_decoding || idx->additional == nullptr) {
+        return Bad(at, want, kv.value());
       }
-      t_.unknown_.fetch_add(1, std::memory_order_relaxed);
+      extra[kv.key()] = kv.value();
+      if (t_.CountFallback(method_, field)) {
+        std::string shown = json::serialize(kv.value());
+        if (shown.size() > 80) shown = shown.substr(0, 77) + "...";
+        spdlog::debug(
+            "decode {}: '{}' is not {} ({}); kept under '{}' in additional_properties (logged "
+            "once per field)",
+            method_->full_name(), at, want, shown, std::string(key));
+      }
     }
-    if (idx->additional != nullptr && !extra.empty()) {
-      return WellKnown(json::value(std::move(extra)), r->MutableMessage(msg, idx->additional),
-                       where);
-    }
+    if (!extra.empty()) SetStruct(extra, r->MutableMessage(msg, idx->additional));
     return grpc::Status::OK;
   }
 
@@ -241,24 +270,69 @@ class JsonReader {
         absl::StrCat("cannot convert Proxmox's value for '", where, "' to ", want, ": ", shown));
   }
 
-  grpc::Status WellKnown(const json::value& v, ::google::protobuf::Message* msg,
-                         const std::string& where) {
-    const std::string& n = msg->GetDescriptor()->full_name();
-    if (n == "google.protobuf.Empty") return grpc::Status::OK;
-    if (n == "google.protobuf.Struct" && !v.is_object()) {
-      if (v.is_null() || (v.is_string() && v.get_string().empty())) return grpc::Status::OK;
-      return Bad(where, "an object", v);
+  // google.protobuf.Value / Struct / ListValue written through reflection: the messages are
+  // dynamic ones of the runtime pool, not the generated classes.
+  static void SetValue(const json::value& v, ::google::protobuf::Message* value) {
+    const Descriptor* d = value->GetDescriptor();
+    const Reflection* r = value->GetReflection();
+    switch (v.kind()) {
+      case json::kind::null:
+        r->SetEnumValue(value, d->FindFieldByNumber(1), 0);
+        break;
+      case json::kind::bool_:
+        r->SetBool(value, d->FindFieldByNumber(4), v.get_bool());
+        break;
+      case json::kind::int64:
+      case json::kind::uint64:
+      case json::kind::double_:
+        r->SetDouble(value, d->FindFieldByNumber(2), v.to_number<double>());
+        break;
+      case json::kind::string:
+        r->SetString(value, d->FindFieldByNumber(3), std::string(v.get_string()));
+        break;
+      case json::kind::array:
+        SetList(v.get_array(), r->MutableMessage(value, d->FindFieldByNumber(6)));
+        break;
+      case json::kind::object:
+        SetStruct(v.get_object(), r->MutableMessage(value, d->FindFieldByNumber(5)));
+        break;
     }
-    if (n == "google.protobuf.ListValue" && !v.is_array()) {
-      if (v.is_null()) return grpc::Status::OK;
-      return Bad(where, "a list", v);
+  }
+  static void SetStruct(const json::object& o, ::google::protobuf::Message* st) {
+    const FieldDescriptor* fields = st->GetDescriptor()->FindFieldByNumber(1);
+    const Reflection* r = st->GetReflection();
+    for (const auto& kv : o) {
+      ::google::protobuf::Message* entry = r->AddMessage(st, fields);
+      const Descriptor* ed = entry->GetDescriptor();
+      entry->GetReflection()->SetString(entry, ed->map_key(), std::string(kv.key()));
+      SetValue(kv.value(), entry->GetReflection()->MutableMessage(entry, ed->map_value()));
     }
-    auto st = google::protobuf::util::JsonStringToMessage(json::serialize(v), msg);
-    if (!st.ok()) return Bad(where, n, v);
-    return grpc::Status::OK;
+  }
+  static void SetList(const json::array& a, ::google::protobuf::Message* list) {
+    const FieldDescriptor* values = list->GetDescriptor()->FindFieldByNumber(1);
+    const Reflection* r = list->GetReflection();
+    for (const auto& e : a) SetValue(e, r->AddMessage(list, values));
   }
 
-  std::optional<std::int64_t> ToInt(const json::value& v) {
+  // A well-known-type field; false when `v` is of a kind it cannot hold.
+  static bool WellKnown(const json::value& v, ::google::protobuf::Message* msg) {
+    const std::string& n = msg->GetDescriptor()->full_name();
+    if (n == "google.protobuf.Value") {
+      SetValue(v, msg);
+      return true;
+    }
+    if (n == "google.protobuf.Struct" && v.is_object()) {
+      SetStruct(v.get_object(), msg);
+      return true;
+    }
+    if (n == "google.protobuf.ListValue" && v.is_array()) {
+      SetList(v.get_array(), msg);
+      return true;
+    }
+    return false;  // Empty holds nothing; Struct/ListValue of another kind
+  }
+
+  static std::optional<std::int64_t> ToInt(const json::value& v) {
     if (v.is_int64()) return v.get_int64();
     if (v.is_uint64() &&
         v.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
@@ -271,29 +345,38 @@ class JsonReader {
     if (v.is_bool()) return v.get_bool() ? 1 : 0;
     if (v.is_string()) {
       std::int64_t n = 0;
-      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(std::string(v.get_string())), &n)) return n;
+      if (absl::SimpleAtoi(absl::string_view(v.get_string().data(), v.get_string().size()), &n)) {
+        return n;
+      }
     }
     return std::nullopt;
   }
-  std::optional<double> ToDouble(const json::value& v) {
+  static std::optional<double> ToDouble(const json::value& v) {
     if (v.is_number()) return v.to_number<double>();
     if (v.is_bool()) return v.get_bool() ? 1.0 : 0.0;
     if (v.is_string()) {
       double d = 0;
-      if (absl::SimpleAtod(absl::StripAsciiWhitespace(std::string(v.get_string())), &d)) return d;
+      // "nan" and "inf" are words, not numbers Proxmox meant.
+      if (absl::SimpleAtod(absl::string_view(v.get_string().data(), v.get_string().size()), &d) &&
+          std::isfinite(d)) {
+        return d;
+      }
     }
     return std::nullopt;
   }
-  std::optional<bool> ToBool(const json::value& v) {
+  static std::optional<bool> ToBool(const json::value& v) {
     if (v.is_bool()) return v.get_bool();
-    if (v.is_int64()) {
-      if (v.get_int64() == 0 || v.get_int64() == 1) return v.get_int64() == 1;
+    if (v.is_int64() || v.is_uint64()) {
+      const std::optional<std::int64_t> n = ToInt(v);
+      if (n && (*n == 0 || *n == 1)) return *n == 1;
       return std::nullopt;
     }
-    if (v.is_string()) return api::ParseProxmoxBool(std::string(v.get_string()));
+    if (v.is_string()) {
+      return api::ParseProxmoxBool(absl::string_view(v.get_string().data(), v.get_string().size()));
+    }
     return std::nullopt;
   }
-  std::optional<std::string> ToText(const json::value& v) {
+  static std::optional<std::string> ToText(const json::value& v) {
     if (v.is_string()) return std::string(v.get_string());
     if (v.is_int64()) return absl::StrCat(v.get_int64());
     if (v.is_uint64()) return absl::StrCat(v.get_uint64());
@@ -302,9 +385,10 @@ class JsonReader {
     return std::nullopt;
   }
 
-  // One scalar into a singular field (index < 0) or appended to a repeated one.
+  // One value into a singular field, or appended to a repeated one. On a value the field
+  // cannot hold, sets `*want` (what was expected) and writes nothing.
   grpc::Status Scalar(const json::value& v, ::google::protobuf::Message* msg,
-                      const FieldDescriptor* f, const std::string& where) {
+                      const FieldDescriptor* f, const std::string& where, const char** want) {
     const Reflection* r = msg->GetReflection();
     const bool rep = f->is_repeated();
     switch (f->cpp_type()) {
@@ -313,33 +397,39 @@ class JsonReader {
       case FieldDescriptor::CPPTYPE_UINT32:
       case FieldDescriptor::CPPTYPE_UINT64: {
         std::optional<std::int64_t> n = ToInt(v);
-        if (!n) return Bad(where, "an integer", v);
-        if (f->cpp_type() == FieldDescriptor::CPPTYPE_INT32) {
+        if (!n) {
+          *want = "an integer";
+        } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_INT32) {
           if (*n < std::numeric_limits<std::int32_t>::min() ||
               *n > std::numeric_limits<std::int32_t>::max()) {
-            return Bad(where, "a 32-bit integer", v);
+            *want = "a 32-bit integer";
+          } else {
+            rep ? r->AddInt32(msg, f, static_cast<std::int32_t>(*n))
+                : r->SetInt32(msg, f, static_cast<std::int32_t>(*n));
           }
-          rep ? r->AddInt32(msg, f, static_cast<std::int32_t>(*n))
-              : r->SetInt32(msg, f, static_cast<std::int32_t>(*n));
         } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_INT64) {
           rep ? r->AddInt64(msg, f, *n) : r->SetInt64(msg, f, *n);
-        } else {
-          if (*n < 0) return Bad(where, "an unsigned integer", v);
-          if (f->cpp_type() == FieldDescriptor::CPPTYPE_UINT32) {
+        } else if (*n < 0) {
+          *want = "an unsigned integer";
+        } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_UINT32) {
+          if (*n > std::numeric_limits<std::uint32_t>::max()) {
+            *want = "a 32-bit unsigned integer";
+          } else {
             rep ? r->AddUInt32(msg, f, static_cast<std::uint32_t>(*n))
                 : r->SetUInt32(msg, f, static_cast<std::uint32_t>(*n));
-          } else {
-            rep ? r->AddUInt64(msg, f, static_cast<std::uint64_t>(*n))
-                : r->SetUInt64(msg, f, static_cast<std::uint64_t>(*n));
           }
+        } else {
+          rep ? r->AddUInt64(msg, f, static_cast<std::uint64_t>(*n))
+              : r->SetUInt64(msg, f, static_cast<std::uint64_t>(*n));
         }
         return grpc::Status::OK;
       }
       case FieldDescriptor::CPPTYPE_DOUBLE:
       case FieldDescriptor::CPPTYPE_FLOAT: {
         std::optional<double> d = ToDouble(v);
-        if (!d) return Bad(where, "a number", v);
-        if (f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+        if (!d) {
+          *want = "a number";
+        } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
           rep ? r->AddDouble(msg, f, *d) : r->SetDouble(msg, f, *d);
         } else {
           rep ? r->AddFloat(msg, f, static_cast<float>(*d))
@@ -349,54 +439,124 @@ class JsonReader {
       }
       case FieldDescriptor::CPPTYPE_BOOL: {
         std::optional<bool> b = ToBool(v);
-        if (!b) return Bad(where, "a boolean", v);
-        rep ? r->AddBool(msg, f, *b) : r->SetBool(msg, f, *b);
+        if (!b) {
+          *want = "a boolean";
+        } else {
+          rep ? r->AddBool(msg, f, *b) : r->SetBool(msg, f, *b);
+        }
         return grpc::Status::OK;
       }
       case FieldDescriptor::CPPTYPE_STRING: {
         std::optional<std::string> s = ToText(v);
-        if (!s) return Bad(where, "text", v);
-        rep ? r->AddString(msg, f, *s) : r->SetString(msg, f, *s);
+        if (!s) {
+          *want = "text";
+        } else {
+          rep ? r->AddString(msg, f, *std::move(s)) : r->SetString(msg, f, *std::move(s));
+        }
         return grpc::Status::OK;
       }
-      case FieldDescriptor::CPPTYPE_MESSAGE:
-        return Message(v, rep ? r->AddMessage(msg, f) : r->MutableMessage(msg, f), where);
+      case FieldDescriptor::CPPTYPE_MESSAGE: {
+        const Descriptor* md = f->message_type();
+        if (IsWellKnown(md)) {
+          if (md->full_name() == "google.protobuf.Empty" || !WellKnownFits(md, v)) {
+            *want = WantFor(md);
+            return grpc::Status::OK;
+          }
+          WellKnown(v, rep ? r->AddMessage(msg, f) : r->MutableMessage(msg, f));
+          return grpc::Status::OK;
+        }
+        if (!v.is_object()) {
+          *want = "an object";
+          return grpc::Status::OK;
+        }
+        return Object(v.get_object(), rep ? r->AddMessage(msg, f) : r->MutableMessage(msg, f),
+                      where);
+      }
       default:
-        return Bad(where, f->cpp_type_name(), v);
+        *want = f->cpp_type_name();
+        return grpc::Status::OK;
     }
   }
 
+  // Proxmox's null, and "" where no text is expected (PVE 5/6 send `"template": ""`).
+  static bool LeavesUnset(const json::value& v, const FieldDescriptor* f) {
+    if (v.is_null()) return true;
+    if (!v.is_string() || !v.get_string().empty()) return false;
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) return false;
+    return f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE ||
+           f->message_type()->full_name() != "google.protobuf.Value";
+  }
+
+  static bool WellKnownFits(const Descriptor* d, const json::value& v) {
+    const std::string& n = d->full_name();
+    return n == "google.protobuf.Value" || (n == "google.protobuf.Struct" && v.is_object()) ||
+           (n == "google.protobuf.ListValue" && v.is_array());
+  }
+  static const char* WantFor(const Descriptor* d) {
+    const std::string& n = d->full_name();
+    if (n == "google.protobuf.Struct") return "an object";
+    if (n == "google.protobuf.ListValue") return "a list";
+    return "null";
+  }
+
+  // `v` into field `f` (singular, repeated or a map entry's value). null, and "" in a field
+  // that is not text, leave it unset. A value the field cannot hold sets `*want`; the caller
+  // then clears the field and keeps the value elsewhere.
   grpc::Status Field(const json::value& v, ::google::protobuf::Message* msg,
-                     const FieldDescriptor* f, const std::string& where) {
-    if (v.is_null()) return grpc::Status::OK;  // Proxmox's null: the field stays unset
+                     const FieldDescriptor* f, const std::string& where, const char** want) {
+    if (LeavesUnset(v, f)) return grpc::Status::OK;
+    const bool text = f->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
     if (f->is_repeated() && !f->is_map()) {
       if (v.is_array()) {
         int i = 0;
         for (const auto& e : v.get_array()) {
-          if (e.is_null()) continue;
-          grpc::Status st = Scalar(e, msg, f, absl::StrCat(where, "[", i++, "]"));
-          if (!st.ok()) return st;
+          if (e.is_null()) {  // a list cannot hold a gap: keep the whole list as sent
+            *want = "a list without nulls";
+            return grpc::Status::OK;
+          }
+          grpc::Status st = Scalar(e, msg, f, absl::StrCat(where, "[", i++, "]"), want);
+          if (!st.ok() || *want != nullptr) return st;
         }
         return grpc::Status::OK;
       }
-      if (v.is_string() && f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+      if (v.is_string() && text) {
         // Proxmox sometimes sends a list as "a,b,c".
         for (absl::string_view part :
-             absl::StrSplit(std::string(v.get_string()), ',', absl::SkipEmpty())) {
+             absl::StrSplit(absl::string_view(v.get_string().data(), v.get_string().size()), ',',
+                            absl::SkipEmpty())) {
           msg->GetReflection()->AddString(msg, f, std::string(part));
         }
         return grpc::Status::OK;
       }
-      return Scalar(v, msg, f, where);  // a single value where a list was expected
+      return Scalar(v, msg, f, where, want);  // a single value where a list was expected
     }
-    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      return Message(v, msg->GetReflection()->MutableMessage(msg, f), where);
-    }
-    return Scalar(v, msg, f, where);
+    return Scalar(v, msg, f, where, want);
   }
 
   const Transcoder& t_;
+  const google::protobuf::MethodDescriptor* method_;
 };
+
+bool Transcoder::CountFallback(const google::protobuf::MethodDescriptor* method,
+                               const FieldDescriptor* field) const {
+  absl::MutexLock lock(&fallback_mu_);
+  return fallbacks_[{method, field}]++ == 0;
+}
+
+std::vector<DecodeFallbackCount> Transcoder::DecodeFallbacks() const {
+  std::vector<DecodeFallbackCount> out;
+  {
+    absl::MutexLock lock(&fallback_mu_);
+    out.reserve(fallbacks_.size());
+    for (const auto& [key, count] : fallbacks_) {
+      out.push_back({key.first->full_name(), key.second->full_name(), count});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const DecodeFallbackCount& a, const DecodeFallbackCount& b) {
+    return std::tie(a.method, a.field) < std::tie(b.method, b.field);
+  });
+  return out;
+}
 
 grpc::Status Transcoder::Decode(const api::ApiOperation& op, const RestResponse& response,
                                 Message* out) const {
@@ -408,15 +568,10 @@ grpc::Status Transcoder::Decode(const api::ApiOperation& op, const RestResponse&
                         absl::StrCat("Proxmox answered a body that is not a JSON object (",
                                      ec ? ec.message() : "wrong kind", ")"));
   }
-  const json::value* data = body.get_object().if_contains("data");
-  if (data == nullptr || data->is_null() || op.data == nullptr) return grpc::Status::OK;
-  JsonReader reader(*this);
-  const FieldDescriptor* f = out->GetDescriptor()->FindFieldByName("data");
-  if (f == nullptr) return grpc::Status(grpc::StatusCode::INTERNAL, "response has no data field");
-  // Reuse the field walker: the response is a message with one field.
-  json::object wrapper;
-  wrapper["data"] = *data;
-  return reader.Message(json::value(std::move(wrapper)), out, op.method->name());
+  // The whole envelope: `data` into its field, `total` and the like into the response's
+  // additional_properties.
+  JsonReader reader(*this, op.method);
+  return reader.Object(body.get_object(), out, op.method->name());
 }
 
 }  // namespace pvegw::gateway

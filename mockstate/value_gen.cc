@@ -378,10 +378,11 @@ json::object ShapeObject(const Descriptor* message, absl::string_view seed,
                          const ShapeOptions& options) {
   json::object out;
   out.reserve(static_cast<std::size_t>(message->field_count()));
-  // Open objects (additionalProperties) also answer the stored keys the schema does not list.
+  // Open objects (the schema declares additionalProperties) also answer the stored keys the
+  // schema does not list. Every answer object has the Struct; only declared ones are open.
   bool open = false;
   for (int i = 0; i < message->field_count() && !open; ++i)
-    open = api::Rules(message->field(i)).additional_properties();
+    open = api::Rules(message->field(i)).declared_open();
   NameSet matched;
   const json::object* props = options.props;
   for (int i = 0; i < message->field_count(); ++i) {

@@ -4,8 +4,10 @@
 
 #include <google/api/annotations.pb.h>
 
+#include <functional>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "codegen/protogen.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -149,8 +151,9 @@ TEST_F(FixtureApiTest, ScalarTypesAndIntegerWidthByBounds) {
 
 TEST_F(FixtureApiTest, ResponseIsTheProxmoxEnvelope) {
   const Descriptor* list = Message("GetNodesNodeQemuResponse");
-  ASSERT_EQ(list->field_count(), 1);
+  ASSERT_EQ(list->field_count(), 2) << "data, and the envelope's other keys (total, ...)";
   EXPECT_EQ(list->field(0)->name(), "data");
+  EXPECT_EQ(list->field(1)->name(), "additional_properties");
   EXPECT_TRUE(list->field(0)->is_repeated());
   EXPECT_EQ(list->field(0)->message_type()->full_name(),
             "proxmox.ve.v1.GetNodesNodeQemuResponse.DataItem");
@@ -185,8 +188,50 @@ TEST_F(FixtureApiTest, OpenObjectsKeepUnlistedPropertiesInAStruct) {
       Field("GetClusterResourcesResponse.DataItem.Open", "additional_properties");
   EXPECT_EQ(extra->message_type()->full_name(), "google.protobuf.Struct");
   EXPECT_TRUE(Rules(extra).additional_properties());
+  EXPECT_TRUE(Rules(extra).declared_open());
   EXPECT_EQ(Field("GetClusterResourcesResponse.DataItem.Open", "host")->type(),
             FieldDescriptor::TYPE_STRING);
+}
+
+// Lossless answers: every object message reachable from a response, the envelope included,
+// has exactly one Struct for unlisted keys, under one name; declared_open only where the
+// schema says additionalProperties. Requests get none.
+TEST_F(FixtureApiTest, EveryResponseObjectHasOneAdditionalPropertiesStruct) {
+  int checked = 0;
+  std::function<void(const Descriptor*)> walk = [&](const Descriptor* d) {
+    if (d == nullptr || absl::StartsWith(d->full_name(), "google.protobuf.")) return;
+    ++checked;
+    int structs = 0;
+    for (int i = 0; i < d->field_count(); ++i) {
+      const FieldDescriptor* f = d->field(i);
+      if (!Rules(f).additional_properties()) continue;
+      ++structs;
+      EXPECT_EQ(f->name(), "additional_properties") << d->full_name();
+      EXPECT_EQ(f->json_name(), "additionalProperties") << d->full_name();
+      EXPECT_EQ(f->message_type()->full_name(), "google.protobuf.Struct");
+      EXPECT_EQ(Rules(f).declared_open(), d->name() == "Open") << d->full_name();
+    }
+    EXPECT_EQ(structs, 1) << d->full_name();
+    for (int i = 0; i < d->field_count(); ++i) {
+      const FieldDescriptor* f = d->field(i);
+      if (f->message_type() == nullptr) continue;
+      walk(f->is_map() ? f->message_type()->map_value()->message_type() : f->message_type());
+    }
+  };
+  for (const auto& [rel, content] : result_->files) {
+    const google::protobuf::FileDescriptor* file = compiler_->pool()->FindFileByName(rel);
+    ASSERT_NE(file, nullptr);
+    for (int s = 0; s < file->service_count(); ++s) {
+      for (int m = 0; m < file->service(s)->method_count(); ++m) {
+        walk(file->service(s)->method(m)->output_type());
+        const Descriptor* request = file->service(s)->method(m)->input_type();
+        for (int i = 0; i < request->field_count(); ++i) {
+          EXPECT_FALSE(Rules(request->field(i)).additional_properties()) << request->full_name();
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 25);
 }
 
 TEST_F(FixtureApiTest, IndexedParametersBecomeMapsWithTheirWirePrefix) {

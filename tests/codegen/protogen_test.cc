@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "codegen/json_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -197,6 +198,63 @@ TEST_F(LockStabilityTest, SurvivorsKeepNumbersRemovedAreReservedNewAreAboveOldMa
               HasSubstr(absl::StrCat("optional int64 cores = ", cores_number, " ")));
 }
 
+// proto3 JSON writes int64 as a string and int32 as a number: a field published as int64
+// stays int64 when a later schema gives it int32 bounds (PVE 9's `vrf_vxlan`, `tag`), while
+// int32 -> int64 widens in place. Both keep the field number.
+TEST_F(LockStabilityTest, Int64NeverNarrowsOnceWideningIsRecorded) {
+  json::object* create = FindMethod(tree_, "/nodes/{node}/qemu", "POST");
+  ASSERT_NE(create, nullptr);
+  json::object& props = create->at("parameters").as_object()["properties"].as_object();
+  const json::value unbounded = json::parse(R"({"type": "integer", "optional": 1})");
+  const json::value bounded =
+      json::parse(R"({"type": "integer", "optional": 1, "minimum": 1, "maximum": 4094})");
+  props["vrf_vxlan"] = unbounded;  // published as int64
+  props["tag"] = bounded;          // published as int32
+  auto generate = [&](FieldLock& lock) {
+    absl::StatusOr<ProtogenResult> r =
+        GenerateFromText(json::serialize(tree_), "fixture", kDefaultPackage, lock);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : ProtogenResult{};
+  };
+  auto declaration = [](const ProtogenResult& r, const std::string& field) {
+    const std::string& nodes = r.files.at("proxmox/ve/v1/nodes.proto");
+    const std::size_t at =
+        nodes.find(" " + field + " = ", nodes.find("message PostNodesNodeQemuRequest"));
+    if (at == std::string::npos) return std::string();
+    const std::size_t line = nodes.rfind('\n', at) + 1;
+    return nodes.substr(line, std::min(nodes.find(" [", at), nodes.find(';', at)) - line);
+  };
+  FieldLock lock;
+  const ProtogenResult v1 = generate(lock);
+  const std::string wide = declaration(v1, "vrf_vxlan");
+  const std::string narrow = declaration(v1, "tag");
+  EXPECT_THAT(wide, HasSubstr("optional int64 vrf_vxlan = "));
+  EXPECT_THAT(narrow, HasSubstr("optional int32 tag = "));
+  const std::string wide_number = wide.substr(wide.rfind(' ') + 1);
+  const std::string narrow_number = narrow.substr(narrow.rfind(' ') + 1);
+  EXPECT_THAT(lock.Serialize(), HasSubstr(absl::StrCat("\"vrf_vxlan\": [", wide_number,
+                                                       ", \"int64\", \"vrf_vxlan\"]")));
+
+  // The next schema swaps the bounds: vrf_vxlan must not narrow, tag widens.
+  props["vrf_vxlan"] = bounded;
+  props["tag"] = unbounded;
+  const ProtogenResult v2 = generate(lock);
+  EXPECT_EQ(declaration(v2, "vrf_vxlan"),
+            absl::StrCat("  optional int64 vrf_vxlan = ", wide_number));
+  EXPECT_EQ(declaration(v2, "tag"), absl::StrCat("  optional int64 tag = ", narrow_number));
+  EXPECT_EQ(v2.lock_changes.widened, 1);
+  EXPECT_EQ(v2.lock_changes.added + v2.lock_changes.reserved, 0);
+
+  // And once widened, tag stays int64 too.
+  props["tag"] = bounded;
+  const ProtogenResult v3 = generate(lock);
+  EXPECT_EQ(declaration(v3, "tag"), absl::StrCat("  optional int64 tag = ", narrow_number));
+  EXPECT_FALSE(v3.lock_changes.any());
+  // Without the lock the schema's own width applies.
+  FieldLock fresh;
+  EXPECT_THAT(declaration(generate(fresh), "tag"), HasSubstr("optional int32 tag = "));
+}
+
 TEST_F(LockStabilityTest, CheckDetectsDriftAndWritesNothing) {
   TempDir dir;
   WriteFileOrDie(dir.Sub("schema.json"), json::serialize(tree_));
@@ -271,6 +329,49 @@ TEST(ProtogenOutputTest, OtherPackagesGoToTheirOwnDirectory) {
       compiler.pool()->FindMethodByName("proxmox.pbs.v1.Admin.GetAdminDatastoreStoreSnapshots"),
       nullptr);
   EXPECT_NE(compiler.pool()->FindMethodByName("proxmox.pbs.v1.Ping.GetPing"), nullptr);
+}
+
+// Backup Server's shapes: `GET /` is Root.GetRoot, a path parameter as first segment names
+// its service without braces, and the protocol switches are skipped with a warning naming
+// each. protoc itself compiles the result into a descriptor set.
+TEST(ProtogenOutputTest, BackupServerShapesConvertAndCompileWithProtoc) {
+  TempDir dir;
+  ProtogenOptions options;
+  options.schema_path = SourcePath("tests/codegen/fixtures/mini_pbs.apidoc.js");
+  options.out_dir = dir.Sub("out");
+  options.package = "proxmox.pbs.v1";
+  absl::StatusOr<ProtogenResult> result = RunProtogen(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::vector<std::string> warnings;
+  for (const auto& [kind, entry] : result->warnings.entries()) warnings.push_back(kind);
+  EXPECT_THAT(warnings,
+              ::testing::UnorderedElementsAre(
+                  HasSubstr("skipped GET /backup/_upgrade_: it switches the connection"),
+                  HasSubstr("skipped GET /reader/_upgrade_: it switches the connection")));
+  EXPECT_EQ(result->rpcs, 4);
+  const auto files = ReadTree(options.out_dir);
+  ASSERT_TRUE(files.count("proxmox/pbs/v1/root.proto")) << ::testing::PrintToString(files);
+  EXPECT_THAT(files.at("proxmox/pbs/v1/root.proto"), HasSubstr("rpc GetRoot(GetRootRequest)"));
+  EXPECT_THAT(files.at("proxmox/pbs/v1/root.proto"), HasSubstr("get: \"/\""));
+  ASSERT_TRUE(files.count("proxmox/pbs/v1/store.proto"));
+  EXPECT_THAT(files.at("proxmox/pbs/v1/store.proto"), HasSubstr("service Store {"));
+  EXPECT_THAT(files.at("proxmox/pbs/v1/store.proto"),
+              HasSubstr("rpc GetStoreStatus(GetStoreStatusRequest)"));
+  for (const auto& [rel, content] : files) {
+    EXPECT_THAT(content, ::testing::Not(HasSubstr("_upgrade_"))) << rel;
+  }
+
+  std::string protos;
+  for (const auto& [rel, content] : files) absl::StrAppend(&protos, " ", rel);
+  std::string includes = absl::StrCat(" -I", options.out_dir);
+  for (absl::string_view root : absl::StrSplit(PVEGW_IMPORT_ROOTS, ':')) {
+    absl::StrAppend(&includes, " -I", root);
+  }
+  const testing::CommandResult protoc = testing::Run(absl::StrCat(
+      "cd ", options.out_dir, " && ", PVEGW_PROTOC, includes,
+      " --include_imports --descriptor_set_out=", dir.Sub("pbs.desc"), protos, " 2>&1"));
+  EXPECT_EQ(protoc.exit_code, 0) << protoc.out;
+  EXPECT_TRUE(fs::exists(dir.Sub("pbs.desc")));
 }
 
 }  // namespace

@@ -47,11 +47,12 @@ std::unique_ptr<google::protobuf::Message> ClientApi::New(
   return std::unique_ptr<google::protobuf::Message>(factory_.GetPrototype(d)->New());
 }
 
-GatewayFixture::GatewayFixture(gateway::GatewayOptions options) {
+GatewayFixture::GatewayFixture(gateway::GatewayOptions options,
+                               std::unique_ptr<gateway::Backend> backend) {
   options.listen = "127.0.0.1:0";
   options.mock.store.dir = dir_.path();
   options.mock.store.ns = "e2e";
-  auto server = gateway::GatewayServer::Start(options);
+  auto server = gateway::GatewayServer::Start(options, std::move(backend));
   if (!server.ok()) {
     error_ = std::string(server.status().message());
     return;

@@ -44,7 +44,9 @@ struct CallResult {
 
 class GatewayFixture {
  public:
-  explicit GatewayFixture(gateway::GatewayOptions options = {});
+  // `backend` replaces the one options.mode would create (e.g. canned Proxmox answers).
+  explicit GatewayFixture(gateway::GatewayOptions options = {},
+                          std::unique_ptr<gateway::Backend> backend = nullptr);
   ~GatewayFixture();
   bool ok() const { return server_ != nullptr; }
   const std::string& start_error() const { return error_; }

@@ -46,7 +46,8 @@ class MockServerTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.mock.terminate()
+        code = cls.mock.terminate()
+        assert code == 0, "exit %s:\n%s" % (code, cls.mock.log())
 
     def call(self, method, path, params=None, headers=None, **kw):
         return self.mock.request(method, path, params, headers, **kw)
@@ -332,7 +333,8 @@ class FaultRuleTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.mock.terminate()
+        code = cls.mock.terminate()
+        assert code == 0, "exit %s:\n%s" % (code, cls.mock.log())
 
     def test_delay(self):
         start = time.monotonic()

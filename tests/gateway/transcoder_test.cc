@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "gateway/method_table.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
@@ -31,6 +32,7 @@ class TranscoderTest : public ::testing::Test {
     api_ = api->release();
     table_ = new MethodTable(*api_);
     transcoder_ = new Transcoder(*api_);
+    strict_ = new Transcoder(*api_, TranscoderOptions{/*strict_decoding=*/true});
   }
 
   // "Nodes.GetNodes" -> "/proxmox.ve.v1.Nodes/GetNodes"
@@ -56,11 +58,11 @@ class TranscoderTest : public ::testing::Test {
     return transcoder_->Encode(*Method(method).op, *req, out);
   }
   static grpc::Status Decode(const std::string& method, const std::string& body,
-                             std::string* json_out) {
+                             std::string* json_out, const Transcoder* t = transcoder_) {
     std::unique_ptr<google::protobuf::Message> m(Method(method).response->New());
     RestResponse r;
     r.body = body;
-    grpc::Status st = transcoder_->Decode(*Method(method).op, r, m.get());
+    grpc::Status st = t->Decode(*Method(method).op, r, m.get());
     google::protobuf::util::JsonPrintOptions opts;
     opts.preserve_proto_field_names = false;
     json_out->clear();
@@ -71,10 +73,12 @@ class TranscoderTest : public ::testing::Test {
   static api::ApiIndex* api_;
   static MethodTable* table_;
   static Transcoder* transcoder_;
+  static Transcoder* strict_;
 };
 api::ApiIndex* TranscoderTest::api_ = nullptr;
 MethodTable* TranscoderTest::table_ = nullptr;
 Transcoder* TranscoderTest::transcoder_ = nullptr;
+Transcoder* TranscoderTest::strict_ = nullptr;
 
 TEST_F(TranscoderTest, MethodLookupIsByFullGrpcName) {
   EXPECT_EQ(table_->size(), 646u);
@@ -154,7 +158,7 @@ TEST_F(TranscoderTest, ValidationFailsWithBadRequestNamingEveryViolation) {
 TEST_F(TranscoderTest, DecodesWhatProxmoxReallySends) {
   std::string out;
   // Integers and booleans as strings or 0/1, numbers as strings, nulls, unknown keys.
-  const std::uint64_t unknown_before = transcoder_->unknown_fields_ignored();
+  const std::uint64_t unlisted_before = transcoder_->unlisted_keys_kept();
   ASSERT_TRUE(
       Decode("Nodes.GetNodesNodeQemu",
              R"({"data":[{"vmid":"100","name":"web","status":"running","maxmem":"4294967296",
@@ -167,7 +171,9 @@ TEST_F(TranscoderTest, DecodesWhatProxmoxReallySends) {
   EXPECT_THAT(out, HasSubstr(R"("cpu":0.25)"));
   EXPECT_THAT(out, HasSubstr(R"("template":true)"));
   EXPECT_THAT(out, Not(HasSubstr("lock")));
-  EXPECT_EQ(transcoder_->unknown_fields_ignored(), unknown_before + 1);
+  EXPECT_THAT(out, HasSubstr(R"("additionalProperties":{"brand-new-key":7})"));
+  EXPECT_EQ(transcoder_->unlisted_keys_kept(), unlisted_before + 1);
+  EXPECT_EQ(transcoder_->unknown_fields_ignored(), 0u);
   // Indexed keys become map entries; a list sent as "a,b" becomes a list.
   ASSERT_TRUE(
       Decode("Nodes.GetNodesNodeQemuVmidConfig",
@@ -191,21 +197,198 @@ TEST_F(TranscoderTest, DecodesWhatProxmoxReallySends) {
   EXPECT_EQ(out, "{}");
 }
 
-TEST_F(TranscoderTest, UnconvertibleValuesAreInternalErrorsNamingTheField) {
+TEST_F(TranscoderTest, StrictDecodingFailsUnconvertibleValuesNamingTheField) {
   std::string out;
-  grpc::Status st =
-      Decode("Nodes.GetNodesNodeQemu", R"({"data":[{"vmid":"one hundred","status":"x"}]})", &out);
+  grpc::Status st = Decode("Nodes.GetNodesNodeQemu",
+                           R"({"data":[{"vmid":"one hundred","status":"x"}]})", &out, strict_);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_THAT(st.error_message(), HasSubstr("'GetNodesNodeQemu.data[0].vmid'"));
   EXPECT_THAT(st.error_message(), HasSubstr("one hundred"));
-  st = Decode("Nodes.GetNodesNodeQemuVmidConfig", R"({"data":[1,2]})", &out);
+  st = Decode("Nodes.GetNodesNodeQemuVmidConfig", R"({"data":[1,2]})", &out, strict_);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_THAT(st.error_message(), HasSubstr("an object"));
-  st = Decode("Nodes.GetNodesNodeQemu", R"(not json)", &out);
+  st = Decode("Nodes.GetNodesNodeQemuVmidConfig", R"({"data":{"cores":1e300}})", &out, strict_);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
-  EXPECT_THAT(st.error_message(), HasSubstr("not a JSON object"));
-  st = Decode("Nodes.GetNodesNodeQemuVmidConfig", R"({"data":{"cores":1e300}})", &out);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+  // Unlisted keys are no failure, even in strict mode: they are kept.
+  st = Decode("Nodes.GetNodesNodeQemu", R"({"data":[{"vmid":1,"status":"x","new":1}]})", &out,
+              strict_);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_THAT(out, HasSubstr(R"("additionalProperties":{"new":1})"));
+}
+
+TEST_F(TranscoderTest, BodiesThatAreNotJsonObjectsAreInternalInEveryMode) {
+  std::string out;
+  for (const Transcoder* t :
+       {static_cast<const Transcoder*>(transcoder_), static_cast<const Transcoder*>(strict_)}) {
+    grpc::Status st = Decode("Nodes.GetNodesNodeQemu", R"(not json)", &out, t);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+    EXPECT_THAT(st.error_message(), HasSubstr("not a JSON object"));
+    st = Decode("Nodes.GetNodesNodeQemu", R"([1])", &out, t);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+  }
+}
+
+// --- Lossless decoding: one rule per test -------------------------------------------------
+
+// A value its typed field cannot hold stays under its Proxmox key in the Struct of the
+// object it was in; the typed field stays unset and the rest of the answer decodes.
+TEST_F(TranscoderTest, UnconvertibleValueIsKeptInTheStructOfItsObject) {
+  std::string out;
+  // PVE sends the monitor's host name in `host`, which its schema declares boolean (the
+  // example of README "Lossless answers").
+  grpc::Status st = Decode("Nodes.GetNodesNodeCephMon",
+                           R"({"data": [{"name": "srv-proxmox-01", "rank": 0, "quorum": 1,
+                                         "direxists": 1, "host": "srv-proxmox-01",
+                                         "addr": "192.168.1.21:6789/0", "state": "running"}]})",
+                           &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(out,
+            R"({"data":[{"addr":"192.168.1.21:6789/0","direxists":"1","name":"srv-proxmox-01",)"
+            R"("quorum":true,"rank":"0","state":"running",)"
+            R"("additionalProperties":{"host":"srv-proxmox-01"}}]})");
+}
+
+TEST_F(TranscoderTest, IntegersFromStringsBooleansAndIntegralNumbers) {
+  std::string out;
+  ASSERT_TRUE(Decode("Cluster.GetClusterNextid", R"({"data":"105"})", &out).ok());
+  EXPECT_EQ(out, R"({"data":"105"})");  // int64: proto3 JSON writes a string
+  ASSERT_TRUE(Decode("Cluster.GetClusterNextid", R"({"data":105.0})", &out).ok());
+  EXPECT_EQ(out, R"({"data":"105"})");
+  ASSERT_TRUE(Decode("Cluster.GetClusterNextid", R"({"data":" 7 "})", &out).ok());
+  EXPECT_EQ(out, R"({"data":"7"})");
+  ASSERT_TRUE(Decode("Cluster.GetClusterNextid", R"({"data":true})", &out).ok());
+  EXPECT_EQ(out, R"({"data":"1"})");
+  // Not integers: kept as sent.
+  for (const char* odd : {R"("1.5")", "1.5", R"("N/A")", "[1]", "{}", "1e300"}) {
+    ASSERT_TRUE(
+        Decode("Cluster.GetClusterNextid", absl::StrCat(R"({"data":)", odd, "}"), &out).ok())
+        << odd;
+    EXPECT_THAT(out, HasSubstr(R"({"additionalProperties":{"data":)")) << odd;
+  }
+}
+
+TEST_F(TranscoderTest, Int32RangeIsChecked) {
+  std::string out;
+  // `vmid` is int32 (100 - 999999999); 2^40 does not fit and is kept as sent.
+  ASSERT_TRUE(Decode("Nodes.GetNodesNodeQemu",
+                     R"({"data":[{"vmid":1099511627776,"status":"running"}]})", &out)
+                  .ok());
+  EXPECT_THAT(out, HasSubstr(R"("additionalProperties":{"vmid":1099511627776})"));
+}
+
+TEST_F(TranscoderTest, NumbersFromStringsButNotWords) {
+  std::string out;
+  ASSERT_TRUE(Decode("Nodes.GetNodesNodeQemu",
+                     R"({"data":[{"vmid":100,"status":"running","cpu":"0.5"},
+                                 {"vmid":101,"status":"stopped","cpu":"nan"},
+                                 {"vmid":102,"status":"stopped","cpu":true}]})",
+                     &out)
+                  .ok());
+  EXPECT_THAT(out, HasSubstr(R"("cpu":0.5)"));
+  EXPECT_THAT(out, HasSubstr(R"("additionalProperties":{"cpu":"nan"})"));
+  EXPECT_THAT(out, HasSubstr(R"("cpu":1)"));
+}
+
+TEST_F(TranscoderTest, BooleansFromZeroOneAndProxmoxWords) {
+  std::string out;
+  ASSERT_TRUE(Decode("Nodes.GetNodesNodeQemu",
+                     R"({"data":[{"vmid":1,"status":"s","template":1},
+                                 {"vmid":2,"status":"s","template":"0"},
+                                 {"vmid":3,"status":"s","template":"yes"},
+                                 {"vmid":4,"status":"s","template":2}]})",
+                     &out)
+                  .ok());
+  EXPECT_THAT(out, HasSubstr(R"("template":true,"vmid":1)"));
+  EXPECT_THAT(out, HasSubstr(R"("template":false,"vmid":2)"));
+  EXPECT_THAT(out, HasSubstr(R"("template":true,"vmid":3)"));
+  EXPECT_THAT(out, HasSubstr(R"("additionalProperties":{"template":2})"));
+}
+
+TEST_F(TranscoderTest, NullAndEmptyStringLeaveNonTextFieldsUnset) {
+  std::string out;
+  // PVE 5/6 send "template": "" for guests that are not templates.
+  ASSERT_TRUE(Decode("Nodes.GetNodesNodeQemu",
+                     R"({"data":[{"vmid":100,"status":"running","template":"","pid":null,
+                                  "name":""}]})",
+                     &out)
+                  .ok());
+  EXPECT_THAT(out, Not(HasSubstr("template")));
+  EXPECT_THAT(out, Not(HasSubstr("pid")));
+  EXPECT_THAT(out, Not(HasSubstr("additionalProperties")));
+  EXPECT_THAT(out, HasSubstr(R"("name":"")")) << "text keeps its empty string";
+}
+
+TEST_F(TranscoderTest, TextFromNumbersAndBooleansButNotFromObjects) {
+  std::string out;
+  ASSERT_TRUE(Decode("Nodes.GetNodesNodeQemu",
+                     R"({"data":[{"vmid":1,"status":1,"name":true,"lock":{"a":1}}]})", &out)
+                  .ok());
+  EXPECT_THAT(out, HasSubstr(R"("status":"1")"));
+  EXPECT_THAT(out, HasSubstr(R"("name":"1")"));
+  EXPECT_THAT(out, HasSubstr(R"("additionalProperties":{"lock":{"a":1}})"));
+}
+
+TEST_F(TranscoderTest, ListsKeepTheirElementsOrGoWholeToTheStruct) {
+  std::string out;
+  // A list with an element its field cannot hold, or with a gap, is kept whole.
+  ASSERT_TRUE(
+      Decode("Access.GetAccessUsersUserid", R"({"data":{"groups":["a",{"b":1}]}})", &out).ok());
+  EXPECT_THAT(out, HasSubstr(R"("additionalProperties":{"groups":["a",{"b":1}]})"));
+  EXPECT_THAT(out, Not(HasSubstr(R"("groups":["a"])")));
+  ASSERT_TRUE(
+      Decode("Access.GetAccessUsersUserid", R"({"data":{"groups":["a",null]}})", &out).ok());
+  EXPECT_THAT(out, HasSubstr(R"("additionalProperties":{"groups":["a",null]})"));
+  ASSERT_TRUE(Decode("Access.GetAccessUsersUserid", R"({"data":{"groups":["a","b"]}})", &out).ok());
+  EXPECT_THAT(out, HasSubstr(R"("groups":["a","b"])"));
+}
+
+TEST_F(TranscoderTest, IndexedKeysThatDoNotFitStayUnderTheirProxmoxKey) {
+  std::string out;
+  ASSERT_TRUE(Decode("Nodes.GetNodesNodeQemuVmidConfig",
+                     R"({"data":{"net0":"virtio","net1":{"odd":true},"net2":null}})", &out)
+                  .ok());
+  EXPECT_THAT(out, HasSubstr(R"("net":{"0":"virtio"})"));
+  EXPECT_THAT(out, HasSubstr(R"("additionalProperties":{"net1":{"odd":true}})"));
+}
+
+TEST_F(TranscoderTest, ObjectWhereTextOrAnObjectWhereAListIsExpected) {
+  std::string out;
+  ASSERT_TRUE(Decode("Nodes.GetNodesNodeQemuVmidConfig", R"({"data":[1,2]})", &out).ok());
+  EXPECT_EQ(out, R"({"additionalProperties":{"data":[1,2]}})");
+  ASSERT_TRUE(Decode("Nodes.GetNodesNodeQemu", R"({"data":{"vmid":1}})", &out).ok());
+  EXPECT_THAT(out, HasSubstr(R"("vmid":1)")) << "a single object where a list was expected";
+}
+
+TEST_F(TranscoderTest, EnvelopeKeysBesideDataAreKept) {
+  std::string out;
+  ASSERT_TRUE(Decode("Nodes.GetNodesNodeTasks",
+                     R"({"total":236,"data":[{"upid":"UPID:x","node":"n","pid":1,"pstart":2,
+                                               "starttime":3,"type":"t","user":"u"}]})",
+                     &out)
+                  .ok());
+  EXPECT_THAT(out, HasSubstr(R"("additionalProperties":{"total":236})"));
+}
+
+TEST_F(TranscoderTest, FallbacksAreCountedPerMethodAndField) {
+  // A transcoder of its own, so counts from other tests do not mix in.
+  Transcoder t(*api_);
+  std::string out;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(
+        Decode("Nodes.GetNodesNodeCephMon", R"({"data":[{"name":"a","host":"h1"}]})", &out, &t)
+            .ok());
+  }
+  ASSERT_TRUE(Decode("Cluster.GetClusterNextid", R"({"data":"N/A"})", &out, &t).ok());
+  ASSERT_TRUE(Decode("Cluster.GetClusterNextid", R"({"data":"1","extra":1})", &out, &t).ok());
+  const std::vector<DecodeFallbackCount> counts = t.DecodeFallbacks();
+  ASSERT_EQ(counts.size(), 2u);
+  EXPECT_EQ(counts[0].method, "proxmox.ve.v1.Cluster.GetClusterNextid");
+  EXPECT_EQ(counts[0].field, "proxmox.ve.v1.GetClusterNextidResponse.data");
+  EXPECT_EQ(counts[0].count, 1u);
+  EXPECT_EQ(counts[1].method, "proxmox.ve.v1.Nodes.GetNodesNodeCephMon");
+  EXPECT_EQ(counts[1].field, "proxmox.ve.v1.GetNodesNodeCephMonResponse.DataItem.host");
+  EXPECT_EQ(counts[1].count, 3u);
+  EXPECT_EQ(t.unlisted_keys_kept(), 1u);
 }
 
 TEST(EscapeTest, OnlyUnreservedCharactersStay) {

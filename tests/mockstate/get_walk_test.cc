@@ -82,8 +82,7 @@ void CheckMessage(const json::value& v, const Descriptor* d, const std::string& 
     return;
   }
   bool open = false;
-  for (int i = 0; i < d->field_count(); ++i)
-    open = open || api::Rules(d->field(i)).additional_properties();
+  for (int i = 0; i < d->field_count(); ++i) open = open || api::Rules(d->field(i)).declared_open();
   for (const auto& kv : v.get_object()) {
     const std::string key(kv.key());
     const FieldDescriptor* f = api::FieldByWireName(d, key);
