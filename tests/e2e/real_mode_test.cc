@@ -96,7 +96,10 @@ class FakePve {
       return denied;
     }
     if (hang) return TestReply::Of(TestReply::kHang);
-    if (r.method == "GET" && fail_503.fetch_sub(1) > 0) return TestReply::Error(503, "busy");
+    // The gateway's own health probe (GET /version) is left alone: only calls count.
+    if (r.method == "GET" && !absl::EndsWith(r.target, "/version") && fail_503.fetch_sub(1) > 0) {
+      return TestReply::Error(503, "busy");
+    }
     RestRequest rest;
     rest.verb = r.method;
     std::string target = r.target.substr(std::string("/api2/json").size());
