@@ -62,11 +62,11 @@ class RealModeTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for g in cls.gateways:
-            if g.proc.poll() is None:
-                g.terminate()
-        cls.mock.terminate()
+        # SIGTERM: every gateway must stop cleanly (exit 0; a sanitizer report fails it).
+        codes = [g.terminate() for g in cls.gateways if g.proc.poll() is None]
+        codes.append(cls.mock.terminate())
         cls.state.cleanup()
+        assert all(c == 0 for c in codes), codes
 
     @classmethod
     def rest(cls, method, path, params=None, mock=None):
