@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "api/property_string.h"
 
 namespace pvegw::api {
 namespace {
@@ -54,23 +55,6 @@ const boost::regex* CompiledPattern(const std::string& pattern) {
     compiled = nullptr;  // Proxmox itself will judge the value
   }
   return cache->emplace(pattern, std::move(compiled)).first->second.get();
-}
-
-// Proxmox's named string formats that matter most for clients, as anchored regexes.
-const std::map<std::string, std::string>& FormatPatterns() {
-  static const auto* const kFormats = new std::map<std::string, std::string>{
-      {"pve-userid", R"([^\s:/]+@[A-Za-z][A-Za-z0-9\.\-_]+)"},
-      {"pve-node", R"([a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?)"},
-      {"pve-storage-id", R"([a-z][a-z0-9\-_\.]*[a-z0-9])"},
-      {"pve-poolid", R"([A-Za-z0-9\.\-_]+)"},
-      {"pve-configid", R"([a-z][a-z0-9_]+)"},
-      {"pve-vmid", R"([1-9][0-9]{2,8})"},
-      {"mac-addr", R"([a-fA-F0-9]{2}(:[a-fA-F0-9]{2}){5})"},
-      {"ipv4", R"(((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9]))"},
-      {"dns-name",
-       R"(([a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?)"},
-  };
-  return *kFormats;
 }
 
 // Validates one scalar value for `field` (the element type for repeated/map fields) and
@@ -125,13 +109,20 @@ std::optional<json::value> CheckValue(const FieldDescriptor* field, const std::s
       return json::value(*b ? 1 : 0);
     }
     case FieldDescriptor::CPPTYPE_STRING: {
-      if (!rules.enum_values().empty()) {
-        bool found = false;
-        for (const std::string& e : rules.enum_values()) found = found || e == raw;
-        if (!found) {
-          return fail(absl::StrCat("value '", raw, "' does not have a value in the enumeration '",
-                                   absl::StrJoin(rules.enum_values(), ", "), "'"));
+      // JSONSchema.pm check_prop's order: format, pattern, lengths, enum.
+      if (!rules.property_format().empty()) {
+        absl::StatusOr<std::shared_ptr<const PropertyFormat>> format =
+            ParsePropertyFormat(rules.property_format());
+        if (format.ok()) {
+          if (auto error = CheckPropertyString(**format, raw, name)) return fail(*error);
         }
+      } else if (!rules.format().empty()) {
+        if (auto error = FormatError(rules.format(), raw)) {
+          return fail(absl::StrCat("invalid format - ", *error, "\n"));
+        }
+      }
+      if (!rules.pattern().empty() && !MatchesProxmoxPattern(rules.pattern(), raw)) {
+        return fail("value does not match the regex pattern");
       }
       if (rules.has_max_length() && raw.size() > rules.max_length()) {
         return fail(absl::StrCat("value may only be ", rules.max_length(), " characters long"));
@@ -140,11 +131,13 @@ std::optional<json::value> CheckValue(const FieldDescriptor* field, const std::s
         return fail(
             absl::StrCat("value must be at least ", rules.min_length(), " characters long"));
       }
-      if (!rules.pattern().empty() && !MatchesProxmoxPattern(rules.pattern(), raw)) {
-        return fail("value does not match the regex pattern");
-      }
-      if (!ConformsToFormat(rules.format(), raw)) {
-        return fail(absl::StrCat("value '", raw, "' does not look like a valid ", rules.format()));
+      if (!rules.enum_values().empty()) {
+        bool found = false;
+        for (const std::string& e : rules.enum_values()) found = found || e == raw;
+        if (!found) {
+          return fail(absl::StrCat("value '", raw, "' does not have a value in the enumeration '",
+                                   absl::StrJoin(rules.enum_values(), ", "), "'"));
+        }
       }
       return json::value(raw);
     }
@@ -189,8 +182,7 @@ bool MatchesProxmoxPattern(const std::string& pattern, const std::string& value)
 }
 
 bool ConformsToFormat(const std::string& format, const std::string& value) {
-  auto it = FormatPatterns().find(format);
-  return it == FormatPatterns().end() || MatchesProxmoxPattern(it->second, value);
+  return !FormatError(format, value).has_value();
 }
 
 ValidatedParams ValidateParams(

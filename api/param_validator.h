@@ -26,7 +26,8 @@ struct ValidatedParams {
 };
 
 // Checks what Proxmox's JSONSchema checks: unknown parameters, missing required ones,
-// types, enum values, minimum/maximum, min/max length and regex patterns. Path parameters
+// types, enum values, minimum/maximum, min/max length, regex patterns, named formats and
+// property strings against their format objects (api/property_string.h). Path parameters
 // are validated like the others. Every violation is reported, not just the first.
 ValidatedParams ValidateParams(const ApiOperation& op, const RestParams& params,
                                const std::vector<std::pair<std::string, std::string>>& path_params);
@@ -38,8 +39,8 @@ std::optional<bool> ParseProxmoxBool(absl::string_view s);
 // that cannot be compiled, or that explode on the input, do not reject the value.
 bool MatchesProxmoxPattern(const std::string& pattern, const std::string& value);
 
-// True when `value` satisfies the Proxmox format `format` (pve-userid, pve-configid, ...);
-// formats the mock does not know are satisfied by anything.
+// True when `value` satisfies the named Proxmox format `format` (pve-userid, mac-addr, ...;
+// see FormatError in api/property_string.h); unknown formats are satisfied by anything.
 bool ConformsToFormat(const std::string& format, const std::string& value);
 
 }  // namespace pvegw::api

@@ -159,8 +159,10 @@ grpc::Status Transcoder::Encode(const api::ApiOperation& op, const Message& requ
     std::vector<pvegw::FieldViolation> violations;
     std::string message = "Parameter verification failed.";
     for (const auto& v : validated.violations) {
-      violations.push_back({v.param, v.message});
-      absl::StrAppend(&message, " ", v.param, ": ", v.message, ";");
+      // Proxmox ends some texts (property-string errors) with a newline; gRPC gets none.
+      const std::string text(absl::StripTrailingAsciiWhitespace(v.message));
+      violations.push_back({v.param, text});
+      absl::StrAppend(&message, " ", v.param, ": ", text, ";");
     }
     message.pop_back();
     return InvalidArgument(message, violations);

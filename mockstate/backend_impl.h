@@ -57,7 +57,7 @@ struct CollectionInfo {
   NameSet settable;           // config keys: shown only when set
   const google::protobuf::Descriptor* row = nullptr;  // typed rows
   bool untyped_rows = false;  // rows are google.protobuf.Struct: the entity's properties
-  int missing_status = 404;
+  // Proxmox has no 404: a handler that finds nothing dies, which is a 500 with its text.
   std::string missing_message;  // "{id}" and "{node}" are substituted
   std::string duplicate_message;
 };
@@ -151,6 +151,11 @@ class MockBackend::Impl {
   absl::StatusOr<json::value> TaskLog(CallContext& ctx);
   absl::StatusOr<json::value> TaskStop(CallContext& ctx);
 
+  // --- Fidelity (fidelity.cc) -------------------------------------------------------------
+  // Completes a GET answer with what real hosts send beyond the schema (guest runtime
+  // details, ids and types of rows, digests, ...), computed from the world.
+  absl::Status AddRealHostKeys(const CallContext& ctx, json::value& data);
+
   // --- Access (access.cc): logins, passwords, API tokens -----------------------------------
   absl::StatusOr<json::value> Login(CallContext& ctx);
   absl::StatusOr<json::value> UserCreate(CallContext& ctx);
@@ -195,6 +200,9 @@ class MockBackend::Impl {
   std::map<std::string, CollectionInfo, std::less<>> collections_;
   std::map<std::string, Handler, std::less<>> handlers_;  // "VERB template"
 };
+
+// "/nodes/{node}/qemu" or "/nodes/{node}/lxc".
+bool IsGuestCollection(absl::string_view template_path);
 
 // Entity ids and the path segments of a concrete path joined back.
 std::string JoinPath(const std::vector<std::string>& segments, std::size_t count);

@@ -1,5 +1,6 @@
 // Guest (VM and container) lifecycle, cluster-wide views and pools of the mock world.
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -138,6 +139,116 @@ absl::Status AddToPool(WriteTxn& txn, absl::string_view poolid, std::int64_t vmi
   return MockBackend::Impl::PutEntity(txn, "/pools", poolid, *pool);
 }
 
+// Keys of a guest's config that hold a volume.
+bool IsDiskKey(absl::string_view key, bool lxc) {
+  if (lxc)
+    return key == "rootfs" || (absl::StartsWith(key, "mp") && key.size() > 2 &&
+                               absl::ascii_isdigit(static_cast<unsigned char>(key[2])));
+  for (absl::string_view bus : {"scsi", "virtio", "sata", "ide", "efidisk", "tpmstate"}) {
+    if (absl::StartsWith(key, bus) && key.size() > bus.size() &&
+        std::all_of(key.begin() + bus.size(), key.end(),
+                    [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Proxmox's format_size: the largest unit that divides the size.
+std::string FormatSize(std::int64_t bytes) {
+  const char* units[] = {"K", "M", "G", "T"};
+  std::string out = absl::StrCat(bytes);
+  for (int i = 0; i < 4 && bytes % 1024 == 0 && bytes > 0; ++i) {
+    bytes /= 1024;
+    out = absl::StrCat(bytes, units[i]);
+  }
+  return out;
+}
+
+// Allocates the volumes a create or update asks for with Proxmox's STORAGE:SIZE syntax
+// ("local-lvm:8" = a new 8 GiB disk): the config then holds the allocated volume
+// ("local-lvm:vm-300-disk-0,size=8G"), and the storage lists it.
+absl::Status AllocateDisks(WriteTxn& txn, json::object& props, absl::string_view node,
+                           std::int64_t vmid, bool lxc, std::int64_t now_ms) {
+  // Proxmox allocates in its drive order: rootfs before mount points; ide, sata, scsi,
+  // virtio, efidisk, tpmstate, each by number.
+  std::vector<std::pair<std::pair<int, int>, std::string>> order;
+  for (const auto& kv : props) {
+    const std::string key(kv.key());
+    if (!IsDiskKey(key, lxc) || !kv.value().is_string()) continue;
+    int bus = 0;
+    for (const char* prefix : {"rootfs", "mp", "ide", "sata", "scsi", "virtio", "efidisk"}) {
+      if (absl::StartsWith(key, prefix)) break;
+      ++bus;
+    }
+    std::size_t digits = key.size();
+    while (digits > 0 && absl::ascii_isdigit(static_cast<unsigned char>(key[digits - 1]))) --digits;
+    int index = 0;
+    (void)absl::SimpleAtoi(key.substr(digits), &index);
+    order.push_back({{bus, index}, key});
+  }
+  std::sort(order.begin(), order.end());
+  for (const auto& [rank, key] : order) {
+    json::value& slot = props[key];
+    const std::string value(slot.get_string());
+    const std::size_t comma = value.find(',');
+    const std::string file = value.substr(0, comma);
+    const std::string rest = comma == std::string::npos ? "" : value.substr(comma);
+    const std::size_t colon = file.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string sid = file.substr(0, colon);
+    double gib = 0;
+    const std::string amount = file.substr(colon + 1);
+    if (amount.empty() ||
+        !std::all_of(amount.begin(), amount.end(),
+                     [](char c) { return absl::ascii_isdigit(c) || c == '.'; }) ||
+        !absl::SimpleAtod(amount, &gib)) {
+      continue;  // an existing volume, not a size
+    }
+    std::optional<json::object> storage = MockBackend::Impl::GetEntity(txn, "/storage", sid);
+    if (!storage) return HttpError(500, absl::StrCat("storage '", sid, "' does not exist"));
+    if (gib <= 0) continue;  // STORAGE:0 goes with import-from, which the mock does not copy
+    const std::string content_collection =
+        absl::StrCat("/nodes/", node, "/storage/", sid, "/content");
+    PVEGW_ASSIGN_OR_RETURN(auto existing, MockBackend::Impl::ListEntities(txn, content_collection));
+    const bool path_based = storage->contains("path");
+    std::string volid;
+    for (int n = 0;; ++n) {
+      volid = path_based ? absl::StrCat(sid, ":", vmid, "/vm-", vmid, "-disk-", n, ".raw")
+                         : absl::StrCat(sid, ":vm-", vmid, "-disk-", n);
+      const bool taken = std::any_of(existing.begin(), existing.end(),
+                                     [&](const auto& e) { return e.first == volid; });
+      if (!taken) break;
+    }
+    const std::int64_t bytes = static_cast<std::int64_t>(gib * static_cast<double>(1 << 30));
+    json::object volume;
+    volume["volid"] = volid;
+    volume["content"] = lxc ? "rootdir" : "images";
+    volume["format"] = "raw";
+    volume["vmid"] = vmid;
+    volume["size"] = bytes;
+    volume["ctime"] = now_ms / 1000;
+    PVEGW_RETURN_IF_ERROR(MockBackend::Impl::PutEntity(txn, content_collection, volid, volume));
+    PVEGW_RETURN_IF_ERROR(txn.Put(MarkerKey(content_collection), "1"));
+    slot = absl::StrCat(volid, rest, ",size=", FormatSize(bytes));
+  }
+  return absl::OkStatus();
+}
+
+// Destroying a guest destroys its volumes.
+absl::Status FreeDisks(WriteTxn& txn, const json::object& props, absl::string_view node, bool lxc) {
+  for (const auto& kv : props) {
+    if (!IsDiskKey(std::string(kv.key()), lxc) || !kv.value().is_string()) continue;
+    const std::string value(kv.value().get_string());
+    const std::string volid = value.substr(0, value.find(','));
+    const std::size_t colon = volid.find(':');
+    if (colon == std::string::npos) continue;
+    PVEGW_RETURN_IF_ERROR(txn.Delete(EntityKey(
+        absl::StrCat("/nodes/", node, "/storage/", volid.substr(0, colon), "/content"), volid)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string MockBackend::Impl::ConfigDigest(const json::object& props, bool lxc) const {
@@ -203,6 +314,15 @@ json::object MockBackend::Impl::GuestView(const json::object& props, absl::strin
       view[k] = 0;
     }
   }
+  if (lxc) view["swap"] = running ? static_cast<std::int64_t>((h >> 5) % (1 << 20)) : 0;
+  // Pressure stall information (PVE 9): none for a stopped guest, and the share of time
+  // all tasks stalled ("full") never exceeds the share some did.
+  int shift = 0;
+  for (const char* res : {"cpu", "io", "memory"}) {
+    const double some = running ? static_cast<double>((h >> (shift += 6)) % 500) / 100.0 : 0.0;
+    view[absl::StrCat("pressure", res, "some")] = some;
+    view[absl::StrCat("pressure", res, "full")] = std::floor(some * 50.0) / 100.0;
+  }
   view.erase("started_ms");
   return view;
 }
@@ -221,6 +341,9 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestCreate(CallContext& ctx, boo
     for (const auto& kv : ctx.params) {
       if (!IsControlParam(std::string(kv.key()))) props[kv.key()] = kv.value();
     }
+    // Proxmox writes the architecture of a new container into its config.
+    if (lxc && !props.contains("arch")) props["arch"] = "amd64";
+    PVEGW_RETURN_IF_ERROR(AllocateDisks(txn, props, node, vmid, lxc, ctx.now_ms));
     props["vmid"] = vmid;
     props["node"] = node;
     const bool start = IntOf(ctx.params, "start", 0) != 0;
@@ -262,6 +385,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestDelete(CallContext& ctx, boo
           return GuestStateError(lxc, vmid, "is running - destroy failed");
         }
         const std::int64_t id = IntOf(props, "vmid", 0);
+        PVEGW_RETURN_IF_ERROR(FreeDisks(txn, props, node, lxc));
         PVEGW_RETURN_IF_ERROR(DeleteEntity(txn, GuestCollection(node, lxc), vmid));
         PVEGW_RETURN_IF_ERROR(txn.Delete(VmidKey(id)));
         PVEGW_RETURN_IF_ERROR(RemoveFromPools(txn, id));
@@ -289,11 +413,15 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestConfig(CallContext& ctx, boo
             props.erase(key);
           }
         }
+        json::object changes;
         for (const auto& kv : ctx.params) {
           const std::string key(kv.key());
           if (ctx.IsPathParam(key) || IsControlParam(key)) continue;
-          props[kv.key()] = kv.value();
+          changes[kv.key()] = kv.value();
         }
+        PVEGW_RETURN_IF_ERROR(
+            AllocateDisks(txn, changes, node, IntOf(props, "vmid", 0), lxc, ctx.now_ms));
+        for (const auto& kv : changes) props[kv.key()] = kv.value();
         PVEGW_RETURN_IF_ERROR(PutEntity(txn, GuestCollection(node, lxc), vmid, props));
         if (!ctx.op->rules.returns_upid()) return json::value(nullptr);
         PVEGW_ASSIGN_OR_RETURN(
@@ -437,7 +565,17 @@ absl::StatusOr<json::value> MockBackend::Impl::ClusterResources(CallContext& ctx
   const std::string filter = ctx.Param("type").value_or("");
   json::array rows;
   auto emit = [&](const json::object& props) {
-    rows.push_back(ShapeObject(row, ToText(props.at("id")), Shape(&props, &fields)));
+    json::object out = ShapeObject(row, ToText(props.at("id")), Shape(&props, &fields));
+    // What pvestatd reports beyond the schema's keys.
+    for (const char* k :
+         {"cgroup-mode", "cpu",       "disk",   "mem",        "uptime",  "maxdisk",
+          "maxmem",      "maxcpu",    "shared", "plugintype", "content", "status",
+          "node",        "level",     "tags",   "template",   "pool",    "name",
+          "diskread",    "diskwrite", "netin",  "netout",     "lock",    "hastate"}) {
+      if (const json::value* v = props.if_contains(k); v != nullptr && !out.contains(k))
+        out[k] = *v;
+    }
+    rows.push_back(std::move(out));
   };
   PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
     PVEGW_ASSIGN_OR_RETURN(auto nodes, ListEntities(txn, "/nodes"));
@@ -453,9 +591,16 @@ absl::StatusOr<json::value> MockBackend::Impl::ClusterResources(CallContext& ctx
     if (filter.empty() || filter == "node") {
       for (const auto& [name, props] : nodes) {
         json::object r = props;
+        r.erase("ip");
         r["id"] = absl::StrCat("node/", name);
         r["type"] = "node";
         r["node"] = name;
+        const std::uint64_t h = StableHash(name);
+        r["cgroup-mode"] = 2;
+        r["cpu"] = static_cast<double>(h % 200) / 1000.0;
+        r["mem"] = IntOf(props, "maxmem", 0) / 100 * static_cast<std::int64_t>(20 + h % 50);
+        r["disk"] = IntOf(props, "maxdisk", 0) / 100 * static_cast<std::int64_t>(5 + h % 40);
+        r["uptime"] = static_cast<std::int64_t>(3 * 86400 + h % 86400);
         emit(r);
       }
     }
@@ -483,6 +628,10 @@ absl::StatusOr<json::value> MockBackend::Impl::ClusterResources(CallContext& ctx
         r["node"] = where.second;
         r["vmid"] = vmid;
         if (auto it = pool_of.find(vmid); it != pool_of.end()) r["pool"] = it->second;
+        if (auto ha =
+                GetEntity(txn, "/cluster/ha/resources", absl::StrCat(lxc ? "ct:" : "vm:", vmid))) {
+          r["hastate"] = ha->contains("state") ? ha->at("state") : json::value("started");
+        }
         emit(r);
       }
     }
@@ -572,7 +721,7 @@ absl::StatusOr<json::value> MockBackend::Impl::NodeStorage(CallContext& ctx) {
         continue;
       }
       json::object view = props;
-      const std::uint64_t h = StableHash(absl::StrCat(node, "/", sid));
+      const std::uint64_t h = StableHash(absl::StrCat("storage/", node, "/", sid));
       const std::int64_t total = static_cast<std::int64_t>(h % 8 + 1) << 40;
       const std::int64_t used = static_cast<std::int64_t>(h % 400) << 30;
       view["storage"] = sid;
@@ -616,21 +765,35 @@ json::array PoolMembers(MockBackend::Impl& impl, ReadTxn& txn, const json::objec
       m["vmid"] = v.get_int64();
       m["node"] = where->second;
       for (const char* k :
-           {"name", "status", "maxmem", "maxcpu", "maxdisk", "uptime", "template"}) {
+           {"name", "status", "maxmem", "maxcpu", "maxdisk", "uptime", "template", "cpu", "mem",
+            "disk", "diskread", "diskwrite", "netin", "netout", "tags", "lock"}) {
         if (view.contains(k)) m[k] = view[k];
       }
+      m["pool"] = ToText(pool.contains("poolid") ? pool.at("poolid") : json::value(""));
       members.push_back(std::move(m));
     }
   }
   if (const json::value* st = pool.if_contains("storage"); st != nullptr && st->is_array()) {
     for (const auto& s : st->get_array()) {
       const std::string sid = ToText(s);
+      const std::optional<json::object> storage =
+          MockBackend::Impl::GetEntity(txn, "/storage", sid);
       for (const std::string& node : impl.NodeNames(txn)) {
         json::object m;
         m["id"] = absl::StrCat("storage/", node, "/", sid);
         m["type"] = "storage";
         m["node"] = node;
         m["storage"] = sid;
+        m["status"] = "available";
+        if (storage) {
+          if (storage->contains("type")) m["plugintype"] = storage->at("type");
+          if (storage->contains("content")) m["content"] = storage->at("content");
+          m["shared"] = storage->contains("shared") ? storage->at("shared") : json::value(0);
+        }
+        // The same numbers as /cluster/resources and the node's storage list.
+        const std::uint64_t h = StableHash(absl::StrCat("storage/", node, "/", sid));
+        m["maxdisk"] = static_cast<std::int64_t>(h % 8 + 1) << 40;
+        m["disk"] = static_cast<std::int64_t>(h % 400) << 30;
         members.push_back(std::move(m));
       }
     }

@@ -83,6 +83,10 @@ absl::Status ParamError(absl::string_view param, absl::string_view message) {
   return ParamError(std::vector<api::ParamViolation>{{std::string(param), std::string(message)}});
 }
 
+bool IsGuestCollection(absl::string_view template_path) {
+  return template_path == "/nodes/{node}/qemu" || template_path == "/nodes/{node}/lxc";
+}
+
 std::string JoinPath(const std::vector<std::string>& segments, std::size_t count) {
   std::string out;
   for (std::size_t i = 0; i < count && i < segments.size(); ++i)
@@ -155,31 +159,28 @@ MockBackend::Impl::Impl(std::shared_ptr<const api::ApiIndex> api, MockOptions op
 void MockBackend::Impl::BuildCollections() {
   struct Messages {
     const char* template_path;
-    int missing_status;
     const char* missing;
     const char* duplicate;
   };
   static const Messages kMessages[] = {
-      {"/nodes", 500, "no such cluster node '{id}'", "node '{id}' already exists"},
-      {"/nodes/{node}/qemu", 500,
+      {"/nodes", "no such cluster node '{id}'", "node '{id}' already exists"},
+      {"/nodes/{node}/qemu",
        "Configuration file 'nodes/{node}/qemu-server/{id}.conf' does not exist",
        "unable to create VM {id} - VM {id} already exists on node '{where}'"},
-      {"/nodes/{node}/lxc", 500, "Configuration file 'nodes/{node}/lxc/{id}.conf' does not exist",
+      {"/nodes/{node}/lxc", "Configuration file 'nodes/{node}/lxc/{id}.conf' does not exist",
        "unable to create CT {id} - CT {id} already exists on node '{where}'"},
-      {"/access/users", 500, "no such user ('{id}')",
-       "create user failed: user '{id}' already exists"},
-      {"/access/groups", 500, "group '{id}' does not exist",
+      {"/access/users", "no such user ('{id}')", "create user failed: user '{id}' already exists"},
+      {"/access/groups", "group '{id}' does not exist",
        "create group failed: group '{id}' already exists"},
-      {"/access/roles", 500, "role '{id}' does not exist",
+      {"/access/roles", "role '{id}' does not exist",
        "create role failed: role '{id}' already exists"},
-      {"/pools", 500, "pool '{id}' does not exist",
-       "create pool failed: pool '{id}' already exists"},
-      {"/storage", 500, "storage '{id}' does not exist",
+      {"/pools", "pool '{id}' does not exist", "create pool failed: pool '{id}' already exists"},
+      {"/storage", "storage '{id}' does not exist",
        "create storage failed: storage ID '{id}' already defined"},
-      {"/nodes/{node}/storage", 500, "storage '{id}' does not exist",
+      {"/nodes/{node}/storage", "storage '{id}' does not exist",
        "storage ID '{id}' already defined"},
-      {"/nodes/{node}/tasks", 500, "no such task '{id}'", "task '{id}' already exists"},
-      {"/access/users/{userid}/token", 500, "no such token '{id}' for user '{userid}'",
+      {"/nodes/{node}/tasks", "no such task '{id}'", "task '{id}' already exists"},
+      {"/access/users/{userid}/token", "no such token '{id}' for user '{userid}'",
        "Token already exists."},
   };
   for (const auto& op : api_->operations()) {
@@ -219,7 +220,6 @@ void MockBackend::Impl::BuildCollections() {
     info.duplicate_message = "{kind} '{id}' already exists";
     for (const Messages& m : kMessages) {
       if (info.template_path == m.template_path) {
-        info.missing_status = m.missing_status;
         info.missing_message = m.missing;
         info.duplicate_message = m.duplicate;
       }
@@ -388,7 +388,7 @@ absl::Status MockBackend::Impl::MissingError(const CollectionInfo& info,
                                              const CallContext& ctx) const {
   std::string kind = KindOf(info.template_path);
   (void)collection;
-  return HttpError(info.missing_status,
+  return HttpError(500,
                    absl::StrReplaceAll(info.missing_message, {{"{id}", id},
                                                               {"{node}", ctx.PathParam("node")},
                                                               {"{userid}", ctx.PathParam("userid")},
@@ -468,9 +468,12 @@ absl::StatusOr<json::value> MockBackend::Impl::Dispatch(CallContext& ctx) {
   }
   PVEGW_RETURN_IF_ERROR(CheckAncestors(ctx));
   auto it = handlers_.find(absl::StrCat(ctx.op->verb, " ", ctx.op->path));
-  if (it != handlers_.end()) return it->second(ctx);
-  if (ctx.op->verb == "GET") return GenericGet(ctx);
-  return GenericMutation(ctx);
+  if (ctx.op->verb != "GET") {
+    return it != handlers_.end() ? it->second(ctx) : GenericMutation(ctx);
+  }
+  absl::StatusOr<json::value> data = it != handlers_.end() ? it->second(ctx) : GenericGet(ctx);
+  if (data.ok()) PVEGW_RETURN_IF_ERROR(AddRealHostKeys(ctx, *data));
+  return data;
 }
 
 absl::StatusOr<json::value> MockBackend::Impl::GenericGet(CallContext& ctx) {
@@ -494,6 +497,10 @@ absl::StatusOr<json::value> MockBackend::Impl::GenericGet(CallContext& ctx) {
         PVEGW_ASSIGN_OR_RETURN(entities, ListEntities(txn, source));
         return absl::OkStatus();
       }));
+      // Entries of a configuration (storage, backup jobs, firewall, SDN, ...): Proxmox
+      // lists each one with everything it holds, also keys its schema does not declare.
+      const bool config_entries = api_->Find("POST", source_info->template_path) != nullptr &&
+                                  !IsGuestCollection(source_info->template_path);
       for (auto& [id, props] : entities) {
         json::object view = View(*source_info, source, props, ctx.now_ms);
         if (!view.contains(info->child_key)) view[info->child_key] = id;
@@ -501,8 +508,16 @@ absl::StatusOr<json::value> MockBackend::Impl::GenericGet(CallContext& ctx) {
           rows.push_back(std::move(view));
           continue;
         }
-        rows.push_back(ShapeObject(info->row, absl::StrCat(source, "/", id),
-                                   Shape(&view, &source_info->settable)));
+        json::object row = ShapeObject(info->row, absl::StrCat(source, "/", id),
+                                       Shape(&view, &source_info->settable));
+        if (config_entries) {
+          for (const auto& kv : view) {
+            // Secrets are written, never read back.
+            if (kv.key() == "password" || kv.key() == "secret") continue;
+            if (!row.contains(kv.key())) row[kv.key()] = kv.value();
+          }
+        }
+        rows.push_back(std::move(row));
       }
       return rows;
     }
@@ -522,6 +537,12 @@ absl::StatusOr<json::value> MockBackend::Impl::GenericGet(CallContext& ctx) {
       const std::string id_name = id_segment.substr(1, id_segment.size() - 2);
       if (!view.contains(id_name)) view[id_name] = ctx.owner_id;
       const std::string seed = absl::StrCat(ctx.owner_collection, "/", ctx.owner_id);
+      // An item answered untyped (the schema declares no properties): what it holds.
+      if (below == 0 && ctx.op->data != nullptr && !ctx.op->data->is_repeated() &&
+          ctx.op->data->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+          ctx.op->data->message_type()->full_name() == "google.protobuf.Struct") {
+        return json::value(std::move(view));
+      }
       return ShapeData(ctx.op->data, seed, Shape(&view, &ctx.owner->settable));
     }
   }

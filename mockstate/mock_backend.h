@@ -38,7 +38,8 @@ absl::StatusOr<MockOptions> MockOptionsFromEnv(MockOptions base = {});
 // state in the Store, so any number of processes attached to one namespace see one world.
 //
 // Call() never fails as a C++ call: every problem becomes a Proxmox-style answer
-// (400 with per-parameter errors, 404/500 with Proxmox's message, 501 for unknown paths).
+// (400 with per-parameter errors, 500 with Proxmox's message — also for missing objects, as
+// Proxmox never answers 404 — and 501 for unknown paths).
 class MockBackend {
  public:
   // Opens (or creates) the namespace; a fresh one is seeded with the default world, then

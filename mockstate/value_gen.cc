@@ -4,15 +4,20 @@
 #include <boost/json/serialize.hpp>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <memory>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "api/api_index.h"
 #include "api/param_validator.h"
+#include "api/property_string.h"
 
 namespace pvegw::mockstate {
 namespace {
@@ -37,8 +42,95 @@ std::string Hex(std::uint64_t h, int digits) {
                          h & ((digits >= 16) ? ~0ull : ((1ull << (4 * digits)) - 1)));
 }
 
+// A sample value for a named format that its Proxmox validator accepts.
+std::string FormatSample(const std::string& format, std::uint64_t h) {
+  static const auto* const kSamples = new std::map<std::string, std::string>{
+      {"pve-bridge-id", "vmbr0"},
+      {"pve-volume-id", "local-lvm:vm-100-disk-0"},
+      {"pve-volume-id-or-qm-path", "local-lvm:vm-100-disk-0"},
+      {"pve-volume-id-or-absolute-path", "local:iso/debian-12.9.0-amd64-netinst.iso"},
+      {"disk-size", "8G"},
+      {"ipv4", "10.0.0.10"},
+      {"ip", "10.0.0.10"},
+      {"address", "10.0.0.10"},
+      {"ipv6", "fd00::10"},
+      {"CIDRv4", "10.0.0.10/24"},
+      {"CIDR", "10.0.0.10/24"},
+      {"CIDRv6", "fd00::10/64"},
+      {"pve-ipv4-config", "dhcp"},
+      {"pve-ipv6-config", "auto"},
+      {"pve-storage-id", "local"},
+      {"pve-node", "pve1"},
+      {"pve-configid", "net0"},
+      {"pve-iface", "eth0"},
+      {"dns-name", "example.com"},
+      {"pve-userid", "root@pam"},
+      {"urlencoded", "mock"},
+  };
+  if (format == "mac-addr") {
+    return absl::StrFormat("BC:24:11:%02X:%02X:%02X", (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
+  }
+  auto it = kSamples->find(format);
+  return it == kSamples->end() ? std::string() : it->second;
+}
+
+// A property string that passes its own format object: the default key's value and every
+// key Proxmox requires, each generated to pass that key's checks.
+std::optional<std::string> GeneratePropertyString(const std::string& format_json, std::uint64_t h) {
+  absl::StatusOr<std::shared_ptr<const api::PropertyFormat>> format =
+      api::ParsePropertyFormat(format_json);
+  if (!format.ok()) return std::nullopt;
+  auto value_for = [&](const std::string& name,
+                       const api::PropertyKey& key) -> std::optional<std::string> {
+    const std::uint64_t kh = StableHash(absl::StrCat(h, "/", name));
+    std::vector<std::string> candidates;
+    if (!key.enum_values.empty()) {
+      candidates.push_back(key.enum_values[kh % key.enum_values.size()]);
+    } else if (key.default_value) {
+      candidates.push_back(*key.default_value);
+    }
+    if (key.type == "boolean") candidates.push_back("1");
+    if (key.type == "integer" || key.type == "number") {
+      double v = key.minimum.value_or(1);
+      if (key.maximum && v > *key.maximum) v = *key.maximum;
+      candidates.push_back(absl::StrCat(static_cast<std::int64_t>(std::ceil(v))));
+    }
+    if (!key.format.empty()) candidates.push_back(FormatSample(key.format, kh));
+    for (const std::string& c : {absl::StrCat(name, Hex(kh, 4)), std::string("1"),
+                                 std::string("mock"), std::string("a1")}) {
+      candidates.push_back(c);
+    }
+    for (const std::string& c : candidates) {
+      if (c.empty() || c.find(',') != std::string::npos) continue;
+      api::PropertyFormat single;
+      single.keys.emplace(name, key);
+      if (!api::CheckPropertyString(single, absl::StrCat(name, "=", c), "x")) return c;
+    }
+    return std::nullopt;
+  };
+  std::vector<std::string> parts;
+  if (!(*format)->default_key.empty()) {
+    const std::string& name = (*format)->default_key;
+    auto v = value_for(name, (*format)->keys.at(name));
+    if (!v) return std::nullopt;
+    parts.push_back(*v);
+  }
+  for (const auto& [name, key] : (*format)->keys) {
+    if (key.optional || !key.alias.empty() || name == (*format)->default_key) continue;
+    auto v = value_for(name, key);
+    if (!v) return std::nullopt;
+    parts.push_back(absl::StrCat(name, "=", *v));
+  }
+  std::string out = absl::StrJoin(parts, ",");
+  if (api::CheckPropertyString(**format, out, "x")) return std::nullopt;
+  return out;
+}
+
 std::string GenerateString(const FieldDescriptor* f, std::uint64_t h, const ShapeOptions& options) {
   const auto& rules = api::Rules(f);
+  if (!rules.property_format().empty()) {
+    if (auto v = GeneratePropertyString(rules.property_format(), h)) return *v;
+  }
   const std::string name = absl::AsciiStrToLower(api::WireName(f));
   const std::string& format = rules.format();
   std::string v;
@@ -428,6 +520,21 @@ json::object ShapeObject(const Descriptor* message, absl::string_view seed,
       continue;
     }
     out[wire] = GenerateValue(f, absl::StrCat(seed, "/", wire), options, 0);
+  }
+  // Generated pressure stall values stay possible: "full" (all tasks stalled) never
+  // exceeds "some".
+  for (auto& kv : out) {
+    const absl::string_view key(kv.key().data(), kv.key().size());
+    if (!absl::StartsWith(key, "pressure") || !absl::EndsWith(key, "full") ||
+        !kv.value().is_number()) {
+      continue;
+    }
+    const std::string some_key = absl::StrCat(key.substr(0, key.size() - 4), "some");
+    const json::value* some = out.if_contains(some_key);
+    if (some != nullptr && some->is_number() &&
+        kv.value().to_number<double>() > some->to_number<double>()) {
+      kv.value() = *some;
+    }
   }
   if (open && props != nullptr) {
     for (const auto& kv : *props) {

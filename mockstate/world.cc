@@ -41,6 +41,7 @@ std::vector<SeedGuest> SeedGuests() {
             {"boot", "order=scsi0;net0"},
             {"scsi0", "local-lvm:vm-100-disk-0,iothread=1,size=32G"},
             {"net0", "virtio=BC:24:11:00:01:00,bridge=vmbr0,firewall=1"},
+            {"agent", "1"},
             {"onboot", 1},
             {"tags", "prod;web"}})},
       {101, "pve1", false, "running",
@@ -72,6 +73,7 @@ std::vector<SeedGuest> SeedGuests() {
             {"net0", "virtio=BC:24:11:00:01:03,bridge=vmbr0"}})},
       {200, "pve1", true, "running",
        Obj({{"hostname", "dns01"},
+            {"arch", "amd64"},
             {"memory", 512},
             {"swap", 512},
             {"cores", 1},
@@ -79,15 +81,18 @@ std::vector<SeedGuest> SeedGuests() {
             {"rootfs", "local-lvm:vm-200-disk-0,size=8G"},
             {"net0", "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:02:00,ip=dhcp"},
             {"onboot", 1},
+            {"tags", "infra"},
             {"unprivileged", 1}})},
       {201, "pve2", true, "stopped",
        Obj({{"hostname", "proxy01"},
+            {"arch", "amd64"},
             {"memory", 1024},
             {"swap", 512},
             {"cores", 2},
             {"ostype", "alpine"},
             {"rootfs", "local-lvm:vm-201-disk-0,size=4G"},
             {"net0", "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:02:01,ip=10.0.0.21/24,gw=10.0.0.1"},
+            {"tags", "infra;edge"},
             {"unprivileged", 1}})},
   };
 }
@@ -297,6 +302,39 @@ absl::Status MockBackend::Impl::Seed(WriteTxn& txn) {
                                        {"vms", json::array{102}},
                                        {"storage", json::array{"nfs-backup"}}})));
   PVEGW_RETURN_IF_ERROR(mark("/pools"));
+
+  // The DNS container is an HA resource, kept on the nodes of its group.
+  PVEGW_RETURN_IF_ERROR(PutEntity(txn, "/cluster/ha/groups", "dns-nodes",
+                                  Obj({{"group", "dns-nodes"},
+                                       {"type", "group"},
+                                       {"nodes", "pve1:2,pve2:1"},
+                                       {"restricted", 0},
+                                       {"nofailback", 0}})));
+  PVEGW_RETURN_IF_ERROR(mark("/cluster/ha/groups"));
+  PVEGW_RETURN_IF_ERROR(PutEntity(txn, "/cluster/ha/resources", "ct:200",
+                                  Obj({{"sid", "ct:200"},
+                                       {"type", "ct"},
+                                       {"state", "started"},
+                                       {"group", "dns-nodes"},
+                                       {"max_restart", 1},
+                                       {"max_relocate", 1},
+                                       {"failback", 1},
+                                       {"comment", "DNS must stay up"}})));
+  PVEGW_RETURN_IF_ERROR(mark("/cluster/ha/resources"));
+
+  // A nightly backup job of the production VMs.
+  PVEGW_RETURN_IF_ERROR(PutEntity(txn, "/cluster/backup", "backup-5c1f3a2b-7d44",
+                                  Obj({{"id", "backup-5c1f3a2b-7d44"},
+                                       {"type", "vzdump"},
+                                       {"schedule", "01:00"},
+                                       {"storage", "nfs-backup"},
+                                       {"mode", "snapshot"},
+                                       {"compress", "zstd"},
+                                       {"enabled", 1},
+                                       {"vmid", "100,101"},
+                                       {"notes-template", "{{guestname}}"},
+                                       {"mailnotification", "always"}})));
+  PVEGW_RETURN_IF_ERROR(mark("/cluster/backup"));
 
   // A little task history, finished long ago, so task lists are not empty.
   const std::int64_t day_ms = 24 * 3600 * 1000LL;

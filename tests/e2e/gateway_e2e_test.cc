@@ -147,6 +147,26 @@ TEST_F(GatewayE2eTest, InvalidArgumentsListEveryViolationByProxmoxName) {
 
   r = gw_.Call("Nodes.GetNodesNodeQemu", R"({"node":"bad node!"})");
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "pve-node format";
+
+  // Property strings are checked against their format objects, as Proxmox does.
+  r = gw_.Call("Nodes.PostNodesNodeQemu",
+               R"({"node":"pve1","vmid":151,"net":{"0":"garbage"},"scsi":{"0":"nonsense"}})");
+  ASSERT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  v.clear();
+  const google::rpc::BadRequest bad_format = BadRequestOf(r.status);
+  for (const auto& f : bad_format.field_violations()) v[f.field()] = f.description();
+  EXPECT_THAT(v["net0"],
+              ::testing::StartsWith("invalid format - format error\nnet0.model: value "
+                                    "'garbage' does not have a value in the enumeration"));
+  EXPECT_THAT(v["scsi0"], HasSubstr("scsi0.file: invalid format - unable to parse volume ID "
+                                    "'nonsense'"));
+  EXPECT_EQ(gw_.Call("Nodes.GetNodesNodeQemuVmidConfig", R"({"node":"pve1","vmid":151})")
+                .status.error_code(),
+            grpc::StatusCode::NOT_FOUND)
+      << "nothing was created";
+  // A missing item of any collection is Proxmox's 500 "... does not exist": NOT_FOUND.
+  r = gw_.Call("Cluster.GetClusterFirewallGroupsGroup", R"({"group":"nothere"})");
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::NOT_FOUND) << r.status.error_message();
 }
 
 TEST_F(GatewayE2eTest, PathParametersSurviveEscaping) {

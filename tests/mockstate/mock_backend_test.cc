@@ -183,7 +183,7 @@ TEST_F(MockTest, MissingThingsAnswerLikeProxmox) {
   Reply pool = Call("GET", "/pools/nope");
   EXPECT_EQ(pool.reason, "pool 'nope' does not exist");
   Reply group = Call("GET", "/cluster/firewall/groups/not-there");
-  EXPECT_EQ(group.status, 404);
+  EXPECT_EQ(group.status, 500) << "Proxmox never answers 404";
   EXPECT_EQ(group.reason, "group 'not-there' does not exist");
   Reply unknown = Call("GET", "/nodes/pve1/no-such-thing");
   EXPECT_EQ(unknown.status, 501);
@@ -351,6 +351,138 @@ TEST_F(MockTest, ContainerLifecycle) {
   EXPECT_FALSE(Ids(Ok("GET", "/cluster/resources"), "id").count("lxc/250"));
 }
 
+// --- Looking like a real host ----------------------------------------------------------------
+
+std::set<std::string> Volids(const json::value& content) {
+  std::set<std::string> ids;
+  for (const auto& row : content.as_array()) ids.insert(std::string(row.at("volid").as_string()));
+  return ids;
+}
+
+TEST_F(MockTest, NewDisksBecomeAllocatedVolumes) {
+  Ok("POST", "/nodes/pve1/qemu",
+     {{"vmid", "300"},
+      {"scsi0", "local-lvm:8"},
+      {"scsi1", "local-lvm:0.5,discard=on"},
+      {"ide2", "local:iso/debian-12.9.0-amd64-netinst.iso,media=cdrom"}});
+  json::object config = Ok("GET", "/nodes/pve1/qemu/300/config").as_object();
+  EXPECT_EQ(config.at("scsi0"), "local-lvm:vm-300-disk-0,size=8G");
+  EXPECT_EQ(config.at("scsi1"), "local-lvm:vm-300-disk-1,discard=on,size=512M");
+  EXPECT_EQ(config.at("ide2"), "local:iso/debian-12.9.0-amd64-netinst.iso,media=cdrom")
+      << "existing volumes stay as they are";
+  const json::value content = Ok("GET", "/nodes/pve1/storage/local-lvm/content");
+  EXPECT_TRUE(Volids(content).count("local-lvm:vm-300-disk-0"));
+  for (const auto& row : content.as_array()) {
+    if (row.at("volid") != "local-lvm:vm-300-disk-0") continue;
+    EXPECT_EQ(row.at("size"), std::int64_t{8} << 30);
+    EXPECT_EQ(row.at("vmid"), 300);
+    EXPECT_EQ(row.at("content"), "images");
+  }
+  json::object row;
+  const json::value vms = Ok("GET", "/nodes/pve1/qemu");
+  for (const auto& vm : vms.as_array()) {
+    if (vm.at("vmid") == 300) row = vm.as_object();
+  }
+  EXPECT_EQ(row.at("maxdisk"), std::int64_t{8} << 30);
+
+  // Updates allocate the next free disk number; an unknown storage is Proxmox's error.
+  Ok("PUT", "/nodes/pve1/qemu/300/config", {{"virtio0", "local-lvm:4"}});
+  EXPECT_EQ(Ok("GET", "/nodes/pve1/qemu/300/config").at("virtio0"),
+            "local-lvm:vm-300-disk-2,size=4G");
+  Reply nope = Call("PUT", "/nodes/pve1/qemu/300/config", {{"scsi3", "nope:4"}});
+  EXPECT_EQ(nope.status, 500);
+  EXPECT_EQ(nope.reason, "storage 'nope' does not exist");
+
+  // Containers: rootfs and mount points alike.
+  Ok("POST", "/nodes/pve1/lxc",
+     {{"vmid", "301"},
+      {"ostemplate", "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"},
+      {"rootfs", "local-lvm:4"},
+      {"mp0", "local-lvm:2,mp=/data"}});
+  config = Ok("GET", "/nodes/pve1/lxc/301/config").as_object();
+  EXPECT_EQ(config.at("rootfs"), "local-lvm:vm-301-disk-0,size=4G");
+  EXPECT_EQ(config.at("mp0"), "local-lvm:vm-301-disk-1,mp=/data,size=2G");
+  EXPECT_EQ(config.at("arch"), "amd64");
+  EXPECT_EQ(Ok("GET", "/nodes/pve1/lxc/301/status/current").at("maxdisk"), std::int64_t{4} << 30);
+
+  // Destroying a guest destroys its volumes.
+  Ok("DELETE", "/nodes/pve1/qemu/300");
+  Ok("DELETE", "/nodes/pve1/lxc/301");
+  const std::set<std::string> left = Volids(Ok("GET", "/nodes/pve1/storage/local-lvm/content"));
+  for (const char* v : {"local-lvm:vm-300-disk-0", "local-lvm:vm-300-disk-1",
+                        "local-lvm:vm-300-disk-2", "local-lvm:vm-301-disk-0"}) {
+    EXPECT_FALSE(left.count(v)) << v;
+  }
+  EXPECT_TRUE(left.count("local-lvm:vm-100-disk-0"));
+}
+
+void ExpectPossiblePressure(const json::object& o, bool running, const std::string& where) {
+  for (const char* res : {"cpu", "io", "memory"}) {
+    const std::string some = absl::StrCat("pressure", res, "some");
+    const std::string full = absl::StrCat("pressure", res, "full");
+    if (!o.contains(some) || !o.contains(full)) continue;
+    const double s = o.at(some).to_number<double>();
+    const double f = o.at(full).to_number<double>();
+    EXPECT_LE(f, s) << where << " " << res;
+    if (!running) {
+      EXPECT_EQ(s, 0) << where << " " << res << ": a stopped guest stalls nothing";
+    }
+  }
+}
+
+TEST_F(MockTest, GuestStatusHasWhatRealHostsSend) {
+  const json::object running = Ok("GET", "/nodes/pve1/qemu/100/status/current").as_object();
+  EXPECT_EQ(json::serialize(running.at("ha")), R"({"managed":0})");
+  for (const char* k : {"balloon", "balloon_min", "freemem", "ballooninfo", "proxmox-support",
+                        "pid", "agent", "shares", "disk", "running-qemu", "running-machine"}) {
+    EXPECT_TRUE(running.contains(k)) << k;
+  }
+  EXPECT_TRUE(running.at("blockstat").as_object().contains("scsi0"));
+  EXPECT_TRUE(running.at("blockstat").at("scsi0").as_object().contains("rd_bytes"));
+  EXPECT_EQ(running.at("nics").at("tap100i0").at("netin"), running.at("netin"));
+  EXPECT_LE(running.at("freemem").to_number<std::int64_t>(),
+            running.at("maxmem").to_number<std::int64_t>());
+  ExpectPossiblePressure(running, true, "VM 100");
+
+  const json::object stopped = Ok("GET", "/nodes/pve2/qemu/102/status/current").as_object();
+  EXPECT_EQ(json::serialize(stopped.at("ha")), R"({"managed":0})");
+  for (const char* k : {"pid", "running-qemu", "running-machine", "blockstat", "ballooninfo"}) {
+    EXPECT_FALSE(stopped.contains(k)) << k;
+  }
+  EXPECT_EQ(stopped.at("cpu").to_number<double>(), 0);
+  ExpectPossiblePressure(stopped, false, "VM 102");
+
+  const json::object ct = Ok("GET", "/nodes/pve1/lxc/200/status/current").as_object();
+  for (const char* k : {"swap", "maxswap", "type", "pid", "ha", "disk"}) {
+    EXPECT_TRUE(ct.contains(k)) << k;
+  }
+  ExpectPossiblePressure(ct, true, "CT 200");
+  EXPECT_EQ(json::serialize(ct.at("ha")),
+            R"({"managed":1,"state":"started","group":"dns-nodes"})")
+      << "CT 200 is an HA resource";
+  const json::object stopped_ct = Ok("GET", "/nodes/pve2/lxc/201/status/current").as_object();
+  EXPECT_FALSE(stopped_ct.contains("pid"));
+  ExpectPossiblePressure(stopped_ct, false, "CT 201");
+
+  const json::value resources = Ok("GET", "/cluster/resources");
+  for (const auto& row : resources.as_array()) {
+    const json::object& r = row.as_object();
+    if (r.at("type") != "qemu" && r.at("type") != "lxc") continue;
+    ExpectPossiblePressure(r, r.at("status") == "running", json::serialize(r.at("id")));
+  }
+  const json::value nodes = Ok("GET", "/nodes");
+  for (const auto& row : nodes.as_array()) {
+    EXPECT_EQ(std::string(row.at("id").as_string()),
+              absl::StrCat("node/", std::string(row.at("node").as_string())));
+    EXPECT_EQ(row.at("type"), "node");
+  }
+  // The present state is always listed among the snapshots.
+  const json::value snapshots = Ok("GET", "/nodes/pve1/qemu/100/snapshot");
+  ASSERT_FALSE(snapshots.as_array().empty());
+  EXPECT_EQ(snapshots.as_array().back().at("name"), "current");
+  EXPECT_EQ(snapshots.as_array().back().at("running"), 1);
+}
+
 TEST_F(MockTest, CloneAndMigrateMoveGuestsConsistently) {
   Ok("POST", "/nodes/pve2/qemu/103/clone", {{"newid", "300"}, {"name", "from-template"}});
   EXPECT_EQ(Ok("GET", "/nodes/pve2/qemu/300/config").as_object().at("name"), "from-template");
@@ -444,8 +576,50 @@ TEST_F(MockTest, ParametersAreValidatedLikeProxmox) {
   Reply pattern = Call("POST", "/access/users", {{"userid", "not a user id"}});
   EXPECT_EQ(pattern.status, 400);
   EXPECT_EQ(pattern.body.at("errors").as_object().at("userid"),
-            "value 'not a user id' does not look like a valid pve-userid");
+            "invalid format - value 'not a user id' does not look like a valid user name\n");
   EXPECT_FALSE(Ids(Ok("GET", "/nodes/pve1/qemu"), "vmid").count("5")) << "nothing was created";
+}
+
+TEST_F(MockTest, PropertyStringsAreCheckedAgainstTheirFormat) {
+  Reply r = Call("POST", "/nodes/pve1/qemu",
+                 {{"vmid", "160"}, {"net0", "garbage"}, {"scsi0", "nonsense"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.reason, "Parameter verification failed.");
+  ASSERT_TRUE(r.body.contains("errors")) << json::serialize(r.body);
+  const json::object& errors = r.body.at("errors").as_object();
+  EXPECT_THAT(std::string(errors.at("net0").as_string()),
+              ::testing::StartsWith("invalid format - format error\nnet0.model: value 'garbage' "
+                                    "does not have a value in the enumeration 'e1000, "));
+  EXPECT_EQ(errors.at("scsi0"),
+            "invalid format - format error\nscsi0.file: invalid format - unable to parse volume "
+            "ID 'nonsense'\n\n");
+  EXPECT_EQ(Call("GET", "/nodes/pve1/qemu/160/config").status, 500) << "nothing was created";
+
+  r = Call("POST", "/nodes/pve1/qemu",
+           {{"vmid", "160"}, {"net0", "virtio,bridge=vmbr0,colour=red"}, {"memory", "8"}});
+  EXPECT_EQ(r.body.at("errors").as_object().at("net0"),
+            "invalid format - invalid key in comma-separated list property: colour\n");
+  EXPECT_THAT(std::string(r.body.at("errors").as_object().at("memory").as_string()),
+              HasSubstr("memory.current: value must have a minimum value of 16"));
+
+  r = Call("POST", "/nodes/pve1/lxc",
+           {{"vmid", "260"},
+            {"ostemplate", "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"},
+            {"net0", "bridge=vmbr0"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(std::string(r.body.at("errors").as_object().at("net0").as_string()),
+              HasSubstr("net0.name: property is missing and it is not optional"));
+
+  // Well-formed ones pass, aliases and boolean spellings included.
+  Ok("POST", "/nodes/pve1/qemu",
+     {{"vmid", "160"},
+      {"net0", "virtio=BC:24:11:00:01:60,bridge=vmbr0,firewall=yes"},
+      {"scsi0", "local-lvm:8,iothread=1"},
+      {"memory", "2048"}});
+  Reply update = Call("PUT", "/nodes/pve1/qemu/160/config", {{"net1", "e1000,tag=5000"}});
+  EXPECT_EQ(update.status, 400);
+  EXPECT_THAT(std::string(update.body.at("errors").as_object().at("net1").as_string()),
+              HasSubstr("net1.tag: value must have a maximum value of 4094"));
 }
 
 // --- Other core objects ---------------------------------------------------------------------

@@ -46,9 +46,14 @@ std::string GetWalker::ParamValue(const api::ApiOperation& op, std::size_t i,
       json::value body = json::parse(r.body, ec);
       if (!ec && r.status == 200 && body.is_object()) {
         const json::value& rows = body.as_object()["data"];
-        if (rows.is_array() && !rows.as_array().empty() && rows.as_array()[0].is_object()) {
-          if (const json::value* id = rows.as_array()[0].as_object().if_contains(key))
+        if (rows.is_array()) {
+          for (const json::value& row : rows.as_array()) {
+            if (!row.is_object()) continue;
+            const json::value* id = row.as_object().if_contains(key);
+            // Proxmox lists the present state as snapshot "current", which is no snapshot.
+            if (id == nullptr || (key == "name" && Text(*id) == "current")) continue;
             return Text(*id);
+          }
         }
       }
       // An empty collection: create an entry through its POST, as a user would.

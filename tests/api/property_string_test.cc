@@ -1,0 +1,146 @@
+#include "api/property_string.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace pvegw::api {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Optional;
+
+// The shape of qemu's net[n] format (canonical JSON, as in the `property_format` option).
+constexpr char kNet[] =
+    R"({"bridge":{"format":"pve-bridge-id","optional":1,"type":"string"},)"
+    R"("e1000":{"alias":"macaddr","keyAlias":"model"},)"
+    R"("firewall":{"optional":1,"type":"boolean"},)"
+    R"("macaddr":{"format":"mac-addr","optional":1,"type":"string"},)"
+    R"("model":{"default_key":1,"enum":["e1000","virtio"],"type":"string"},)"
+    R"("mtu":{"maximum":65520,"minimum":1,"optional":1,"type":"integer"},)"
+    R"("rate":{"minimum":0,"optional":1,"type":"number"},)"
+    R"("trunks":{"optional":1,"pattern":"\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*","type":"string"},)"
+    R"("virtio":{"alias":"macaddr","keyAlias":"model"}})";
+
+// The shape of qemu's scsi[n] drive format.
+constexpr char kDrive[] =
+    R"({"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},)"
+    R"("size":{"format":"disk-size","optional":1,"type":"string"},)"
+    R"("format":{"enum":["raw","qcow2"],"optional":1,"requires":"size","type":"string"}})";
+
+std::optional<std::string> Check(const char* format_json, const std::string& value,
+                                 const std::string& param = "net0") {
+  absl::StatusOr<std::shared_ptr<const PropertyFormat>> format = ParsePropertyFormat(format_json);
+  EXPECT_TRUE(format.ok()) << format.status();
+  if (!format.ok()) return "unparsable format";
+  return CheckPropertyString(**format, value, param);
+}
+
+TEST(PropertyStringTest, ValidStringsPass) {
+  EXPECT_EQ(Check(kNet, "virtio"), std::nullopt);
+  EXPECT_EQ(Check(kNet, "virtio,bridge=vmbr0"), std::nullopt);
+  EXPECT_EQ(Check(kNet, "model=e1000,bridge=vmbr0,firewall=1,mtu=1500,rate=12.5"), std::nullopt);
+  EXPECT_EQ(Check(kNet, "virtio=BC:24:11:00:01:00,bridge=vmbr0,firewall=1"), std::nullopt)
+      << "an alias key stores the MAC and names the model";
+  EXPECT_EQ(Check(kNet, "virtio,firewall=yes"), std::nullopt) << "booleans as parse_boolean";
+  EXPECT_EQ(Check(kNet, "virtio,trunks=10;20-30"), std::nullopt);
+  EXPECT_EQ(Check(kNet, "virtio,,bridge=vmbr0, "), std::nullopt) << "empty parts are skipped";
+  EXPECT_EQ(Check(kDrive, "local-lvm:vm-100-disk-0,size=32G", "scsi0"), std::nullopt);
+  EXPECT_EQ(Check(kDrive, "local-lvm:8", "scsi0"), std::nullopt);
+  EXPECT_EQ(Check(kDrive, "none", "scsi0"), std::nullopt);
+  EXPECT_EQ(Check(kDrive, "/dev/sdb", "scsi0"), std::nullopt);
+}
+
+TEST(PropertyStringTest, DefaultKeyValueIsChecked) {
+  EXPECT_THAT(Check(kNet, "garbage"),
+              Optional(std::string("invalid format - format error\nnet0.model: value 'garbage' "
+                                   "does not have a value in the enumeration 'e1000, virtio'\n")));
+  EXPECT_THAT(Check(kDrive, "nonsense", "scsi0"),
+              Optional(std::string("invalid format - format error\nscsi0.file: invalid format - "
+                                   "unable to parse volume ID 'nonsense'\n\n")));
+}
+
+TEST(PropertyStringTest, StructuralErrorsUseProxmoxWording) {
+  EXPECT_EQ(Check(kNet, "virtio,colour=red"),
+            "invalid format - invalid key in comma-separated list property: colour\n");
+  EXPECT_EQ(Check(kNet, "virtio,bridge=vmbr0,bridge=vmbr1"),
+            "invalid format - duplicate key in comma-separated list property: bridge\n");
+  EXPECT_EQ(Check(kNet, "virtio,e1000"),
+            "invalid format - duplicate key in comma-separated list property: model\n");
+  EXPECT_EQ(Check(kNet, "model=virtio,e1000"),
+            "invalid format - duplicate key in comma-separated list property: model\n");
+  EXPECT_EQ(Check(kNet, "virtio,bridge="),
+            "invalid format - missing key in comma-separated list property\n");
+  EXPECT_EQ(Check(kNet, "model=virtio,e1000=BC:24:11:00:00:01"),
+            "invalid format - key alias 'model' is already defined\n");
+  EXPECT_EQ(Check(R"({"cpus":{"type":"string"}})", "0-3", "numa0"),
+            "invalid format - value without key, but schema does not define a default key\n");
+}
+
+TEST(PropertyStringTest, RequiredKeysAndPerKeyRules) {
+  EXPECT_THAT(Check(kNet, "bridge=vmbr0"),
+              Optional(HasSubstr("net0.model: property is missing and it is not optional")));
+  EXPECT_THAT(Check(kNet, "virtio,firewall=maybe"),
+              Optional(HasSubstr("net0.firewall: type check ('boolean') failed - got 'maybe'")));
+  EXPECT_THAT(Check(kNet, "virtio,mtu=1.5"),
+              Optional(HasSubstr("net0.mtu: type check ('integer') failed - got '1.5'")));
+  EXPECT_THAT(Check(kNet, "virtio,mtu=70000"),
+              Optional(HasSubstr("net0.mtu: value must have a maximum value of 65520")));
+  EXPECT_THAT(Check(kNet, "virtio,rate=-1"),
+              Optional(HasSubstr("net0.rate: value must have a minimum value of 0")));
+  EXPECT_THAT(Check(kNet, "virtio,trunks=a;b"),
+              Optional(HasSubstr("net0.trunks: value does not match the regex pattern")));
+  EXPECT_THAT(Check(kNet, "virtio=01:00:00:00:00:00"),
+              Optional(HasSubstr("net0.macaddr: invalid format - value does not look like a "
+                                 "valid unicast MAC address")));
+  EXPECT_THAT(Check(kNet, "virtio,bridge=vm br0"),
+              Optional(HasSubstr("net0.bridge: invalid format - invalid bridge ID 'vm br0'")));
+  EXPECT_THAT(
+      Check(kDrive, "local:iso/x.iso,format=raw", "ide2"),
+      Optional(HasSubstr("ide2.size: missing property - 'ide2.format' requires this property")));
+  // Several errors: all of them, one line each, by path.
+  EXPECT_THAT(Check(kNet, "virtio,mtu=0,rate=x"),
+              Optional(std::string("invalid format - format error\n"
+                                   "net0.mtu: value must have a minimum value of 1\n"
+                                   "net0.rate: type check ('number') failed - got 'x'\n")));
+}
+
+TEST(PropertyStringTest, SplitResolvesAliasesAndDefaultKey) {
+  auto format = ParsePropertyFormat(kNet);
+  ASSERT_TRUE(format.ok());
+  auto parts = SplitPropertyString(**format, "virtio=BC:24:11:00:01:00,bridge=vmbr0,firewall=on");
+  ASSERT_TRUE(parts.ok()) << parts.status();
+  EXPECT_EQ(parts->at("model"), "virtio");
+  EXPECT_EQ(parts->at("macaddr"), "BC:24:11:00:01:00");
+  EXPECT_EQ(parts->at("firewall"), "1");
+  EXPECT_EQ((*format)->default_key, "model");
+}
+
+TEST(PropertyStringTest, MalformedFormatObjectsAreErrors) {
+  EXPECT_FALSE(ParsePropertyFormat("not json").ok());
+  EXPECT_FALSE(ParsePropertyFormat("[1,2]").ok());
+  EXPECT_FALSE(ParsePropertyFormat(R"({"a":1})").ok());
+}
+
+TEST(FormatErrorTest, NamedFormatsUseTheirValidatorsWording) {
+  EXPECT_EQ(FormatError("pve-node", "pve1"), std::nullopt);
+  EXPECT_EQ(FormatError("pve-node", "-bad"), "value does not look like a valid node name");
+  EXPECT_EQ(FormatError("pve-userid", "bob"), "value 'bob' does not look like a valid user name");
+  EXPECT_EQ(FormatError("pve-userid", "root@pam"), std::nullopt);
+  EXPECT_EQ(FormatError("pve-storage-id", "local-lvm"), std::nullopt);
+  EXPECT_EQ(FormatError("pve-storage-id", "1x"), "storage ID '1x' contains illegal characters");
+  EXPECT_EQ(FormatError("pve-configid", "net0"), std::nullopt);
+  EXPECT_EQ(FormatError("ipv4", "10.0.0.300"), "value does not look like a valid IPv4 address");
+  EXPECT_EQ(FormatError("CIDRv4", "10.0.0.0/24"), std::nullopt);
+  EXPECT_EQ(FormatError("CIDRv4", "10.0.0.0/4"),
+            "value does not look like a valid IPv4 CIDR network");
+  EXPECT_EQ(FormatError("pve-ipv4-config", "dhcp"), std::nullopt);
+  EXPECT_EQ(FormatError("disk-size", "8G"), std::nullopt);
+  EXPECT_EQ(FormatError("disk-size", "8X"), "value does not look like a valid disk size: 8X");
+  EXPECT_EQ(FormatError("pve-node-list", "pve1,pve2;pve3"), std::nullopt);
+  EXPECT_EQ(FormatError("pve-node-list", "pve1,-x"), "value does not look like a valid node name");
+  EXPECT_EQ(FormatError("pve-node-opt", ""), std::nullopt);
+  EXPECT_EQ(FormatError("some-unknown-format", "anything"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace pvegw::api
