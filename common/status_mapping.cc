@@ -42,6 +42,8 @@ grpc::StatusCode CodeFor500(absl::string_view message) {
 grpc::StatusCode CodeFor(int http_status, absl::string_view message) {
   switch (http_status) {
     case 400:
+      // Proxmox answers a well-formed UPID of an unknown task 400 "no such task".
+      if (absl::StrContains(message, "no such task")) return grpc::StatusCode::NOT_FOUND;
       return grpc::StatusCode::INVALID_ARGUMENT;
     case 401:
       return grpc::StatusCode::UNAUTHENTICATED;

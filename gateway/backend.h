@@ -2,9 +2,14 @@
 #ifndef PVEGW_GATEWAY_BACKEND_H_
 #define PVEGW_GATEWAY_BACKEND_H_
 
-#include <functional>
-#include <string>
+#include <grpcpp/support/string_ref.h>
 
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "absl/status/statusor.h"
 #include "common/rest_call.h"
 #include "proxmox/gateway/v1/gateway.pb.h"
 
@@ -23,6 +28,25 @@ class Backend {
   virtual void SetHealthListener(std::function<void(bool serving)> listener) { listener(true); }
   // Adds what GetInfo reports about this backend (never a secret).
   virtual void AddInfo(proxmox::gateway::v1::GetInfoResponse& /*info*/) const {}
+
+  // The upstream identity a gRPC call acts as, derived from its client metadata (lower-case
+  // keys, e.g. "authorization"): an opaque string that may hold a secret (never log it).
+  // "" (the default, and mock mode's only identity) means the backend's configured
+  // credentials; unusable credentials are UNAUTHENTICATED. Work shared between calls (one task
+  // poller for many watchers) is shared only within one identity.
+  virtual absl::StatusOr<std::string> Identity(
+      const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const {
+    (void)metadata;
+    return std::string();
+  }
+
+  // Call() made as `identity` (from Identity()). Backends with a single identity need not
+  // override it.
+  virtual void CallAs(const std::string& identity, RestRequest request,
+                      std::function<void(RestResponse)> done) {
+    (void)identity;
+    Call(std::move(request), std::move(done));
+  }
 };
 
 }  // namespace pvegw::gateway

@@ -19,10 +19,13 @@
 #include "gateway/api_service.h"
 #include "gateway/method_table.h"
 #include "gateway/reflection_service.h"
+#include "gateway/task_watchers.h"
+#include "gateway/tasks_service.h"
 #include "gateway/transcoder.h"
 #include "grpc/health/v1/health.pb.h"
 #include "proxmox/gateway/v1/gateway.grpc.pb.h"
 #include "proxmox/gateway/v1/options.pb.h"
+#include "proxmox/gateway/v1/tasks.grpc.pb.h"
 
 namespace pvegw::gateway {
 
@@ -56,10 +59,11 @@ bool AddGeneratedFile(google::protobuf::DescriptorPool& pool,
 class GatewayInfoService final : public proxmox::gateway::v1::Gateway::CallbackService {
  public:
   GatewayInfoService(proxmox::gateway::v1::GetInfoResponse info, const Backend& backend,
-                     const BearerTokens& tokens)
+                     const BearerTokens& tokens, const TaskWatchers& tasks)
       : info_(std::move(info)),
         backend_(backend),
         tokens_(tokens),
+        tasks_(tasks),
         start_(std::chrono::steady_clock::now()) {}
 
   grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* ctx,
@@ -83,6 +87,10 @@ class GatewayInfoService final : public proxmox::gateway::v1::Gateway::CallbackS
     response->set_uptime_seconds(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
     backend_.AddInfo(*response);
+    const TaskWatchers::Stats tasks = tasks_.stats();
+    response->set_task_watchers(tasks.watchers);
+    response->set_task_pollers(tasks.pollers);
+    response->set_task_backend_calls(tasks.backend_calls);
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
@@ -91,6 +99,7 @@ class GatewayInfoService final : public proxmox::gateway::v1::Gateway::CallbackS
   const proxmox::gateway::v1::GetInfoResponse info_;
   const Backend& backend_;
   const BearerTokens& tokens_;
+  const TaskWatchers& tasks_;
   const std::chrono::steady_clock::time_point start_;
 };
 
@@ -151,6 +160,8 @@ struct GatewayServer::Impl {
   std::unique_ptr<ReflectionV1AlphaService> reflection_v1alpha;
   std::unique_ptr<GatewayInfoService> info_service;
   BearerTokens tokens;
+  std::unique_ptr<TaskWatchers> task_watchers;  // outlives the server, not the backend
+  std::unique_ptr<TasksService> tasks_service;
   std::unique_ptr<grpc::Server> server;
   std::vector<std::string> api_services;
   std::string descriptor_file;  // --descriptors content (reflection reads it lazily)
@@ -242,6 +253,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   // The gateway's own services, so reflection can describe them too.
   for (const auto* file :
        {proxmox::gateway::v1::GetInfoRequest::descriptor()->file(),
+        proxmox::gateway::v1::TaskEvent::descriptor()->file(),
         grpc::health::v1::HealthCheckRequest::descriptor()->file(),
         grpc::reflection::v1::ServerReflectionRequest::descriptor()->file(),
         grpc::reflection::v1alpha::ServerReflectionRequest::descriptor()->file()}) {
@@ -283,7 +295,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
                                                    options.max_concurrent_calls, impl->tokens);
   std::vector<std::string> all_services = impl->api_services;
   for (const char* own :
-       {"proxmox.gateway.v1.Gateway", "grpc.health.v1.Health",
+       {"proxmox.gateway.v1.Gateway", "proxmox.gateway.v1.Tasks", "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection"}) {
     all_services.emplace_back(own);
   }
@@ -299,8 +311,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   if (backend->mode() == "mock") info.set_mock_namespace(options.mock.store.ns);
   info.set_descriptor_source(options.descriptors_path.empty() ? "embedded"
                                                               : options.descriptors_path);
-  impl->info_service =
-      std::make_unique<GatewayInfoService>(std::move(info), *backend, impl->api_service->tokens());
+  impl->task_watchers = std::make_unique<TaskWatchers>(*backend, options.tasks);
+  impl->tasks_service = std::make_unique<TasksService>(*impl->task_watchers, *backend);
+  impl->info_service = std::make_unique<GatewayInfoService>(
+      std::move(info), *backend, impl->api_service->tokens(), *impl->task_watchers);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -311,6 +325,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   builder.RegisterService(impl->reflection_v1.get());
   builder.RegisterService(impl->reflection_v1alpha.get());
   builder.RegisterService(impl->info_service.get());
+  builder.RegisterService(impl->tasks_service.get());
   builder.RegisterCallbackGenericService(impl->api_service.get());
   impl->server = builder.BuildAndStart();
   if (impl->server == nullptr || port == 0) {
@@ -349,10 +364,17 @@ void GatewayServer::Shutdown() {
   std::lock_guard<std::mutex> lock(impl_->shutdown_mu);
   if (impl_->shut_down || impl_->server == nullptr) return;
   impl_->shut_down = true;
+  // Task streams would run until their tasks end: they end UNAVAILABLE now, so clients
+  // watch again elsewhere; the pollers stop before the backend goes.
+  impl_->task_watchers->Close(
+      grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down"));
   const auto grace = absl::ToChronoNanoseconds(impl_->options.shutdown_grace);
   impl_->server->Shutdown(std::chrono::system_clock::now() + grace);
   impl_->server->Wait();
+  impl_->task_watchers->Stop();
 }
+
+TaskWatchers& GatewayServer::task_watchers() { return *impl_->task_watchers; }
 
 void GatewayServer::Wait() {
   if (impl_->server != nullptr) impl_->server->Wait();

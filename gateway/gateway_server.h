@@ -12,8 +12,9 @@
 #include "absl/time/time.h"
 #include "gateway/backend.h"
 #include "gateway/mock_mode_backend.h"
-#include "gateway/upstream/upstream_backend.h"
+#include "gateway/task_watchers.h"
 #include "gateway/transcoder.h"
+#include "gateway/upstream/upstream_backend.h"
 
 namespace pvegw::gateway {
 
@@ -47,11 +48,11 @@ struct GatewayOptions {
   int max_message_bytes = kDefaultMaxMessageBytes;
   int max_concurrent_calls = kDefaultMaxConcurrentCalls;
   absl::Duration shutdown_grace = absl::Seconds(10);
+  TaskWatchersOptions tasks;  // Tasks.WatchTask polling
   // A value Proxmox sends that its typed field cannot hold fails the call (INTERNAL naming
   // the field) instead of being kept in additional_properties.
   bool strict_decoding = false;
 };
-
 
 class GatewayServer {
  public:
@@ -68,6 +69,7 @@ class GatewayServer {
   int service_count() const;
   double startup_ms() const { return startup_ms_; }
   Backend& backend() { return *backend_; }
+  TaskWatchers& task_watchers();
   // Decoding counters (DecodeFallbacks, unlisted keys) for metrics.
   const Transcoder& transcoder() const;
 

@@ -106,6 +106,13 @@ ABSL_FLAG(std::string, auth_tokens_file, "",
 ABSL_FLAG(bool, insecure_listen, false,
           "Allow a non-loopback listen address without TLS or bearer tokens (trusted network "
           "only). Also $PVE_GATEWAY_INSECURE_LISTEN=true.");
+ABSL_FLAG(std::string, task_poll_initial_ms, "",
+          "Tasks.WatchTask: first interval between task status polls, doubling up to "
+          "--task_poll_max_ms (with jitter); also the fastest a client may ask for. Default: "
+          "$PVE_GATEWAY_TASK_POLL_INITIAL_MS, else 1000.");
+ABSL_FLAG(std::string, task_poll_max_ms, "",
+          "Tasks.WatchTask: longest interval between task status polls. Default: "
+          "$PVE_GATEWAY_TASK_POLL_MAX_MS, else 30000.");
 ABSL_FLAG(bool, strict_decoding, false,
           "Fail a call (INTERNAL, naming the field) when Proxmox sends a value its typed field "
           "cannot hold, instead of keeping it in additional_properties. Default: "
@@ -205,6 +212,8 @@ int main(int argc, char** argv) {
                          "auth_tokens_file",
                          "insecure_listen",
                          "strict_decoding",
+                         "task_poll_initial_ms",
+                         "task_poll_max_ms",
                          "log_level"});
   absl::ParseCommandLine(argc, argv);
   // Logs go to stderr (stdout stays free for whatever a wrapper wants to print).
@@ -245,6 +254,23 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.shutdown_grace = absl::Seconds(grace);
+  int poll_initial_ms = 0;
+  int poll_max_ms = 0;
+  if (!ParsePositive(Setting(FLAGS_task_poll_initial_ms, "PVE_GATEWAY_TASK_POLL_INITIAL_MS",
+                             absl::StrCat(pvegw::gateway::kDefaultTaskPollInitial.count())),
+                     "task_poll_initial_ms", &poll_initial_ms) ||
+      !ParsePositive(Setting(FLAGS_task_poll_max_ms, "PVE_GATEWAY_TASK_POLL_MAX_MS",
+                             absl::StrCat(pvegw::gateway::kDefaultTaskPollMax.count())),
+                     "task_poll_max_ms", &poll_max_ms)) {
+    return 2;
+  }
+  if (poll_max_ms < poll_initial_ms) {
+    spdlog::error("task_poll_max_ms={} is below task_poll_initial_ms={}", poll_max_ms,
+                  poll_initial_ms);
+    return 2;
+  }
+  options.tasks.poll_initial = std::chrono::milliseconds(poll_initial_ms);
+  options.tasks.poll_max = std::chrono::milliseconds(poll_max_ms);
   const char* strict_env = std::getenv("PVE_GATEWAY_STRICT_DECODING");
   options.strict_decoding = absl::GetFlag(FLAGS_strict_decoding) ||
                             (strict_env != nullptr &&

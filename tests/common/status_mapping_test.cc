@@ -22,6 +22,12 @@ TEST(StatusMappingTest, HttpStatusesMapAsDesigned) {
   EXPECT_EQ(Map(401, "authentication failure").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(Map(403, "Permission check failed").error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Map(404, "not here").error_code(), grpc::StatusCode::NOT_FOUND);
+  // An unknown task: Proxmox's 400 "no such task" is a missing thing, not a bad argument.
+  grpc::Status task = Map(400, "no such task");
+  EXPECT_EQ(task.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(task.error_message(), "no such task");
+  EXPECT_EQ(Map(400, "unable to parse worker upid 'x'").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Map(501, "Method 'GET /x' not implemented").error_code(),
             grpc::StatusCode::UNIMPLEMENTED);
   for (int s : {502, 503, 504, 595, 596})

@@ -106,7 +106,7 @@ TYPED_TEST(ReflectionTest, ListServices) {
   for (const char* n :
        {"proxmox.ve.v1.Access", "proxmox.ve.v1.Cluster", "proxmox.ve.v1.Nodes",
         "proxmox.ve.v1.Pools", "proxmox.ve.v1.Storage", "proxmox.ve.v1.Version",
-        "proxmox.gateway.v1.Gateway", "grpc.health.v1.Health",
+        "proxmox.gateway.v1.Gateway", "proxmox.gateway.v1.Tasks", "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"}) {
     EXPECT_THAT(names, Contains(n));
   }
@@ -152,8 +152,13 @@ TYPED_TEST(ReflectionTest, TheGatewaysOwnServicesAreDescribedToo) {
   int requests = 0;
   this->Learn("proxmox.gateway.v1.Gateway", db, &requests);
   this->Learn("grpc.health.v1.Health", db, &requests);
+  this->Learn("proxmox.gateway.v1.Tasks", db, &requests);
   google::protobuf::DescriptorPool pool(&db);
   EXPECT_NE(pool.FindMethodByName("proxmox.gateway.v1.Gateway.GetInfo"), nullptr);
+  const auto* watch = pool.FindMethodByName("proxmox.gateway.v1.Tasks.WatchTask");
+  ASSERT_NE(watch, nullptr);
+  EXPECT_TRUE(watch->server_streaming());
+  EXPECT_NE(pool.FindMethodByName("proxmox.gateway.v1.Tasks.WaitTask"), nullptr);
   EXPECT_NE(pool.FindMethodByName("grpc.health.v1.Health.Check"), nullptr);
 }
 

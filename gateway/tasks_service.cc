@@ -1,0 +1,215 @@
+#include "gateway/tasks_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "api/upid.h"
+#include "common/status_mapping.h"
+
+namespace pvegw::gateway {
+namespace {
+
+using proxmox::gateway::v1::TaskEvent;
+using proxmox::gateway::v1::WaitTaskRequest;
+using proxmox::gateway::v1::WatchTaskRequest;
+
+// The last status must still reach the client before its own deadline cuts the call.
+constexpr std::chrono::milliseconds kDeadlineMargin{250};
+
+bool ValidNode(const std::string& node) {
+  if (node.empty() || node.size() > 253 || node.front() == '-' || node.back() == '-') return false;
+  for (char c : node) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+  }
+  return true;
+}
+
+absl::StatusOr<std::chrono::milliseconds> Millis(const google::protobuf::Duration& d,
+                                                 const char* field) {
+  if (d.seconds() < 0 || d.nanos() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " must not be negative"));
+  }
+  if (d.seconds() > 10LL * 365 * 24 * 3600) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " is too long"));
+  }
+  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
+}
+
+grpc::Status ToGrpc(const absl::Status& status, const char* field) {
+  if (status.code() == absl::StatusCode::kInvalidArgument) {
+    return InvalidArgument(std::string(status.message()), {{field, std::string(status.message())}});
+  }
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+WatchTaskRequest AsWatch(const WaitTaskRequest& wait) {
+  WatchTaskRequest watch;
+  watch.set_upid(wait.upid());
+  watch.set_node(wait.node());
+  watch.set_include_log(wait.include_log());
+  watch.set_log_start(wait.log_start());
+  if (wait.has_poll()) *watch.mutable_poll() = wait.poll();
+  if (wait.has_timeout()) *watch.mutable_timeout() = wait.timeout();
+  return watch;
+}
+
+absl::StatusOr<WatchSpec> BuildSpec(const WatchTaskRequest& request,
+                                    const grpc::CallbackServerContext& ctx, const Backend& backend,
+                                    const char** field) {
+  WatchSpec spec;
+  *field = "upid";
+  absl::StatusOr<api::Upid> upid = api::ParseUpid(request.upid());
+  if (!upid.ok()) return upid.status();
+  spec.upid = api::FormatUpid(*upid);
+  *field = "node";
+  spec.node = request.node().empty() ? upid->node : request.node();
+  if (!ValidNode(spec.node)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("node '", spec.node, "' is not a node name (letters, digits and inner '-')"));
+  }
+  *field = "log_start";
+  if (request.log_start() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("log_start ", request.log_start(), " must not be negative"));
+  }
+  spec.include_log = request.include_log();
+  spec.log_start = request.log_start();
+  if (request.has_poll()) {
+    *field = "poll.initial_interval";
+    auto initial = Millis(request.poll().initial_interval(), *field);
+    if (!initial.ok()) return initial.status();
+    *field = "poll.max_interval";
+    auto max = Millis(request.poll().max_interval(), *field);
+    if (!max.ok()) return max.status();
+    spec.poll_initial = *initial;
+    spec.poll_max = *max;
+  }
+  const auto steady_now = std::chrono::steady_clock::now();
+  if (request.has_timeout()) {
+    *field = "timeout";
+    auto timeout = Millis(request.timeout(), *field);
+    if (!timeout.ok()) return timeout.status();
+    if (timeout->count() > 0) spec.deadline = steady_now + *timeout;
+  }
+  // The call's own deadline, moved to the monotonic clock once.
+  const auto deadline = ctx.deadline();
+  const auto system_now = std::chrono::system_clock::now();
+  if (deadline != std::chrono::system_clock::time_point::max() &&
+      deadline - system_now < std::chrono::hours(24 * 365)) {
+    const auto remaining = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::max(deadline - system_now, std::chrono::system_clock::duration::zero()));
+    const auto margin = std::min<std::chrono::nanoseconds>(kDeadlineMargin, remaining / 5);
+    const auto at = steady_now + (remaining - margin);
+    if (!spec.deadline || at < *spec.deadline) spec.deadline = at;
+  }
+  *field = "metadata";
+  absl::StatusOr<std::string> identity = backend.Identity(ctx.client_metadata());
+  if (!identity.ok()) return identity.status();
+  spec.identity = *std::move(identity);
+  return spec;
+}
+
+// WatchTask: one stream, one watcher. Events are written one at a time; TaskWatchers waits
+// for OnWriteDone before the next and calls End() once nothing is in flight.
+class WatchReactor final : public grpc::ServerWriteReactor<TaskEvent>, public TaskEventSink {
+ public:
+  WatchReactor(TaskWatchers& watchers, absl::StatusOr<WatchSpec> spec, grpc::Status invalid)
+      : watchers_(watchers) {
+    if (!spec.ok()) {
+      Finish(invalid);
+      return;
+    }
+    handle_ = watchers_.Watch(*std::move(spec), this);
+  }
+
+  void SendEvent(const TaskEvent& event) override {
+    event_ = event;
+    StartWrite(&event_);
+  }
+  void End(const TaskEvent*, const grpc::Status& status) override { Finish(status); }
+
+  void OnWriteDone(bool ok) override { watchers_.WriteDone(handle_, ok); }
+  void OnCancel() override {
+    if (handle_ != nullptr) watchers_.Cancel(handle_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  TaskWatchers& watchers_;
+  TaskWatchers::Handle handle_;
+  TaskEvent event_;
+};
+
+// WaitTask: a watcher that only hears the end.
+class WaitReactor final : public grpc::ServerUnaryReactor, public TaskEventSink {
+ public:
+  WaitReactor(TaskWatchers& watchers, absl::StatusOr<WatchSpec> spec, grpc::Status invalid,
+              TaskEvent* response)
+      : watchers_(watchers), response_(response) {
+    if (!spec.ok()) {
+      Finish(invalid);
+      return;
+    }
+    spec->unary = true;
+    handle_ = watchers_.Watch(*std::move(spec), this);
+  }
+
+  void SendEvent(const TaskEvent&) override {}
+  void End(const TaskEvent* last, const grpc::Status& status) override {
+    if (status.ok() && last != nullptr) *response_ = *last;
+    Finish(status);
+  }
+  void OnCancel() override {
+    if (handle_ != nullptr) watchers_.Cancel(handle_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  TaskWatchers& watchers_;
+  TaskEvent* response_;
+  TaskWatchers::Handle handle_;
+};
+
+}  // namespace
+
+absl::StatusOr<WatchSpec> MakeWatchSpec(const WatchTaskRequest& request,
+                                        const grpc::CallbackServerContext& ctx,
+                                        const Backend& backend) {
+  const char* field = "";
+  return BuildSpec(request, ctx, backend, &field);
+}
+
+namespace {
+
+// The spec, or the status that rejects the request (BadRequest names the field).
+std::pair<absl::StatusOr<WatchSpec>, grpc::Status> Validate(const WatchTaskRequest& request,
+                                                            const grpc::CallbackServerContext& ctx,
+                                                            const Backend& backend) {
+  const char* field = "";
+  absl::StatusOr<WatchSpec> spec = BuildSpec(request, ctx, backend, &field);
+  grpc::Status invalid = spec.ok() ? grpc::Status::OK : ToGrpc(spec.status(), field);
+  return {std::move(spec), std::move(invalid)};
+}
+
+}  // namespace
+
+grpc::ServerWriteReactor<TaskEvent>* TasksService::WatchTask(grpc::CallbackServerContext* ctx,
+                                                             const WatchTaskRequest* request) {
+  auto [spec, invalid] = Validate(*request, *ctx, backend_);
+  return new WatchReactor(watchers_, std::move(spec), std::move(invalid));
+}
+
+grpc::ServerUnaryReactor* TasksService::WaitTask(grpc::CallbackServerContext* ctx,
+                                                 const WaitTaskRequest* request,
+                                                 TaskEvent* response) {
+  auto [spec, invalid] = Validate(AsWatch(*request), *ctx, backend_);
+  return new WaitReactor(watchers_, std::move(spec), std::move(invalid), response);
+}
+
+}  // namespace pvegw::gateway
