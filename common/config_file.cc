@@ -46,6 +46,19 @@ constexpr ConfigKey kConfigKeys[] = {
     {"strict_decoding", "PVE_GATEWAY_STRICT_DECODING"},
     {"task_poll_initial_ms", "PVE_GATEWAY_TASK_POLL_INITIAL_MS"},
     {"task_poll_max_ms", "PVE_GATEWAY_TASK_POLL_MAX_MS"},
+    {"client_credentials", "PVE_GATEWAY_CLIENT_CREDENTIALS"},
+    {"upstream_threads", "PVE_GATEWAY_UPSTREAM_THREADS"},
+    {"upstream_max_connections", "PVE_GATEWAY_UPSTREAM_MAX_CONNECTIONS"},
+    {"upstream_max_queue", "PVE_GATEWAY_UPSTREAM_MAX_QUEUE"},
+    {"upstream_max_response_bytes", "PVE_GATEWAY_UPSTREAM_MAX_RESPONSE_BYTES"},
+    {"upstream_connect_timeout_ms", "PVE_GATEWAY_UPSTREAM_CONNECT_TIMEOUT_MS"},
+    {"upstream_ticket_renew_seconds", "PVE_GATEWAY_UPSTREAM_TICKET_RENEW_SECONDS"},
+    {"upstream_health_interval_ms", "PVE_GATEWAY_UPSTREAM_HEALTH_INTERVAL_MS"},
+    {"tls_cert", "PVE_GATEWAY_TLS_CERT"},
+    {"tls_key", "PVE_GATEWAY_TLS_KEY"},
+    {"tls_client_ca", "PVE_GATEWAY_TLS_CLIENT_CA"},
+    {"auth_tokens_file", "PVE_GATEWAY_AUTH_TOKENS_FILE"},
+    {"insecure_listen", "PVE_GATEWAY_INSECURE_LISTEN"},
 };
 
 // The whole file, at most kMaxConfigFileBytes, and its mode bits, from one open descriptor

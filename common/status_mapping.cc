@@ -55,6 +55,8 @@ grpc::StatusCode CodeFor(int http_status, absl::string_view message) {
       return grpc::StatusCode::DEADLINE_EXCEEDED;
     case 429:
       return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case 499:  // the caller went away (nginx's "client closed request")
+      return grpc::StatusCode::CANCELLED;
     case 500:
       return CodeFor500(message);
     case 501:
@@ -135,6 +137,42 @@ RestResponse RestResponseFromStatus(const absl::Status& status) {
     if (!ec) body["errors"] = std::move(parsed);
   }
   r.reason = std::string(status.message());
+  body["message"] = r.reason + "\n";
+  r.body = json::serialize(body);
+  return r;
+}
+
+RestResponse RestResponseFromTransportError(const absl::Status& status) {
+  RestResponse r;
+  switch (status.code()) {
+    case absl::StatusCode::kDeadlineExceeded:
+      r.status = 408;
+      break;
+    case absl::StatusCode::kCancelled:
+      r.status = 499;
+      break;
+    case absl::StatusCode::kUnavailable:
+      r.status = 503;
+      break;
+    case absl::StatusCode::kResourceExhausted:
+      r.status = 429;
+      break;
+    case absl::StatusCode::kUnauthenticated:
+      r.status = 401;
+      break;
+    case absl::StatusCode::kPermissionDenied:
+      r.status = 403;
+      break;
+    case absl::StatusCode::kInvalidArgument:
+      r.status = 400;
+      break;
+    default:
+      r.status = 502;
+      break;
+  }
+  r.reason = std::string(status.message());
+  json::object body;
+  body["data"] = nullptr;
   body["message"] = r.reason + "\n";
   r.body = json::serialize(body);
   return r;

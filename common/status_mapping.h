@@ -31,11 +31,22 @@ absl::Status HttpParamError(const std::vector<FieldViolation>& violations);
 // message as reason, and the body {"data": null, "message": ..., "errors": {...}}.
 RestResponse RestResponseFromStatus(const absl::Status& status);
 
+// --- Gateway-side failures talking to Proxmox -> the REST answer they stand for ------------
+
+// A call that never got a usable Proxmox answer (real mode: connect, TLS, timeout, cancel,
+// pool full, garbage on the wire), as the REST answer a proxy would give, so StatusFromRest
+// maps it like any other: DEADLINE_EXCEEDED -> 408, CANCELLED -> 499, UNAVAILABLE -> 503,
+// RESOURCE_EXHAUSTED -> 429, UNAUTHENTICATED -> 401, PERMISSION_DENIED -> 403,
+// INVALID_ARGUMENT -> 400, anything else -> 502 (bad gateway, also UNAVAILABLE). The
+// message is the reason phrase; the canonical code survives the round trip.
+RestResponse RestResponseFromTransportError(const absl::Status& status);
+
 // --- Proxmox/HTTP -> grpc::Status: how the gateway answers gRPC ---------------------------
 
 // Maps a non-200 Proxmox answer (DESIGN.md §3): 400 -> INVALID_ARGUMENT with a
 // google.rpc.BadRequest listing Proxmox's per-parameter `errors`; 401 -> UNAUTHENTICATED;
 // 403 -> PERMISSION_DENIED; 404 -> NOT_FOUND; 501 -> UNIMPLEMENTED;
+// 408 -> DEADLINE_EXCEEDED; 429 -> RESOURCE_EXHAUSTED; 499 -> CANCELLED;
 // 502/503/504/595/596 -> UNAVAILABLE. Proxmox answers most failures with 500 and its
 // message; those map by meaning: "does not exist"/"no such" -> NOT_FOUND, "already exists"
 // -> ALREADY_EXISTS, a changed config digest -> ABORTED, a guest in the wrong state or a

@@ -1,16 +1,23 @@
 #include "gateway/api_service.h"
 
 #include <grpcpp/support/byte_buffer.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cmath>
+#include <fstream>
+#include <map>
 #include <memory>
+#include <optional>
 #include <random>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "common/log.h"
 
 namespace pvegw::gateway {
@@ -37,6 +44,33 @@ std::string NewRequestId() {
   return absl::StrFormat("%016x%016x", random(), random());
 }
 
+std::array<unsigned char, 32> Sha256(absl::string_view text) {
+  std::array<unsigned char, 32> out{};
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), out.data());
+  return out;
+}
+
+absl::string_view View(const grpc::string_ref& s) { return absl::string_view(s.data(), s.size()); }
+
+// Proxmox credentials a caller sent as metadata, if any (gRPC keys are lower case).
+std::optional<RestCredentials> CredentialsFrom(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
+  RestCredentials c;
+  auto range = metadata.equal_range("authorization");
+  for (auto it = range.first; it != range.second; ++it) {
+    absl::string_view v = View(it->second);
+    if (absl::StartsWith(v, "PVEAPIToken=")) c.api_token = std::string(v);
+  }
+  if (auto it = metadata.find("x-proxmox-ticket"); it != metadata.end()) {
+    c.ticket = std::string(View(it->second));
+  }
+  if (auto it = metadata.find("x-proxmox-csrf-token"); it != metadata.end()) {
+    c.csrf_token = std::string(View(it->second));
+  }
+  if (c.api_token.empty() && c.ticket.empty()) return std::nullopt;
+  return c;
+}
+
 }  // namespace
 
 std::string RequestIdOf(const grpc::ServerContextBase& ctx) {
@@ -46,6 +80,39 @@ std::string RequestIdOf(const grpc::ServerContextBase& ctx) {
     return std::string(it->second.data(), it->second.size());
   }
   return NewRequestId();
+}
+
+absl::StatusOr<BearerTokens> BearerTokens::Load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read --auth_tokens_file ", path));
+  std::vector<std::string> tokens;
+  std::string line;
+  while (std::getline(in, line)) {
+    absl::string_view t = absl::StripAsciiWhitespace(line);
+    if (t.empty() || t[0] == '#') continue;
+    tokens.emplace_back(t);
+  }
+  if (tokens.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--auth_tokens_file ", path, " holds no token (one per line)"));
+  }
+  return FromList(tokens);
+}
+
+BearerTokens BearerTokens::FromList(const std::vector<std::string>& tokens) {
+  BearerTokens b;
+  for (const std::string& t : tokens) b.hashes_.push_back(Sha256(t));
+  return b;
+}
+
+bool BearerTokens::Admits(absl::string_view header) const {
+  if (!absl::ConsumePrefix(&header, "Bearer ")) return false;
+  // Hashing first makes every comparison the same length; every stored hash is compared
+  // so the time does not tell which one matched.
+  const auto presented = Sha256(header);
+  bool ok = false;
+  for (const auto& h : hashes_) ok |= CRYPTO_memcmp(h.data(), presented.data(), h.size()) == 0;
+  return ok;
 }
 
 // The state machine of one call: OnReadDone -> backend -> OnBackendDone -> Finish -> OnDone.
@@ -58,6 +125,18 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
         request_id_(RequestIdOf(*ctx)) {
     service_.counters_.calls.fetch_add(1, std::memory_order_relaxed);
     ctx_->AddInitialMetadata(kRequestIdHeader, request_id_);
+    if (!service_.tokens_.empty()) {
+      bool admitted = false;
+      auto range = ctx->client_metadata().equal_range("authorization");
+      for (auto it = range.first; it != range.second; ++it) {
+        admitted = admitted || service_.tokens_.Admits(View(it->second));
+      }
+      if (!admitted) {
+        Fail(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "missing or unknown bearer token (metadata authorization: Bearer ...)"));
+        return;
+      }
+    }
     entry_ = service_.table_.Find(ctx->method());
     if (entry_ == nullptr) {
       Fail(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
@@ -76,7 +155,6 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
   }
 
   // The client cancelled, its deadline passed, or the server is shutting down.
-  void OnCancel() override { cancelled_ = true; }
 
   void OnReadDone(bool ok) override {
     if (!ok && ctx_->IsCancelled()) {
@@ -113,6 +191,15 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
         return;
       }
       rest.request_id = request_id_;
+      rest.credentials = CredentialsFrom(ctx_->client_metadata());
+      const auto deadline = ctx_->deadline();
+      const auto now = std::chrono::system_clock::now();
+      if (deadline < now + std::chrono::hours(24 * 365)) {
+        rest.deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::max(deadline - now, std::chrono::system_clock::duration::zero()));
+      }
+      rest.cancellation = cancellation_;
       service_.backend_.Call(std::move(rest), [this](RestResponse r) { OnBackendDone(r); });
     } catch (const std::exception& e) {
       Fail(grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("internal error: ", e.what())));
@@ -135,6 +222,13 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
     } catch (const std::exception& e) {
       Fail(grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("internal error: ", e.what())));
     }
+  }
+
+  // The client gave up (or its deadline passed): whatever the backend is waiting for is
+  // aborted; the backend still completes the call, which then finishes as cancelled.
+  void OnCancel() override {
+    cancelled_ = true;
+    cancellation_->Cancel();
   }
 
   void OnDone() override {
@@ -191,6 +285,7 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
   grpc::Status final_;
+  std::shared_ptr<CallCancellation> cancellation_ = std::make_shared<CallCancellation>();
 };
 
 grpc::ServerGenericBidiReactor* ApiService::CreateReactor(grpc::GenericCallbackServerContext* ctx) {

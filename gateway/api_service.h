@@ -4,11 +4,14 @@
 
 #include <grpcpp/generic/async_generic_service.h>
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "gateway/backend.h"
 #include "gateway/method_table.h"
 #include "gateway/transcoder.h"
@@ -30,23 +33,48 @@ struct CallCounters {
   std::atomic<std::int64_t> in_flight{0};
 };
 
+// Bearer tokens that admit a caller (--auth_tokens_file, DESIGN.md §7). Only SHA-256
+// hashes are kept, and a presented token is compared against every one in constant time.
+class BearerTokens {
+ public:
+  BearerTokens() = default;
+  // One token per line; blank lines and lines starting with '#' are skipped. Fails when the
+  // file cannot be read or holds no token.
+  static absl::StatusOr<BearerTokens> Load(const std::string& path);
+  static BearerTokens FromList(const std::vector<std::string>& tokens);
+  bool empty() const { return hashes_.empty(); }
+  // `header` is a full metadata value, "Bearer <token>".
+  bool Admits(absl::string_view header) const;
+
+ private:
+  std::vector<std::array<unsigned char, 32>> hashes_;
+};
+
 // Registered as the server's callback generic service: gRPC hands it every method no other
 // service claims. Each call: O(1) method lookup (unknown -> UNIMPLEMENTED), admission
 // against `max_concurrent_calls` (beyond it RESOURCE_EXHAUSTED), one request message
 // parsed into its dynamic type, transcoded, sent to the backend, answered. No thread is
 // blocked per call: the reactor resumes when the backend completes.
+//
+// Per call it also hands the backend what real mode needs from the gRPC call: the
+// deadline, a cancellation that fires when the client gives up, and per-call Proxmox
+// credentials from metadata (`authorization: PVEAPIToken=...`, or `x-proxmox-ticket` with
+// `x-proxmox-csrf-token`). With bearer tokens configured, a call without a matching
+// `authorization: Bearer ...` is refused with UNAUTHENTICATED.
 class ApiService : public grpc::CallbackGenericService {
  public:
   ApiService(const MethodTable& table, const Transcoder& transcoder, Backend& backend,
-             int max_concurrent_calls)
+             int max_concurrent_calls, BearerTokens tokens = {})
       : table_(table),
         transcoder_(transcoder),
         backend_(backend),
-        max_in_flight_(max_concurrent_calls) {}
+        max_in_flight_(max_concurrent_calls),
+        tokens_(std::move(tokens)) {}
 
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
 
   const CallCounters& counters() const { return counters_; }
+  const BearerTokens& tokens() const { return tokens_; }
 
  private:
   friend class ApiCall;
@@ -54,6 +82,7 @@ class ApiService : public grpc::CallbackGenericService {
   const Transcoder& transcoder_;
   Backend& backend_;
   const int max_in_flight_;
+  const BearerTokens tokens_;
   CallCounters counters_;
 };
 

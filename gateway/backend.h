@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/rest_call.h"
+#include "proxmox/gateway/v1/gateway.pb.h"
 
 namespace pvegw::gateway {
 
@@ -21,6 +22,12 @@ class Backend {
   virtual ~Backend() = default;
   virtual void Call(RestRequest request, std::function<void(RestResponse)> done) = 0;
   virtual std::string mode() const = 0;
+  // Whether the Proxmox behind this backend answers (health service
+  // proxmox.gateway.v1.Upstream). `listener` may run on any thread, now and on every
+  // change; the default backend is always reachable.
+  virtual void SetHealthListener(std::function<void(bool serving)> listener) { listener(true); }
+  // Adds what GetInfo reports about this backend (never a secret).
+  virtual void AddInfo(proxmox::gateway::v1::GetInfoResponse& /*info*/) const {}
 
   // The upstream identity a gRPC call acts as, derived from its client metadata (lower-case
   // keys, e.g. "authorization"): an opaque string that may hold a secret (never log it).

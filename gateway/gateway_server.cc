@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/embedded_descriptors.h"
@@ -59,26 +60,47 @@ bool AddGeneratedFile(google::protobuf::DescriptorPool& pool,
 
 class GatewayInfoService final : public proxmox::gateway::v1::Gateway::CallbackService {
  public:
-  GatewayInfoService(proxmox::gateway::v1::GetInfoResponse info, const TaskWatchers& tasks)
-      : info_(std::move(info)), tasks_(tasks), start_(std::chrono::steady_clock::now()) {}
+  GatewayInfoService(proxmox::gateway::v1::GetInfoResponse info, const Backend& backend,
+                     const BearerTokens& tokens, const TaskWatchers& tasks)
+      : info_(std::move(info)),
+        backend_(backend),
+        tokens_(tokens),
+        tasks_(tasks),
+        start_(std::chrono::steady_clock::now()) {}
 
   grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* ctx,
                                     const proxmox::gateway::v1::GetInfoRequest*,
                                     proxmox::gateway::v1::GetInfoResponse* response) override {
+    auto* reactor = ctx->DefaultReactor();
+    if (!tokens_.empty()) {
+      bool admitted = false;
+      auto range = ctx->client_metadata().equal_range("authorization");
+      for (auto it = range.first; it != range.second; ++it) {
+        admitted =
+            admitted || tokens_.Admits(absl::string_view(it->second.data(), it->second.size()));
+      }
+      if (!admitted) {
+        reactor->Finish(
+            grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing or unknown bearer token"));
+        return reactor;
+      }
+    }
     *response = info_;
     response->set_uptime_seconds(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    backend_.AddInfo(*response);
     const TaskWatchers::Stats tasks = tasks_.stats();
     response->set_task_watchers(tasks.watchers);
     response->set_task_pollers(tasks.pollers);
     response->set_task_backend_calls(tasks.backend_calls);
-    auto* reactor = ctx->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
 
  private:
   const proxmox::gateway::v1::GetInfoResponse info_;
+  const Backend& backend_;
+  const BearerTokens& tokens_;
   const TaskWatchers& tasks_;
   const std::chrono::steady_clock::time_point start_;
 };
@@ -100,7 +122,50 @@ class HealthOnlyService final : public grpc::CallbackGenericService {
   }
 };
 
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read --", flag, " ", path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (buffer.str().find("-----BEGIN") == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, " ", path, " is not PEM"));
+  }
+  return buffer.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ListenerCredentials(
+    const ListenerSecurity& s) {
+  if (s.tls_cert.empty() != s.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  }
+  if (s.tls_cert.empty()) {
+    if (!s.tls_client_ca.empty()) {
+      return absl::InvalidArgumentError("--tls_client_ca needs --tls_cert and --tls_key");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  grpc::SslServerCredentialsOptions ssl(
+      s.tls_client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                              : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  PVEGW_ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(s.tls_cert, "tls_cert"));
+  PVEGW_ASSIGN_OR_RETURN(pair.private_key, ReadPem(s.tls_key, "tls_key"));
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!s.tls_client_ca.empty()) {
+    PVEGW_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPem(s.tls_client_ca, "tls_client_ca"));
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
 }  // namespace
+
+bool IsLoopbackListen(const std::string& listen) {
+  if (absl::StartsWith(listen, "unix:") || absl::StartsWith(listen, "unix-abstract:")) return true;
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))
+    host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
 
 struct GatewayServer::Impl {
   GatewayOptions options;
@@ -113,6 +178,7 @@ struct GatewayServer::Impl {
   std::unique_ptr<ReflectionV1Service> reflection_v1;
   std::unique_ptr<ReflectionV1AlphaService> reflection_v1alpha;
   std::unique_ptr<GatewayInfoService> info_service;
+  BearerTokens tokens;
   std::unique_ptr<TaskWatchers> task_watchers;  // outlives the server, not the backend
   std::unique_ptr<TasksService> tasks_service;
   std::unique_ptr<grpc::Server> server;
@@ -145,6 +211,23 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   };
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+
+  // 0. Who may call: decided before anything is loaded, in either mode.
+  if (!options.security.auth_tokens_file.empty()) {
+    PVEGW_ASSIGN_OR_RETURN(impl->tokens, BearerTokens::Load(options.security.auth_tokens_file));
+  }
+  PVEGW_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> listen_credentials,
+                         ListenerCredentials(options.security));
+  // (An address without a port cannot be listened on at all; that error comes below.)
+  if (options.listen.find(':') != std::string::npos && !IsLoopbackListen(options.listen) &&
+      options.security.tls_cert.empty() && impl->tokens.empty() &&
+      !options.security.insecure_listen) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to serve on non-loopback ", options.listen,
+        " without TLS (--tls_cert/--tls_key) or bearer tokens (--auth_tokens_file): anyone "
+        "who reaches the port could drive the Proxmox API. Pass --insecure_listen if the "
+        "network is trusted"));
+  }
 
   // 1. The API, from the embedded descriptor set or a file given at start-up.
   absl::string_view bytes = api::EmbeddedLeanDescriptorSet();
@@ -222,9 +305,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       PVEGW_ASSIGN_OR_RETURN(auto mock, mockstate::MockBackend::Create(shared_api, options.mock));
       backend = std::make_unique<MockModeBackend>(std::move(mock));
     } else if (options.mode == "real") {
-      return absl::UnimplementedError(
-          "PROXMOX_API_MODE=real: the upstream HTTPS backend is not part of this build yet; "
-          "use mock mode");
+      PVEGW_ASSIGN_OR_RETURN(backend, upstream::UpstreamBackend::Create(options.upstream));
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("mode '", options.mode, "' is not one of: mock, real"));
@@ -234,7 +315,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   stage("backend");
   // 3. Services and the server.
   impl->api_service = std::make_unique<ApiService>(*impl->table, *impl->transcoder, *backend,
-                                                   options.max_concurrent_calls);
+                                                   options.max_concurrent_calls, impl->tokens);
   std::vector<std::string> all_services = impl->api_services;
   for (const char* own :
        {"proxmox.gateway.v1.Gateway", "proxmox.gateway.v1.Tasks", "grpc.health.v1.Health",
@@ -255,12 +336,13 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
                                                               : options.descriptors_path);
   impl->task_watchers = std::make_unique<TaskWatchers>(*backend, options.tasks);
   impl->tasks_service = std::make_unique<TasksService>(*impl->task_watchers, *backend);
-  impl->info_service = std::make_unique<GatewayInfoService>(std::move(info), *impl->task_watchers);
+  impl->info_service = std::make_unique<GatewayInfoService>(
+      std::move(info), *backend, impl->api_service->tokens(), *impl->task_watchers);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options.listen, listen_credentials, &port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(std::max(options.max_message_bytes, 64 << 20));
   builder.RegisterService(impl->reflection_v1.get());
@@ -291,13 +373,19 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
                                                  "host:port?)"));
     }
   }
+  std::vector<grpc::HealthCheckServiceInterface*> healths;
   for (grpc::Server* s : {impl->server.get(), impl->health_server.get()}) {
     if (s == nullptr) continue;
     auto* health = s->GetHealthCheckService();
     health->SetServingStatus(true);
     for (const std::string& name : all_services) health->SetServingStatus(name, true);
-    if (backend->mode() == "mock") health->SetServingStatus(kUpstreamHealthService, true);
+    // Readiness: NOT_SERVING until the upstream has answered (always SERVING in mock mode).
+    health->SetServingStatus(kUpstreamHealthService, false);
+    healths.push_back(health);
   }
+  backend->SetHealthListener([healths](bool serving) {
+    for (auto* health : healths) health->SetServingStatus(kUpstreamHealthService, serving);
+  });
 
   auto server = std::unique_ptr<GatewayServer>(new GatewayServer(std::move(impl)));
   server->backend_ = std::move(backend);

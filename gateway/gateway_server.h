@@ -14,6 +14,7 @@
 #include "gateway/mock_mode_backend.h"
 #include "gateway/task_watchers.h"
 #include "gateway/transcoder.h"
+#include "gateway/upstream/upstream_backend.h"
 
 namespace pvegw::gateway {
 
@@ -25,13 +26,28 @@ inline constexpr int kDefaultMaxConcurrentCalls = 1024;
 // in real mode). Always SERVING in mock mode, whose store is in-process.
 inline constexpr char kUpstreamHealthService[] = "proxmox.gateway.v1.Upstream";
 
+// Who may call the gateway (DESIGN.md §7). A listen address other than loopback needs TLS
+// or bearer tokens, unless `insecure_listen` says the network is trusted.
+struct ListenerSecurity {
+  std::string tls_cert;          // PEM chain; with tls_key: serve TLS
+  std::string tls_key;           // PEM private key
+  std::string tls_client_ca;     // PEM CAs; set: clients must present a certificate they sign
+  std::string auth_tokens_file;  // one bearer token per line
+  bool insecure_listen = false;
+};
+
+// True for 127.0.0.0/8, ::1, localhost and unix sockets.
+bool IsLoopbackListen(const std::string& listen);
+
 struct GatewayOptions {
   std::string listen = kDefaultListen;  // host:port; port 0 picks a free one
   // Optional second host:port serving only grpc.health.v1 (probes of a loopback-only API).
   std::string health_listen;
-  std::string mode = "mock";     // mock | real
-  std::string descriptors_path;  // empty: the descriptor set embedded at build time
-  MockOptions mock;              // mock mode only
+  std::string mode = "mock";           // mock | real
+  std::string descriptors_path;        // empty: the descriptor set embedded at build time
+  MockOptions mock;                    // mock mode only
+  upstream::UpstreamOptions upstream;  // real mode only
+  ListenerSecurity security;
   int max_message_bytes = kDefaultMaxMessageBytes;
   int max_concurrent_calls = kDefaultMaxConcurrentCalls;
   absl::Duration shutdown_grace = absl::Seconds(10);
@@ -40,7 +56,6 @@ struct GatewayOptions {
   // the field) instead of being kept in additional_properties.
   bool strict_decoding = false;
 };
-
 
 class GatewayServer {
  public:

@@ -11,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/cli_help.h"
@@ -40,6 +41,72 @@ ABSL_FLAG(std::string, max_concurrent_calls, "",
 ABSL_FLAG(std::string, shutdown_grace_seconds, "",
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish. Default: "
           "$PVE_GATEWAY_SHUTDOWN_GRACE_SECONDS, else 10.");
+// Real mode (PROXMOX_API_MODE=real). Secrets (token secret, password, OTP) are read from the
+// environment or the config file only: a command line is visible to every local user in ps.
+ABSL_FLAG(std::string, proxmox_url, "",
+          "Real mode: https://host[:8006][/api2/json], or a comma list of cluster nodes. "
+          "Default: $PROXMOX_API_URL.");
+ABSL_FLAG(std::string, proxmox_token_id, "",
+          "Real mode: API token id USER@REALM!NAME (secret in $PROXMOX_API_TOKEN_SECRET). "
+          "Default: $PROXMOX_API_TOKEN_ID.");
+ABSL_FLAG(std::string, proxmox_username, "",
+          "Real mode: user for ticket login, e.g. root@pam (password in $PROXMOX_API_PASSWORD, "
+          "TOTP in $PROXMOX_API_OTP). Default: $PROXMOX_API_USERNAME.");
+ABSL_FLAG(std::string, verify_ssl, "",
+          "Real mode: only 'false' turns upstream certificate verification off (logged as a "
+          "warning). Default: $PROXMOX_API_VERIFY_SSL, else true.");
+ABSL_FLAG(std::string, ca_file, "",
+          "Real mode: PEM CA bundle to verify Proxmox with, instead of the system CAs. Default: "
+          "$PROXMOX_API_CA_FILE.");
+ABSL_FLAG(std::string, tls_fingerprint, "",
+          "Real mode: SHA-256 fingerprint of the Proxmox certificate (AB:CD:..., as the PVE GUI "
+          "shows it); only that certificate is accepted. Default: $PROXMOX_API_TLS_FINGERPRINT.");
+ABSL_FLAG(std::string, timeout_seconds, "",
+          "Real mode: upper bound of every upstream call (the gRPC deadline, if shorter, wins). "
+          "Default: $PROXMOX_API_TIMEOUT, else 30.");
+ABSL_FLAG(std::string, retries, "",
+          "Real mode: retries of a GET on connection errors and 502/503/504/595/596 (writes are "
+          "never repeated once sent). Default: $PROXMOX_API_RETRIES, else 3.");
+ABSL_FLAG(std::string, client_credentials, "",
+          "Real mode: per-call Proxmox credentials from gRPC metadata: allow, require or deny. "
+          "Default: $PVE_GATEWAY_CLIENT_CREDENTIALS, else allow.");
+ABSL_FLAG(std::string, upstream_threads, "",
+          "Real mode: I/O threads of the HTTPS client. Default: $PVE_GATEWAY_UPSTREAM_THREADS, "
+          "else 2.");
+ABSL_FLAG(std::string, upstream_max_connections, "",
+          "Real mode: open connections per Proxmox node. Default: "
+          "$PVE_GATEWAY_UPSTREAM_MAX_CONNECTIONS, else 16.");
+ABSL_FLAG(std::string, upstream_max_queue, "",
+          "Real mode: calls waiting per node for a connection (RESOURCE_EXHAUSTED beyond). "
+          "Default: $PVE_GATEWAY_UPSTREAM_MAX_QUEUE, else 256.");
+ABSL_FLAG(std::string, upstream_max_response_bytes, "",
+          "Real mode: largest Proxmox answer accepted. Default: "
+          "$PVE_GATEWAY_UPSTREAM_MAX_RESPONSE_BYTES, else 67108864 (64 MiB).");
+ABSL_FLAG(std::string, upstream_connect_timeout_ms, "",
+          "Real mode: connect + TLS handshake bound per node before failing over. Default: "
+          "$PVE_GATEWAY_UPSTREAM_CONNECT_TIMEOUT_MS, else 5000.");
+ABSL_FLAG(std::string, ticket_renew_seconds, "",
+          "Real mode, ticket login: renew the ticket in the background this often (tickets live "
+          "2 h). Default: $PVE_GATEWAY_UPSTREAM_TICKET_RENEW_SECONDS, else 3600.");
+ABSL_FLAG(std::string, health_interval_ms, "",
+          "Real mode: when idle this long, one authenticated GET /version checks the upstream "
+          "(health service proxmox.gateway.v1.Upstream). Default: "
+          "$PVE_GATEWAY_UPSTREAM_HEALTH_INTERVAL_MS, else 10000.");
+// Who may call the gateway (both modes).
+ABSL_FLAG(std::string, tls_cert, "",
+          "Serve gRPC over TLS with this PEM certificate chain (needs --tls_key). Default: "
+          "$PVE_GATEWAY_TLS_CERT.");
+ABSL_FLAG(std::string, tls_key, "",
+          "PEM private key for --tls_cert. Default: $PVE_GATEWAY_TLS_KEY.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "Require client certificates signed by these PEM CAs (mTLS). Default: "
+          "$PVE_GATEWAY_TLS_CLIENT_CA.");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "File with one bearer token per line; API calls and GetInfo then need metadata "
+          "'authorization: Bearer <token>'. Default: $PVE_GATEWAY_AUTH_TOKENS_FILE.");
+ABSL_FLAG(bool, insecure_listen, false,
+          "Allow a non-loopback listen address without TLS or bearer tokens (trusted network "
+          "only). Also $PVE_GATEWAY_INSECURE_LISTEN=true.");
 ABSL_FLAG(std::string, task_poll_initial_ms, "",
           "Tasks.WatchTask: first interval between task status polls, doubling up to "
           "--task_poll_max_ms (with jitter); also the fastest a client may ask for. Default: "
@@ -86,6 +153,33 @@ std::string Setting(const absl::Flag<std::string>& flag, const char* env,
   return pvegw::ResolveSetting(absl::GetFlag(flag), env, config_file, fallback);
 }
 
+// Secrets come from the environment or the config file (refused when others can read it),
+// never from a flag (flags show in `ps`).
+std::string Env(const char* name) { return pvegw::ResolveSetting("", name, config_file, ""); }
+
+bool ParseSeconds(const std::string& text, const char* name, std::chrono::milliseconds* out) {
+  double v = 0;
+  if (!absl::SimpleAtod(text, &v) || !(v > 0) || v > 86400 * 365) {
+    spdlog::error("{}={} is not a positive number of seconds", name, text);
+    return false;
+  }
+  *out = std::chrono::milliseconds(static_cast<std::int64_t>(v * 1000));
+  return true;
+}
+
+bool ParseBool(const std::string& text, const char* name, bool* out) {
+  const std::string v = absl::AsciiStrToLower(text);
+  if (v == "false" || v == "0" || v == "no" || v == "off") {
+    *out = false;
+  } else if (v == "true" || v == "1" || v == "yes" || v == "on") {
+    *out = true;
+  } else {
+    spdlog::error("{}={} is neither true nor false", name, text);
+    return false;
+  }
+  return true;
+}
+
 bool ParsePositive(const std::string& text, const char* name, int* out) {
   if (!absl::SimpleAtoi(text, out) || *out <= 0) {
     spdlog::error("{}={} is not a positive whole number", name, text);
@@ -99,12 +193,44 @@ bool ParsePositive(const std::string& text, const char* name, int* out) {
 int main(int argc, char** argv) {
   const auto process_start = std::chrono::steady_clock::now();
   absl::SetProgramUsageMessage(kUsage);
-  pvegw::HandleHelpFlag(
-      argc, argv,
-      {"listen", "mode", "descriptors", "mock_namespace", "mock_data", "max_message_bytes",
-       "max_concurrent_calls", "shutdown_grace_seconds", "strict_decoding", "task_poll_initial_ms",
-       "task_poll_max_ms", "log_level", "log_format", "health_listen", "config_file",
-       "allow_insecure_config_file_permissions"});
+  pvegw::HandleHelpFlag(argc, argv,
+                        {"listen",
+                         "mode",
+                         "descriptors",
+                         "mock_namespace",
+                         "mock_data",
+                         "max_message_bytes",
+                         "max_concurrent_calls",
+                         "shutdown_grace_seconds",
+                         "proxmox_url",
+                         "proxmox_token_id",
+                         "proxmox_username",
+                         "verify_ssl",
+                         "ca_file",
+                         "tls_fingerprint",
+                         "timeout_seconds",
+                         "retries",
+                         "client_credentials",
+                         "upstream_threads",
+                         "upstream_max_connections",
+                         "upstream_max_queue",
+                         "upstream_max_response_bytes",
+                         "upstream_connect_timeout_ms",
+                         "ticket_renew_seconds",
+                         "health_interval_ms",
+                         "tls_cert",
+                         "tls_key",
+                         "tls_client_ca",
+                         "auth_tokens_file",
+                         "insecure_listen",
+                         "strict_decoding",
+                         "task_poll_initial_ms",
+                         "task_poll_max_ms",
+                         "log_level",
+                         "log_format",
+                         "health_listen",
+                         "config_file",
+                         "allow_insecure_config_file_permissions"});
   absl::ParseCommandLine(argc, argv);
   std::vector<std::string> config_warnings;
   pvegw::ConfigFileOptions config_options;
@@ -184,20 +310,101 @@ int main(int argc, char** argv) {
   options.strict_decoding =
       absl::GetFlag(FLAGS_strict_decoding) || strict_setting == "true" || strict_setting == "1";
 
+  pvegw::gateway::upstream::UpstreamOptions& up = options.upstream;
+  up.url = Setting(FLAGS_proxmox_url, "PROXMOX_API_URL", "");
+  up.token_id = Setting(FLAGS_proxmox_token_id, "PROXMOX_API_TOKEN_ID", "");
+  up.token_secret = Env("PROXMOX_API_TOKEN_SECRET");
+  up.username = Setting(FLAGS_proxmox_username, "PROXMOX_API_USERNAME", "");
+  up.password = Env("PROXMOX_API_PASSWORD");
+  up.otp = Env("PROXMOX_API_OTP");
+  up.ca_file = Setting(FLAGS_ca_file, "PROXMOX_API_CA_FILE", "");
+  up.fingerprint = Setting(FLAGS_tls_fingerprint, "PROXMOX_API_TLS_FINGERPRINT", "");
+  up.client_credentials =
+      Setting(FLAGS_client_credentials, "PVE_GATEWAY_CLIENT_CREDENTIALS", "allow");
+  int ticket_renew_s = 3600;
+  int response_bytes = 64 << 20;
+  int connect_ms = 5000;
+  int health_ms = 10000;
+  int retries = 3;
+  const std::string retries_text = Setting(FLAGS_retries, "PROXMOX_API_RETRIES", "3");
+  if (!absl::SimpleAtoi(retries_text, &retries) || retries < 0 || retries > 100) {
+    spdlog::error("retries={} is not a whole number between 0 and 100", retries_text);
+    return 2;
+  }
+  up.retries = retries;
+  bool insecure_env = false;
+  if (!ParseBool(Setting(FLAGS_verify_ssl, "PROXMOX_API_VERIFY_SSL", "true"), "verify_ssl",
+                 &up.verify_ssl) ||
+      !ParseBool(
+          Env("PVE_GATEWAY_INSECURE_LISTEN").empty() ? "false" : Env("PVE_GATEWAY_INSECURE_LISTEN"),
+          "PVE_GATEWAY_INSECURE_LISTEN", &insecure_env) ||
+      !ParseSeconds(Setting(FLAGS_timeout_seconds, "PROXMOX_API_TIMEOUT", "30"), "timeout",
+                    &up.timeout) ||
+      !ParsePositive(Setting(FLAGS_upstream_threads, "PVE_GATEWAY_UPSTREAM_THREADS", "2"),
+                     "upstream_threads", &up.threads) ||
+      !ParsePositive(
+          Setting(FLAGS_upstream_max_connections, "PVE_GATEWAY_UPSTREAM_MAX_CONNECTIONS", "16"),
+          "upstream_max_connections", &up.max_connections) ||
+      !ParsePositive(Setting(FLAGS_upstream_max_queue, "PVE_GATEWAY_UPSTREAM_MAX_QUEUE", "256"),
+                     "upstream_max_queue", &up.max_queue) ||
+      !ParsePositive(Setting(FLAGS_upstream_max_response_bytes,
+                             "PVE_GATEWAY_UPSTREAM_MAX_RESPONSE_BYTES", "67108864"),
+                     "upstream_max_response_bytes", &response_bytes) ||
+      !ParsePositive(Setting(FLAGS_upstream_connect_timeout_ms,
+                             "PVE_GATEWAY_UPSTREAM_CONNECT_TIMEOUT_MS", "5000"),
+                     "upstream_connect_timeout_ms", &connect_ms) ||
+      !ParsePositive(
+          Setting(FLAGS_ticket_renew_seconds, "PVE_GATEWAY_UPSTREAM_TICKET_RENEW_SECONDS", "3600"),
+          "ticket_renew_seconds", &ticket_renew_s) ||
+      !ParsePositive(
+          Setting(FLAGS_health_interval_ms, "PVE_GATEWAY_UPSTREAM_HEALTH_INTERVAL_MS", "10000"),
+          "health_interval_ms", &health_ms)) {
+    return 2;
+  }
+  up.max_response_bytes = static_cast<std::size_t>(response_bytes);
+  up.connect_timeout = std::chrono::milliseconds(connect_ms);
+  up.ticket_renew = std::chrono::seconds(ticket_renew_s);
+  up.health_interval = std::chrono::milliseconds(health_ms);
+
+  options.security.tls_cert = Setting(FLAGS_tls_cert, "PVE_GATEWAY_TLS_CERT", "");
+  options.security.tls_key = Setting(FLAGS_tls_key, "PVE_GATEWAY_TLS_KEY", "");
+  options.security.tls_client_ca = Setting(FLAGS_tls_client_ca, "PVE_GATEWAY_TLS_CLIENT_CA", "");
+  options.security.auth_tokens_file =
+      Setting(FLAGS_auth_tokens_file, "PVE_GATEWAY_AUTH_TOKENS_FILE", "");
+  options.security.insecure_listen = absl::GetFlag(FLAGS_insecure_listen) || insecure_env;
+
   absl::StatusOr<std::unique_ptr<pvegw::gateway::GatewayServer>> server =
       pvegw::gateway::GatewayServer::Start(options);
   if (!server.ok()) {
     spdlog::error("cannot start: {}", std::string(server.status().message()));
-    return 1;
+    // Bad configuration (exit 2, DESIGN.md §3) versus a failure to start (1).
+    const auto code = server.status().code();
+    return code == absl::StatusCode::kInvalidArgument ||
+                   code == absl::StatusCode::kFailedPrecondition
+               ? 2
+               : 1;
   }
   const double startup_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - process_start)
           .count();
+  std::string where = absl::StrCat("namespace=", options.mock.store.ns);
+  if (auto* real =
+          dynamic_cast<pvegw::gateway::upstream::UpstreamBackend*>(&(*server)->backend())) {
+    std::string urls;
+    for (const auto& e : real->client().endpoints())
+      absl::StrAppend(&urls, urls.empty() ? "" : ",", e.Url());
+    where = absl::StrCat("upstream=", urls, " auth=", real->auth_kind(), " tls=", real->tls_mode(),
+                         " client_credentials=", options.upstream.client_credentials);
+  }
+  const bool listener_tls = !options.security.tls_cert.empty();
   spdlog::info(
-      "pve-gateway {} serving mode={} listen={} services={} methods={} (+ Gateway, health, "
-      "reflection v1/v1alpha) namespace={} startup_ms={:.1f}{}{}",
+      "pve-gateway {} serving mode={} listen={} listener={}{}{} services={} methods={} (+ "
+      "Gateway, health, reflection v1/v1alpha) {} startup_ms={:.1f}{}{}",
       pvegw::gateway::kVersion, (*server)->backend().mode(), (*server)->listen_address(),
-      (*server)->service_count(), (*server)->method_count(), options.mock.store.ns, startup_ms,
+      listener_tls ? "tls" : "plaintext",
+      options.security.tls_client_ca.empty() ? "" : "+client-cert",
+      options.security.auth_tokens_file.empty() ? "" : "+bearer-token", (*server)->service_count(),
+      (*server)->method_count(), where, startup_ms,
       (*server)->health_port() != 0 ? absl::StrCat(" health_port=", (*server)->health_port()) : "",
       config_file.loaded() ? absl::StrCat(" config=", config_file.path()) : "");
 

@@ -3,7 +3,9 @@
 
 Generates stubs with protoc and grpc_python_plugin, starts the real pve-gateway binary in
 mock mode on 127.0.0.1 (a free port, a private state directory), then lists nodes,
-creates, reads and deletes a VM. Proves the protos work for polyglot clients.
+creates, reads and deletes a VM. Proves the protos work for polyglot clients. With
+--pve-mock, the gateway runs in real mode against that pve-mock binary over HTTPS (API
+token, pinned certificate) and the same client must see the same behaviour.
 
 Run by ctest; by hand:
   /usr/bin/python3 tests/e2e/python_client_test.py --gateway build/bin/pve-gateway \
@@ -38,8 +40,29 @@ def generate_stubs(out_dir):
     subprocess.run(cmd, check=True)
 
 
-def start_gateway(state_dir):
+def start_pve_mock(state_dir):
+    """pve-mock on the namespace, plus an API token; returns (process, real-mode environment)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import json
+    import pvetest
+    mock = pvetest.PveMock(ARGS.pve_mock, state_dir, "python", ["--reset"],
+                           env={"PVE_MOCK_ROOT_PASSWORD": "py-root"})
+    auth = mock.login(password="py-root")
+    headers = {"Cookie": "PVEAuthCookie=" + auth["ticket"],
+               "CSRFPreventionToken": auth["CSRFPreventionToken"]}
+    status, reason, _, body = mock.request("POST", "/access/users/root@pam/token/py",
+                                           {"privsep": 0}, headers=headers)
+    if status != 200:
+        raise RuntimeError("cannot create a token: %d %s" % (status, reason))
+    env = {"PROXMOX_API_MODE": "real", "PROXMOX_API_URL": "https://127.0.0.1:%d" % mock.port,
+           "PROXMOX_API_TLS_FINGERPRINT": mock.fingerprint, "PROXMOX_API_TOKEN_ID": "root@pam!py",
+           "PROXMOX_API_TOKEN_SECRET": json.loads(body)["data"]["value"]}
+    return mock, env
+
+
+def start_gateway(state_dir, extra_env=None):
     env = dict(os.environ, PROXMOX_MOCK_STATE_DIR=state_dir, PROXMOX_MOCK_STATE_NAMESPACE="python")
+    env.update(extra_env or {})
     proc = subprocess.Popen([ARGS.gateway, "--listen=127.0.0.1:0"], env=env,
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + 30
@@ -78,7 +101,7 @@ class PythonClientTest(unittest.TestCase):
             self.pb.PostNodesNodeQemuRequest(node="pve1", vmid=170, name="from-python", memory="1024",
                                              cores=2, net={0: "virtio,bridge=vmbr0"}),
             timeout=10).data
-        self.assertRegex(upid, r"^UPID:pve1:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:qmcreate:170:root@pam:$")
+        self.assertRegex(upid, r"^UPID:pve1:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:qmcreate:170:root@pam(!py)?:$")
         listed = self.nodes.GetNodesNodeQemu(self.pb.GetNodesNodeQemuRequest(node="pve1"), timeout=10)
         self.assertIn(170, [vm.vmid for vm in listed.data])
         config = self.nodes.GetNodesNodeQemuVmidConfig(
@@ -110,6 +133,7 @@ def main():
     parser.add_argument("--import-root", action="append", default=[])
     parser.add_argument("--protoc", default="protoc")
     parser.add_argument("--grpc-python-plugin", default=shutil.which("grpc_python_plugin") or "grpc_python_plugin")
+    parser.add_argument("--pve-mock", help="run the gateway in real mode against this pve-mock binary")
     ARGS, rest = parser.parse_known_args()
     work = tempfile.mkdtemp(prefix="pvegw-python-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     try:
@@ -117,7 +141,8 @@ def main():
         os.makedirs(STUBS)
         generate_stubs(STUBS)
         sys.path.insert(0, STUBS)
-        GATEWAY, ADDRESS = start_gateway(work)
+        mock, real_env = start_pve_mock(work) if ARGS.pve_mock else (None, None)
+        GATEWAY, ADDRESS = start_gateway(work, real_env)
         try:
             program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
             ok = program.result.wasSuccessful() and program.result.testsRun > 0
@@ -126,6 +151,8 @@ def main():
             GATEWAY.terminate()
             rest_of_log = GATEWAY.stderr.read()
             code = GATEWAY.wait(timeout=30)
+            if mock is not None:
+                mock.terminate()
         if code != 0 or "pve-gateway stopped" not in rest_of_log:
             print("pve-gateway did not stop cleanly on SIGTERM (exit %s):\n%s" % (code, rest_of_log))
             ok = False

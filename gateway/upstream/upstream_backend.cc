@@ -1,0 +1,709 @@
+#include "gateway/upstream/upstream_backend.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <random>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/status_mapping.h"
+
+namespace pvegw::gateway::upstream {
+namespace {
+
+namespace json = boost::json;
+
+// pveproxy refuses larger bodies (501 "for data too large") and drops requests whose header
+// lines exceed 8 KiB without answering; both are refused here with a clear message instead.
+constexpr std::size_t kMaxRequestBody = 512 * 1024;
+constexpr std::size_t kMaxRequestTarget = 7 * 1024;
+constexpr char kTicketPath[] = "/access/ticket";
+constexpr char kProbePath[] = "/version";
+
+bool IsWrite(const std::string& verb) { return verb != "GET"; }
+
+bool RetryableStatus(int status) {
+  return status == 502 || status == 503 || status == 504 || status == 595 || status == 596;
+}
+
+bool HasLineBreak(absl::string_view v) {
+  return v.find('\r') != absl::string_view::npos || v.find('\n') != absl::string_view::npos;
+}
+
+std::string Str(const json::value* v) {
+  if (v == nullptr || !v->is_string()) return "";
+  return std::string(v->get_string());
+}
+
+}  // namespace
+
+std::string PercentEncode(absl::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string FormEncode(const RestParams& params) {
+  std::string out;
+  for (const auto& [k, v] : params) {
+    if (!out.empty()) out.push_back('&');
+    absl::StrAppend(&out, PercentEncode(k), "=", PercentEncode(v));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Endpoint>> ParseEndpoints(const std::string& urls) {
+  std::vector<Endpoint> out;
+  for (absl::string_view raw : absl::StrSplit(urls, ',', absl::SkipWhitespace())) {
+    absl::string_view u = absl::StripAsciiWhitespace(raw);
+    auto bad = [&](absl::string_view why) {
+      return absl::InvalidArgumentError(absl::StrCat("PROXMOX_API_URL entry '", u, "': ", why));
+    };
+    if (!absl::ConsumePrefix(&u, "https://")) {
+      return bad("must start with https:// (pveproxy serves only HTTPS)");
+    }
+    Endpoint e;
+    absl::string_view hostport = u.substr(0, u.find('/'));
+    absl::string_view path = u.substr(hostport.size());
+    absl::string_view port_text;
+    if (absl::ConsumePrefix(&hostport, "[")) {
+      const auto close = hostport.find(']');
+      if (close == absl::string_view::npos) return bad("unclosed [ in an IPv6 address");
+      e.host = std::string(hostport.substr(0, close));
+      absl::string_view rest = hostport.substr(close + 1);
+      if (!rest.empty() && !absl::ConsumePrefix(&rest, ":")) return bad("junk after ]");
+      port_text = rest;
+    } else {
+      const auto colon = hostport.find(':');
+      e.host = std::string(hostport.substr(0, colon));
+      if (colon != absl::string_view::npos) {
+        port_text = hostport.substr(colon + 1);
+        if (port_text.empty()) return bad("empty port");
+      }
+    }
+    if (e.host.empty()) return bad("no host");
+    if (hostport.find('@') != absl::string_view::npos) {
+      return bad("credentials in the URL are not supported; use PROXMOX_API_TOKEN_*");
+    }
+    if (!port_text.empty()) {
+      int port = 0;
+      if (!absl::SimpleAtoi(port_text, &port) || port <= 0 || port > 65535) {
+        return bad("port is not a number between 1 and 65535");
+      }
+      e.port = static_cast<std::uint16_t>(port);
+    }
+    absl::string_view p = absl::StripSuffix(path, "/");
+    if (!p.empty() && p != "/api2/json") {
+      return bad("path must be empty or /api2/json (the gateway speaks the JSON API)");
+    }
+    out.push_back(std::move(e));
+  }
+  if (out.empty()) return absl::InvalidArgumentError("PROXMOX_API_URL is empty (real mode)");
+  return out;
+}
+
+// One gRPC call on its way to Proxmox.
+struct UpstreamBackend::PendingCall {
+  RestRequest rest;
+  std::function<void(RestResponse)> done;
+  Clock::time_point deadline;
+  HttpRequest http;                // target and body; auth headers set by ApplyIdentity
+  bool configured_ticket = false;  // uses the shared ticket (re-login on 401)
+  std::uint64_t ticket_generation = 0;
+  bool relogged = false;
+  int retries = 0;
+  std::vector<bool> tried;  // endpoints already tried since the last answer
+  std::mt19937_64 rng{std::random_device{}()};
+};
+
+UpstreamBackend::UpstreamBackend(UpstreamOptions options) : options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<UpstreamBackend>> UpstreamBackend::Create(UpstreamOptions options) {
+  auto endpoints = ParseEndpoints(options.url);
+  if (!endpoints.ok()) return endpoints.status();
+  if (options.client_credentials != "allow" && options.client_credentials != "require" &&
+      options.client_credentials != "deny") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--client_credentials=", options.client_credentials,
+                     " is not one of allow, require, deny"));
+  }
+  const bool token = !options.token_id.empty() || !options.token_secret.empty();
+  const bool ticket = !options.username.empty() || !options.password.empty();
+  if (token && (options.token_id.empty() || options.token_secret.empty())) {
+    return absl::InvalidArgumentError(
+        "PROXMOX_API_TOKEN_ID and PROXMOX_API_TOKEN_SECRET go together; one is missing");
+  }
+  if (token && options.token_id.find('!') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        "PROXMOX_API_TOKEN_ID must be USER@REALM!TOKENNAME (e.g. root@pam!gateway)");
+  }
+  if (ticket && (options.username.empty() || options.password.empty())) {
+    return absl::InvalidArgumentError(
+        "PROXMOX_API_USERNAME and PROXMOX_API_PASSWORD go together; one is missing");
+  }
+  if (token && ticket) {
+    return absl::InvalidArgumentError(
+        "set either an API token (PROXMOX_API_TOKEN_*) or a user login "
+        "(PROXMOX_API_USERNAME/PASSWORD), not both");
+  }
+  if (!token && !ticket && options.client_credentials != "require") {
+    return absl::InvalidArgumentError(
+        "real mode needs credentials: PROXMOX_API_TOKEN_ID + PROXMOX_API_TOKEN_SECRET, or "
+        "PROXMOX_API_USERNAME + PROXMOX_API_PASSWORD (or --client_credentials=require, so every "
+        "caller brings its own)");
+  }
+  if (options.client_credentials == "deny" && !token && !ticket) {
+    return absl::InvalidArgumentError("--client_credentials=deny needs configured credentials");
+  }
+  if (options.timeout <= std::chrono::milliseconds(0) || options.retries < 0 ||
+      options.max_connections <= 0 || options.max_queue < 0 || options.threads <= 0) {
+    return absl::InvalidArgumentError(
+        "PROXMOX_API_TIMEOUT, PVE_GATEWAY_UPSTREAM_MAX_CONNECTIONS and _THREADS must be "
+        "positive; PROXMOX_API_RETRIES and _MAX_QUEUE not negative");
+  }
+  ClientSettings settings;
+  settings.threads = options.threads;
+  settings.max_connections = options.max_connections;
+  settings.max_queue = options.max_queue;
+  settings.max_response_bytes = options.max_response_bytes;
+  settings.connect_timeout = options.connect_timeout;
+  settings.idle_timeout = options.idle_timeout;
+  settings.tls.verify = options.verify_ssl;
+  settings.tls.ca_file = options.ca_file;
+  if (!options.fingerprint.empty()) {
+    auto pin = ParseSha256Fingerprint(options.fingerprint);
+    if (!pin.ok()) return pin.status();
+    settings.tls.pin = *pin;
+  }
+  if (!options.verify_ssl && (!options.fingerprint.empty() || !options.ca_file.empty())) {
+    return absl::InvalidArgumentError(
+        "PROXMOX_API_VERIFY_SSL=false contradicts PROXMOX_API_TLS_FINGERPRINT / "
+        "PROXMOX_API_CA_FILE; drop one");
+  }
+  auto backend = std::unique_ptr<UpstreamBackend>(new UpstreamBackend(std::move(options)));
+  auto client = HttpsClient::Create(settings, *endpoints);
+  if (!client.ok()) return client.status();
+  backend->client_ = std::move(*client);
+  backend->endpoint_states_.resize(endpoints->size());
+  if (!backend->options_.verify_ssl) {
+    spdlog::warn(
+        "PROXMOX_API_VERIFY_SSL=false: the Proxmox server certificate is NOT verified; anyone "
+        "on the network path can impersonate the host and read the credentials. Pin it with "
+        "PROXMOX_API_TLS_FINGERPRINT instead.");
+  }
+  if (ticket) backend->StartLogin(false);
+  return backend;
+}
+
+UpstreamBackend::~UpstreamBackend() {
+  stopping_ = true;
+  if (client_ != nullptr) client_->Shutdown();
+}
+
+std::string UpstreamBackend::auth_kind() const {
+  if (!options_.token_id.empty()) return "token";
+  if (!options_.username.empty()) return "ticket";
+  return "none";
+}
+
+std::string UpstreamBackend::tls_mode() const {
+  if (!options_.verify_ssl) return "off";
+  if (!options_.fingerprint.empty()) return "fingerprint-pin";
+  if (!options_.ca_file.empty()) return "ca-file";
+  return "system-ca";
+}
+
+void UpstreamBackend::Call(RestRequest request, std::function<void(RestResponse)> done) {
+  counters_.calls.fetch_add(1, std::memory_order_relaxed);
+  auto fail = [&](absl::Status st) { done(RestResponseFromTransportError(st)); };
+  if (request.credentials.has_value()) {
+    if (options_.client_credentials == "deny") {
+      return fail(absl::PermissionDeniedError(
+          "this gateway refuses per-call Proxmox credentials (--client_credentials=deny)"));
+    }
+    const RestCredentials& c = *request.credentials;
+    if (HasLineBreak(c.api_token) || HasLineBreak(c.ticket) || HasLineBreak(c.csrf_token)) {
+      return fail(absl::InvalidArgumentError("per-call credentials contain a line break"));
+    }
+  } else if (options_.client_credentials == "require") {
+    return fail(absl::UnauthenticatedError(
+        "this gateway requires per-call Proxmox credentials (--client_credentials=require): "
+        "send metadata 'authorization: PVEAPIToken=USER@REALM!ID=SECRET' or "
+        "'x-proxmox-ticket' + 'x-proxmox-csrf-token'"));
+  }
+  auto call = std::make_shared<PendingCall>();
+  call->deadline = std::min(request.deadline, Clock::now() + options_.timeout);
+  call->http.method = request.verb;
+  std::string target = absl::StrCat(client_->endpoints()[0].base_path, request.path);
+  const std::string encoded = FormEncode(request.params);
+  if (request.verb == "POST" || request.verb == "PUT") {
+    if (encoded.size() > kMaxRequestBody) {
+      return fail(absl::InvalidArgumentError(
+          absl::StrCat("request body of ", encoded.size(),
+                       " bytes exceeds Proxmox's limit of 524288 bytes (512 KiB)")));
+    }
+    call->http.content_type = "application/x-www-form-urlencoded";
+    call->http.body = encoded;
+  } else if (!encoded.empty()) {
+    absl::StrAppend(&target, "?", encoded);
+  }
+  if (target.size() > kMaxRequestTarget) {
+    return fail(absl::InvalidArgumentError(absl::StrCat(
+        "request URL of ", target.size(),
+        " bytes exceeds what pveproxy reads (8 KiB of header lines); send fewer parameters")));
+  }
+  call->http.target = std::move(target);
+  call->tried.assign(client_->endpoints().size(), false);
+  call->done = std::move(done);
+  call->configured_ticket = !request.credentials.has_value() && auth_kind() == "ticket";
+  call->rest = std::move(request);
+  if (call->configured_ticket) {
+    WithTicket([this, call](absl::Status st) {
+      if (!st.ok()) return Complete(call, RestResponseFromTransportError(st));
+      Attempt(call);
+    });
+    return;
+  }
+  Attempt(call);
+}
+
+void UpstreamBackend::ApplyIdentity(PendingCall& call) {
+  auto& h = call.http.headers;
+  h.clear();
+  const bool write = IsWrite(call.rest.verb);
+  if (call.rest.credentials.has_value()) {
+    const RestCredentials& c = *call.rest.credentials;
+    if (!c.api_token.empty()) h.emplace_back("Authorization", c.api_token);
+    if (!c.ticket.empty()) {
+      h.emplace_back("Cookie", absl::StrCat("PVEAuthCookie=", c.ticket));
+      if (write && !c.csrf_token.empty()) h.emplace_back("CSRFPreventionToken", c.csrf_token);
+    }
+    return;
+  }
+  if (!options_.token_id.empty()) {
+    h.emplace_back("Authorization",
+                   absl::StrCat("PVEAPIToken=", options_.token_id, "=", options_.token_secret));
+    return;
+  }
+  if (call.configured_ticket) {
+    std::lock_guard<std::mutex> lock(mu_);
+    call.ticket_generation = ticket_generation_;
+    if (!ticket_.empty()) {
+      h.emplace_back("Cookie", absl::StrCat("PVEAuthCookie=", ticket_));
+      if (write) h.emplace_back("CSRFPreventionToken", csrf_);
+    }
+  }
+}
+
+void UpstreamBackend::Attempt(std::shared_ptr<PendingCall> call) {
+  if (call->rest.cancellation && call->rest.cancellation->cancelled()) {
+    return Complete(
+        call, RestResponseFromTransportError(absl::CancelledError("call cancelled by the client")));
+  }
+  if (stopping_ || client_->stopping()) {
+    return Complete(
+        call, RestResponseFromTransportError(absl::UnavailableError("gateway is shutting down")));
+  }
+  if (Clock::now() >= call->deadline) {
+    return Complete(call, RestResponseFromTransportError(absl::DeadlineExceededError(
+                              "deadline exceeded before Proxmox could be asked")));
+  }
+  ApplyIdentity(*call);
+  const std::size_t endpoint = PickEndpoint(*call);
+  client_->Send(endpoint, call->http, call->deadline, call->rest.cancellation,
+                [this, call, endpoint](Exchange e) { OnExchange(call, endpoint, std::move(e)); });
+}
+
+void UpstreamBackend::OnExchange(std::shared_ptr<PendingCall> call, std::size_t endpoint,
+                                 Exchange e) {
+  if (e.status.ok()) {
+    MarkUp(endpoint);
+    last_answer_ns_ = Clock::now().time_since_epoch().count();
+    SetHealthy(true);
+    std::fill(call->tried.begin(), call->tried.end(), false);
+    RestResponse r;
+    r.status = e.response.status;
+    r.reason = std::move(e.response.reason);
+    r.body = std::move(e.response.body);
+    if (r.status == 401 && call->configured_ticket && !call->relogged) {
+      // The shared ticket expired or was revoked: log in again once. Only a GET is sent
+      // again; a write may have been acted on, so its 401 stands.
+      call->relogged = true;
+      counters_.relogins.fetch_add(1, std::memory_order_relaxed);
+      const bool replay = !IsWrite(call->rest.verb);
+      Relogin(call->ticket_generation, [this, call, replay, r](absl::Status st) {
+        if (!st.ok() || !replay) return Complete(call, r);
+        Attempt(call);
+      });
+      return;
+    }
+    if (!IsWrite(call->rest.verb) && RetryableStatus(r.status)) {
+      if (RetryLater(call)) return;
+    }
+    return Complete(call, std::move(r));
+  }
+  const absl::StatusCode code = e.status.code();
+  if (code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded) {
+    if (e.before_request && code == absl::StatusCode::kUnavailable) {
+      MarkDown(endpoint, e.status);
+      call->tried[endpoint] = true;
+      // Nothing reached Proxmox: any verb may go to another node at once.
+      if (std::find(call->tried.begin(), call->tried.end(), false) != call->tried.end()) {
+        counters_.failovers.fetch_add(1, std::memory_order_relaxed);
+        return Attempt(call);
+      }
+      std::fill(call->tried.begin(), call->tried.end(), false);
+    }
+    if (code == absl::StatusCode::kUnavailable && (!IsWrite(call->rest.verb) || !e.sent) &&
+        RetryLater(call)) {
+      return;
+    }
+  }
+  Complete(call, RestResponseFromTransportError(e.status));
+}
+
+// Full-jitter exponential backoff (a uniform wait up to base * 2^n, capped), only while the
+// wait still ends before the deadline. True if a retry is scheduled.
+bool UpstreamBackend::RetryLater(const std::shared_ptr<PendingCall>& call) {
+  if (call->retries >= options_.retries || stopping_) return false;
+  const auto ceiling = std::min<std::chrono::milliseconds::rep>(
+      options_.retry_backoff_cap.count(), options_.retry_backoff.count() << call->retries);
+  std::uniform_int_distribution<std::int64_t> dist(0, std::max<std::int64_t>(ceiling, 0) * 1000);
+  const auto wait = std::chrono::microseconds(dist(call->rng));
+  if (Clock::now() + wait >= call->deadline) return false;
+  ++call->retries;
+  counters_.retries.fetch_add(1, std::memory_order_relaxed);
+  client_->RunAfter(wait, [this, call] { Attempt(call); });
+  return true;
+}
+
+void UpstreamBackend::Complete(const std::shared_ptr<PendingCall>& call, RestResponse response) {
+  auto done = std::move(call->done);
+  call->done = nullptr;
+  if (done) done(std::move(response));
+}
+
+std::size_t UpstreamBackend::PickEndpoint(PendingCall& call) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::size_t n = endpoint_states_.size();
+  const auto now = Clock::now();
+  // The preferred (last good) node first, then the others in order; resting nodes only
+  // when every untried node rests, the one that rests shortest first.
+  std::size_t best = n;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t e = (preferred_ + i) % n;
+    if (call.tried[e]) continue;
+    if (endpoint_states_[e].down_until <= now) return e;
+    if (best == n || endpoint_states_[e].down_until < endpoint_states_[best].down_until) best = e;
+  }
+  return best == n ? preferred_ : best;
+}
+
+void UpstreamBackend::MarkUp(std::size_t endpoint) {
+  std::lock_guard<std::mutex> lock(mu_);
+  EndpointState& s = endpoint_states_[endpoint];
+  if (s.failures > 0) {
+    spdlog::info("upstream {} answers again", client_->endpoints()[endpoint].Url());
+  }
+  s.failures = 0;
+  s.down_until = {};
+  // Stay on a node that works; move back only when the current one fails.
+  if (endpoint_states_[preferred_].down_until > Clock::now() || preferred_ == endpoint) {
+    preferred_ = endpoint;
+  }
+}
+
+void UpstreamBackend::MarkDown(std::size_t endpoint, const absl::Status& why) {
+  if (stopping_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  EndpointState& s = endpoint_states_[endpoint];
+  const int shift = std::min(s.failures, 16);
+  ++s.failures;
+  const auto rest =
+      std::min(options_.endpoint_backoff_cap, options_.endpoint_backoff * (1 << shift));
+  s.down_until = Clock::now() + rest;
+  spdlog::warn("upstream {} unavailable ({}); trying other nodes, back to it in {} ms",
+               client_->endpoints()[endpoint].Url(), std::string(why.message()), rest.count());
+  if (preferred_ == endpoint) preferred_ = (endpoint + 1) % endpoint_states_.size();
+}
+
+// --- ticket auth -----------------------------------------------------------------------
+
+void UpstreamBackend::WithTicket(std::function<void(absl::Status)> then) {
+  bool start = false;
+  bool queued = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ticket_.empty()) {
+      queued = true;
+      login_waiters_.push_back(std::move(then));
+      start = !logging_in_;
+      logging_in_ = true;
+    }
+  }
+  if (start) StartLogin(false);
+  if (!queued) then(absl::OkStatus());
+}
+
+void UpstreamBackend::Relogin(std::uint64_t generation, std::function<void(absl::Status)> then) {
+  bool start = false;
+  bool queued = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Someone logged in since this call took its ticket: use the new one.
+    if (ticket_generation_ == generation || ticket_.empty()) {
+      ticket_.clear();
+      queued = true;
+      login_waiters_.push_back(std::move(then));
+      start = !logging_in_;
+      logging_in_ = true;
+    }
+  }
+  if (start) StartLogin(false);
+  if (!queued) then(absl::OkStatus());
+}
+
+// POST /access/ticket with the password (or, to renew, the current ticket as password).
+void UpstreamBackend::StartLogin(bool renewal) {
+  RestParams params{{"username", options_.username}};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!renewal) logging_in_ = true;
+    if (renewal) {
+      if (ticket_.empty()) return;
+      params.emplace_back("password", ticket_);
+    } else if (!pending_tfa_.empty()) {
+      params.emplace_back("tfa-challenge", pending_tfa_);
+      params.emplace_back("password", absl::StrCat("totp:", options_.otp));
+    } else {
+      params.emplace_back("password", options_.password);
+    }
+  }
+  auto call = std::make_shared<PendingCall>();
+  call->tried.assign(client_->endpoints().size(), false);
+  HttpRequest req;
+  req.method = "POST";
+  req.target = absl::StrCat(client_->endpoints()[0].base_path, kTicketPath);
+  req.content_type = "application/x-www-form-urlencoded";
+  req.body = FormEncode(params);
+  const std::size_t endpoint = PickEndpoint(*call);
+  client_->Send(
+      endpoint, std::move(req), Clock::now() + options_.timeout, nullptr,
+      [this, renewal, endpoint](Exchange e) { OnLogin(renewal, endpoint, std::move(e), 0); });
+}
+
+void UpstreamBackend::OnLogin(bool renewal, std::size_t endpoint, Exchange e, int /*attempt*/) {
+  absl::Status result;
+  std::string ticket, csrf;
+  bool need_tfa = false;
+  if (!e.status.ok()) {
+    if (e.before_request) MarkDown(endpoint, e.status);
+    result = absl::UnavailableError(
+        absl::StrCat("ticket login to Proxmox failed: ", e.status.message()));
+  } else if (e.response.status != 200) {
+    MarkUp(endpoint);
+    const std::string reason =
+        e.response.reason.empty() ? absl::StrCat("HTTP ", e.response.status) : e.response.reason;
+    result = absl::UnauthenticatedError(
+        absl::StrCat("Proxmox refused the ticket login: ", reason,
+                     " (check PROXMOX_API_USERNAME / PROXMOX_API_PASSWORD / PROXMOX_API_OTP)"));
+  } else {
+    MarkUp(endpoint);
+    json::error_code ec;
+    json::value v = json::parse(e.response.body, ec);
+    const json::object* data = nullptr;
+    if (!ec && v.is_object()) {
+      if (const json::value* d = v.get_object().if_contains("data"); d && d->is_object())
+        data = &d->get_object();
+    }
+    if (data == nullptr) {
+      result = absl::UnavailableError("the ticket login answer is not Proxmox's JSON");
+    } else {
+      ticket = Str(data->if_contains("ticket"));
+      csrf = Str(data->if_contains("CSRFPreventionToken"));
+      if (const json::value* tfa = data->if_contains("NeedTFA");
+          tfa != nullptr && !tfa->is_null() && !(tfa->is_int64() && tfa->get_int64() == 0)) {
+        need_tfa = true;
+      }
+      if (ticket.empty()) result = absl::UnavailableError("the ticket login answer has no ticket");
+    }
+  }
+  if (result.ok() && need_tfa) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (options_.otp.empty() || !pending_tfa_.empty()) {
+      pending_tfa_.clear();
+      result = absl::UnauthenticatedError(
+          "Proxmox wants a second factor for this user: set PROXMOX_API_OTP or use an API token");
+    } else {
+      pending_tfa_ = ticket;
+      lock.unlock();
+      return StartLogin(false);
+    }
+  }
+  std::vector<std::function<void(absl::Status)>> waiters;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_tfa_.clear();
+    if (result.ok()) {
+      ticket_ = std::move(ticket);
+      csrf_ = std::move(csrf);
+      ++ticket_generation_;
+    }
+    if (!renewal) {
+      logging_in_ = false;
+      waiters.swap(login_waiters_);
+    }
+  }
+  if (result.ok()) {
+    (renewal ? counters_.renewals : counters_.logins).fetch_add(1, std::memory_order_relaxed);
+    ScheduleRenewal();
+  } else if (renewal) {
+    // The ticket could not be renewed (expired, key rotated, node down): a fresh password
+    // login replaces it; calls keep using the old one meanwhile.
+    spdlog::warn("ticket renewal failed ({}); logging in again", std::string(result.message()));
+    bool start = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!logging_in_) start = logging_in_ = true;
+    }
+    if (start) StartLogin(false);
+  } else {
+    spdlog::warn("{}", std::string(result.message()));
+  }
+  for (auto& w : waiters) w(result);
+}
+
+void UpstreamBackend::ScheduleRenewal() {
+  if (stopping_) return;
+  std::uint64_t generation;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    generation = ticket_generation_;
+  }
+  client_->RunAfter(options_.ticket_renew, [this, generation] {
+    if (stopping_) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // A newer login already scheduled its own renewal.
+      if (generation != ticket_generation_ || logging_in_) return;
+    }
+    StartLogin(true);
+  });
+}
+
+// --- health ----------------------------------------------------------------------------
+
+void UpstreamBackend::SetHealthListener(std::function<void(bool)> listener) {
+  std::function<void(bool)> copy;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    health_listener_ = std::move(listener);
+    copy = health_listener_;
+  }
+  if (copy) copy(healthy_);
+  // Probing starts with the first listener: nobody needs the answer before.
+  if (!probing_.exchange(true))
+    client_->RunAfter(std::chrono::milliseconds(0), [this] { Probe(); });
+}
+
+void UpstreamBackend::SetHealthy(bool healthy) {
+  if (healthy_.exchange(healthy) == healthy || stopping_) return;
+  if (!healthy)
+    spdlog::warn("upstream Proxmox unreachable: health proxmox.gateway.v1.Upstream NOT_SERVING");
+  std::function<void(bool)> listener;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    listener = health_listener_;
+  }
+  if (listener) listener(healthy);
+}
+
+// When no call has been answered for a health interval, one cheap authenticated GET says
+// whether the upstream still answers.
+void UpstreamBackend::Probe() {
+  if (stopping_) return;
+  const auto last = Clock::time_point(Clock::duration(last_answer_ns_.load()));
+  auto reschedule = [this] {
+    if (!stopping_) client_->RunAfter(options_.health_interval, [this] { Probe(); });
+  };
+  if (last_answer_ns_.load() != 0 && Clock::now() - last < options_.health_interval) {
+    return reschedule();
+  }
+  RestRequest probe;
+  probe.verb = "GET";
+  probe.path = kProbePath;
+  probe.deadline = Clock::now() + std::min(options_.timeout, options_.health_interval);
+  const bool anonymous = auth_kind() == "none";
+  auto finish = [this, anonymous, reschedule](RestResponse r) {
+    // With per-call credentials only there is no identity to probe with: any HTTP answer
+    // (401 included) proves the host answers.
+    const bool answered = r.status == 200 || (anonymous && r.status == 401);
+    if (!answered) last_answer_ns_ = 0;
+    SetHealthy(answered);
+    reschedule();
+  };
+  if (anonymous) {
+    // Call() would refuse a call without credentials under `require`.
+    auto call = std::make_shared<PendingCall>();
+    call->deadline = probe.deadline;
+    call->http.method = "GET";
+    call->http.target = absl::StrCat(client_->endpoints()[0].base_path, kProbePath);
+    call->tried.assign(client_->endpoints().size(), false);
+    call->done = finish;
+    call->rest = std::move(probe);
+    return Attempt(call);
+  }
+  this->Call(std::move(probe), finish);
+}
+
+void UpstreamBackend::AddInfo(proxmox::gateway::v1::GetInfoResponse& info) const {
+  auto* up = info.mutable_upstream();
+  up->set_auth(auth_kind());
+  up->set_tls(tls_mode());
+  up->set_client_credentials(options_.client_credentials);
+  up->set_healthy(healthy_);
+  up->set_timeout_seconds(std::chrono::duration<double>(options_.timeout).count());
+  up->set_max_retries(options_.retries);
+  up->set_calls(counters_.calls);
+  up->set_retries(counters_.retries);
+  up->set_failovers(counters_.failovers);
+  up->set_logins(counters_.logins);
+  up->set_renewals(counters_.renewals);
+  const auto now = Clock::now();
+  for (std::size_t i = 0; i < client_->endpoints().size(); ++i) {
+    auto* e = up->add_endpoints();
+    e->set_url(client_->endpoints()[i].Url());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      e->set_healthy(endpoint_states_[i].down_until <= now);
+    }
+    const PoolStats s = client_->Stats(i);
+    e->set_open_connections(s.open);
+    e->set_idle_connections(s.idle);
+    e->set_queued_calls(s.queued);
+    e->set_max_connections(options_.max_connections);
+    e->set_connects(s.connects);
+    e->set_requests(s.requests);
+    e->set_reused(s.reused);
+    e->set_stale_dropped(s.stale_dropped);
+    e->set_rejected(s.rejected);
+  }
+}
+
+}  // namespace pvegw::gateway::upstream

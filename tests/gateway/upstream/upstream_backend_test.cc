@@ -1,0 +1,675 @@
+// UpstreamBackend against an in-process HTTPS server: pooling, pveproxy's connection rules,
+// encoding, TLS checks, auth, deadlines, cancellation, retries, failover, bad answers.
+#include "gateway/upstream/upstream_backend.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_mapping.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/gateway/upstream/test_https_server.h"
+
+namespace pvegw::gateway::upstream {
+namespace {
+
+using ::pvegw::testing::TestCa;
+using ::pvegw::testing::TestCert;
+using ::pvegw::testing::TestHttpsServer;
+using ::pvegw::testing::TestReply;
+using ::pvegw::testing::TestRequest;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kTokenId[] = "root@pam!gw";
+constexpr char kTokenSecret[] = "0b9a1f3e-secret-token-value";
+
+const TestCert& SelfSigned() {
+  static const TestCert* cert = new TestCert(TestCa::SelfSigned("IP:127.0.0.1,DNS:localhost"));
+  return *cert;
+}
+
+UpstreamOptions Options(const std::string& url, const std::string& fingerprint) {
+  UpstreamOptions o;
+  o.url = url;
+  o.fingerprint = fingerprint;
+  o.token_id = kTokenId;
+  o.token_secret = kTokenSecret;
+  o.timeout = std::chrono::seconds(10);
+  o.health_interval = std::chrono::seconds(60);
+  o.retry_backoff = std::chrono::milliseconds(5);
+  o.retry_backoff_cap = std::chrono::milliseconds(20);
+  return o;
+}
+
+std::unique_ptr<UpstreamBackend> Make(UpstreamOptions o) {
+  auto b = UpstreamBackend::Create(std::move(o));
+  EXPECT_TRUE(b.ok()) << b.status();
+  return b.ok() ? std::move(*b) : nullptr;
+}
+
+RestRequest Get(const std::string& path, RestParams params = {}) {
+  RestRequest r;
+  r.verb = "GET";
+  r.path = path;
+  r.params = std::move(params);
+  return r;
+}
+
+RestRequest Post(const std::string& path, RestParams params = {}) {
+  RestRequest r = Get(path, std::move(params));
+  r.verb = "POST";
+  return r;
+}
+
+RestResponse Send(Backend& b, RestRequest r) {
+  std::promise<RestResponse> p;
+  auto f = p.get_future();
+  b.Call(std::move(r), [&p](RestResponse resp) { p.set_value(std::move(resp)); });
+  EXPECT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  return f.get();
+}
+
+grpc::Status StatusOf(const RestResponse& r) { return StatusFromRest(r); }
+
+// A port nothing listens on.
+int ClosedPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string WriteTemp(const std::string& name, const std::string& content) {
+  const std::string path = absl::StrCat(::testing::TempDir(), "/", getpid(), "-", name);
+  std::ofstream(path) << content;
+  return path;
+}
+
+// --- configuration and encoding ----------------------------------------------------------
+
+TEST(UpstreamConfig, ParsesEndpointLists) {
+  auto e = ParseEndpoints("https://pve1, https://10.0.0.2:8443/api2/json/,https://[::1]:9000");
+  ASSERT_TRUE(e.ok()) << e.status();
+  ASSERT_EQ(e->size(), 3u);
+  EXPECT_EQ((*e)[0].Url(), "https://pve1:8006/api2/json");
+  EXPECT_EQ((*e)[1].Url(), "https://10.0.0.2:8443/api2/json");
+  EXPECT_EQ((*e)[2].host, "::1");
+  EXPECT_EQ((*e)[2].Url(), "https://[::1]:9000/api2/json");
+  for (const char* bad : {"", "http://pve1", "https://", "https://pve1:0", "https://pve1:x",
+                          "https://pve1/api2/extjs", "https://u:p@pve1"}) {
+    EXPECT_EQ(ParseEndpoints(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(UpstreamConfig, RefusesInconsistentSettings) {
+  UpstreamOptions o = Options("https://127.0.0.1:1", "");
+  o.token_secret.clear();
+  EXPECT_THAT(UpstreamBackend::Create(o).status().message(), HasSubstr("go together"));
+  o = Options("https://127.0.0.1:1", "");
+  o.token_id = "no-bang";
+  EXPECT_THAT(UpstreamBackend::Create(o).status().message(), HasSubstr("USER@REALM!"));
+  o = Options("https://127.0.0.1:1", "AB:CD");
+  EXPECT_THAT(UpstreamBackend::Create(o).status().message(), HasSubstr("SHA-256"));
+  o = Options("https://127.0.0.1:1", "");
+  o.token_id.clear();
+  o.token_secret.clear();
+  EXPECT_THAT(UpstreamBackend::Create(o).status().message(), HasSubstr("needs credentials"));
+  o = Options("https://127.0.0.1:1", "");
+  o.client_credentials = "maybe";
+  EXPECT_FALSE(UpstreamBackend::Create(o).ok());
+  o = Options("https://127.0.0.1:1", "");
+  o.ca_file = "/nonexistent/ca.pem";
+  EXPECT_THAT(UpstreamBackend::Create(o).status().message(), HasSubstr("cannot be read"));
+}
+
+TEST(UpstreamConfig, FingerprintAnyCaseWithOrWithoutColons) {
+  const std::string fp = SelfSigned().fingerprint;
+  std::string lower = fp;
+  for (char& c : lower) c = static_cast<char>(std::tolower(c));
+  std::string bare;
+  for (char c : fp)
+    if (c != ':') bare.push_back(c);
+  auto a = ParseSha256Fingerprint(fp), b = ParseSha256Fingerprint(lower),
+       c = ParseSha256Fingerprint(bare);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(*a, *b);
+  EXPECT_EQ(*a, *c);
+  EXPECT_EQ(FormatFingerprint(a->data(), a->size()), fp);
+  EXPECT_FALSE(ParseSha256Fingerprint("ZZ").ok());
+}
+
+TEST(UpstreamEncoding, EveryReservedCharacterIsEncoded) {
+  // pveproxy splits on ';' as well as '&', and a pair on every '='.
+  EXPECT_EQ(PercentEncode("order=scsi0;net0&x y+z/é"), "order%3Dscsi0%3Bnet0%26x%20y%2Bz%2F%C3%A9");
+  EXPECT_EQ(FormEncode({{"boot", "order=scsi0;net0"}, {"delete", "a,b"}}),
+            "boot=order%3Dscsi0%3Bnet0&delete=a%2Cb");
+}
+
+// --- requests on the wire --------------------------------------------------------------
+
+TEST(UpstreamWire, TokenHeaderQueryAndFormBody) {
+  TestHttpsServer server(
+      SelfSigned(), [](const TestRequest&) { return TestReply::Json(R"({"data":{"ok":1}})"); });
+  auto b = Make(Options(server.url(), SelfSigned().fingerprint));
+  RestResponse r = Send(*b, Get("/nodes/pve1/qemu", {{"full", "1"}, {"x", "a;b=c&d"}}));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"data":{"ok":1}})");
+  r = Send(*b, Post("/nodes/pve1/qemu/100/config", {{"boot", "order=scsi0;net0"}}));
+  EXPECT_EQ(r.status, 200);
+  auto seen = server.seen();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].method, "GET");
+  EXPECT_EQ(seen[0].target, "/api2/json/nodes/pve1/qemu?full=1&x=a%3Bb%3Dc%26d");
+  EXPECT_EQ(seen[0].Header("authorization"),
+            absl::StrCat("PVEAPIToken=", kTokenId, "=", kTokenSecret));
+  EXPECT_EQ(seen[0].Header("content-length"), "");
+  EXPECT_EQ(seen[1].method, "POST");
+  EXPECT_EQ(seen[1].target, "/api2/json/nodes/pve1/qemu/100/config");
+  EXPECT_EQ(seen[1].Header("content-type"), "application/x-www-form-urlencoded");
+  EXPECT_EQ(seen[1].body, "boot=order%3Dscsi0%3Bnet0");
+  EXPECT_EQ(seen[1].Header("csrfpreventiontoken"), "");  // not with a token
+}
+
+TEST(UpstreamWire, OversizedRequestsAreRefusedBeforeSending) {
+  TestHttpsServer server(SelfSigned(), [](const TestRequest&) { return TestReply::Json("{}"); });
+  auto b = Make(Options(server.url(), SelfSigned().fingerprint));
+  RestResponse r = Send(*b, Post("/x", {{"v", std::string(600 * 1024, 'a')}}));
+  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(r.reason, HasSubstr("512 KiB"));
+  r = Send(*b, Get("/x", {{"v", std::string(9000, 'a')}}));
+  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(server.requests(), 0);
+}
+
+// --- the pool ----------------------------------------------------------------------------
+
+TEST(UpstreamPool, KeepAliveReusesOneConnection) {
+  TestHttpsServer server(SelfSigned(), [](const TestRequest&) { return TestReply::Json("{}"); });
+  auto b = Make(Options(server.url(), SelfSigned().fingerprint));
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(Send(*b, Get("/version")).status, 200);
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(b->client().Stats(0).reused, 19u);
+}
+
+TEST(UpstreamPool, NewConnectionAfter100RequestsAndAfterErrors) {
+  TestHttpsServer server(SelfSigned(), [](const TestRequest& r) {
+    if (absl::StrContains(r.target, "fail")) return TestReply::Error(500, "boom");
+    return TestReply::Json("{}");
+  });
+  auto b = Make(Options(server.url(), SelfSigned().fingerprint));
+  for (int i = 0; i < 150; ++i) ASSERT_EQ(Send(*b, Get("/version")).status, 200);
+  EXPECT_EQ(server.connections(), 2);  // pveproxy's keep_alive => 100
+  for (const auto& r : server.seen()) EXPECT_LE(r.index_on_connection, 100);
+  EXPECT_EQ(Send(*b, Get("/fail")).status, 500);
+  EXPECT_EQ(Send(*b, Get("/version")).status, 200);
+  EXPECT_EQ(server.connections(), 3);  // >= 400 closes the connection
+  EXPECT_EQ(b->counters().retries, 0u);
+}
+
+TEST(UpstreamPool, IdleConnectionClosedByServerIsReplacedWithoutRetry) {
+  // The server closes each connection right after answering, as pveproxy does at its idle
+  // timeout, without saying so in the answer.
+  TestHttpsServer server(SelfSigned(), [](const TestRequest&) {
+    TestReply r = TestReply::Json("{}");
+    r.kind = TestReply::kRaw;
+    r.raw = "HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\n{}";
+    return r;
+  });
+  auto b = Make(Options(server.url(), SelfSigned().fingerprint));
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_EQ(Send(*b, Get("/version")).status, 200);
+    ASSERT_TRUE(server.WaitFor([&] { return server.closed_connections() >= i; }));
+    EXPECT_EQ(Send(*b, Post("/nodes/pve1/qemu")).status, 200);
+    ASSERT_TRUE(server.WaitFor([&] { return server.closed_connections() >= i + 1; }));
+    ++i;
+  }
+  EXPECT_EQ(b->counters().retries, 0u);
+  EXPECT_GE(b->client().Stats(0).stale_dropped, 1u);
+}
+
+TEST(UpstreamPool, BoundedQueueThenResourceExhausted) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  TestHttpsServer server(SelfSigned(), [released](const TestRequest& r) {
+    if (absl::StrContains(r.target, "slow")) released.wait();
+    return TestReply::Json("{}");
+  });
+  UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
+  o.max_connections = 1;
+  o.max_queue = 1;
+  auto b = Make(o);
+  std::promise<RestResponse> first, second;
+  b->Call(Get("/slow"), [&](RestResponse r) { first.set_value(r); });
+  ASSERT_TRUE(server.WaitFor([&] { return server.requests() == 1; }));
+  b->Call(Get("/queued"), [&](RestResponse r) { second.set_value(r); });
+  ASSERT_TRUE(server.WaitFor([&] { return b->client().Stats(0).queued == 1; }));
+  RestResponse third = Send(*b, Get("/rejected"));
+  EXPECT_EQ(StatusOf(third).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(third.reason, HasSubstr("PVE_GATEWAY_UPSTREAM_MAX_CONNECTIONS"));
+  release.set_value();
+  EXPECT_EQ(first.get_future().get().status, 200);
+  EXPECT_EQ(second.get_future().get().status, 200);
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(b->client().Stats(0).rejected, 1u);
+}
+
+// --- TLS ---------------------------------------------------------------------------------
+
+TEST(UpstreamTls, PinnedFingerprintAcceptsSelfSignedHost) {
+  TestHttpsServer server(SelfSigned(), [](const TestRequest&) { return TestReply::Json("{}"); });
+  std::string lower = SelfSigned().fingerprint;
+  for (char& c : lower) c = static_cast<char>(std::tolower(c));
+  auto b = Make(Options(server.url(), lower));
+  EXPECT_EQ(Send(*b, Get("/version")).status, 200);
+}
+
+TEST(UpstreamTls, WrongPinRefusesEvenAValidChain) {
+  TestCa ca;
+  TestCert cert = ca.Issue("IP:127.0.0.1");
+  TestHttpsServer server(cert, [](const TestRequest&) { return TestReply::Json("{}"); });
+  UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
+  o.retries = 0;
+  auto b = Make(o);
+  RestResponse r = Send(*b, Get("/version"));
+  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(r.reason, HasSubstr("fingerprint mismatch"));
+  EXPECT_THAT(r.reason, HasSubstr(cert.fingerprint));
+  EXPECT_EQ(server.requests(), 0);
+}
+
+TEST(UpstreamTls, CaFileRightAndWrong) {
+  TestCa ca, other;
+  TestCert cert = ca.Issue("IP:127.0.0.1,DNS:localhost");
+  TestHttpsServer server(cert, [](const TestRequest&) { return TestReply::Json("{}"); });
+  UpstreamOptions o = Options(server.url(), "");
+  o.retries = 0;
+  o.ca_file = WriteTemp("ca.pem", ca.cert_pem());
+  EXPECT_EQ(Send(*Make(o), Get("/version")).status, 200);
+  o.url = absl::StrCat("https://localhost:", server.port());  // SNI + DNS name check
+  EXPECT_EQ(Send(*Make(o), Get("/version")).status, 200);
+  o.ca_file = WriteTemp("other-ca.pem", other.cert_pem());
+  RestResponse r = Send(*Make(o), Get("/version"));
+  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(r.reason, HasSubstr("certificate chain verification failed"));
+  EXPECT_EQ(server.requests(), 2);
+}
+
+TEST(UpstreamTls, HostNameMustMatch) {
+  TestCa ca;
+  TestCert cert = ca.Issue("DNS:pve.example.com");
+  TestHttpsServer server(cert, [](const TestRequest&) { return TestReply::Json("{}"); });
+  UpstreamOptions o = Options(server.url(), "");
+  o.retries = 0;
+  o.ca_file = WriteTemp("ca2.pem", ca.cert_pem());
+  RestResponse r = Send(*Make(o), Get("/version"));
+  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(r.reason, HasSubstr("host name check failed"));
+}
+
+TEST(UpstreamTls, SystemCasRejectSelfSignedAndVerifyOffAccepts) {
+  TestHttpsServer server(SelfSigned(), [](const TestRequest&) { return TestReply::Json("{}"); });
+  UpstreamOptions o = Options(server.url(), "");
+  o.retries = 0;
+  RestResponse r = Send(*Make(o), Get("/version"));
+  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(r.reason, HasSubstr("certificate chain verification failed"));
+  EXPECT_THAT(r.reason, HasSubstr("PROXMOX_API_TLS_FINGERPRINT"));
+  o.verify_ssl = false;
+  auto b = Make(o);
+  EXPECT_EQ(b->tls_mode(), "off");
+  EXPECT_EQ(Send(*b, Get("/version")).status, 200);
+}
+
+// --- deadlines, cancellation, retries ------------------------------------------------------
+
+TEST(UpstreamCalls, DeadlineExceededWhenTheServerNeverAnswers) {
+  TestHttpsServer server(SelfSigned(),
+                         [](const TestRequest&) { return TestReply::Of(TestReply::kHang); });
+  auto b = Make(Options(server.url(), SelfSigned().fingerprint));
+  RestRequest req = Get("/version");
+  req.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  const auto t0 = std::chrono::steady_clock::now();
+  RestResponse r = Send(*b, req);
+  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << r.reason;
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(290));
+  // The connection is dropped, not pooled.
+  ASSERT_TRUE(server.WaitFor([&] { return server.closed_connections() == 1; }));
+  EXPECT_EQ(b->client().Stats(0).open, 0);
+}
+
+TEST(UpstreamCalls, TimeoutSettingCapsALongerDeadline) {
+  TestHttpsServer server(SelfSigned(),
+                         [](const TestRequest&) { return TestReply::Of(TestReply::kHang); });
+  UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
+  o.timeout = std::chrono::milliseconds(200);
+  auto b = Make(o);
+  RestRequest req = Get("/version");
+  req.deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  EXPECT_EQ(StatusOf(Send(*b, req)).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+}
+
+TEST(UpstreamCalls, CancellationAbortsAndFreesTheConnection) {
+  TestHttpsServer server(SelfSigned(),
+                         [](const TestRequest&) { return TestReply::Of(TestReply::kHang); });
+  auto b = Make(Options(server.url(), SelfSigned().fingerprint));
+  RestRequest req = Get("/version");
+  req.cancellation = std::make_shared<CallCancellation>();
+  auto cancel = req.cancellation;
+  std::promise<RestResponse> p;
+  b->Call(req, [&](RestResponse r) { p.set_value(r); });
+  ASSERT_TRUE(server.WaitFor([&] { return server.requests() == 1; }));
+  cancel->Cancel();
+  RestResponse r = p.get_future().get();
+  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(server.WaitFor([&] { return server.closed_connections() == 1; }));
+  EXPECT_EQ(b->client().Stats(0).open, 0);
+}
+
+TEST(UpstreamCalls, GetsRetry503WritesNever) {
+  std::atomic<int> gets{0};
+  TestHttpsServer server(SelfSigned(), [&](const TestRequest& r) {
+    if (r.method == "POST") return TestReply::Error(503, "busy");
+    if (++gets <= 2) return TestReply::Error(503, "busy");
+    return TestReply::Json(R"({"data":"ok"})");
+  });
+  auto b = Make(Options(server.url(), SelfSigned().fingerprint));
+  RestResponse r = Send(*b, Get("/version"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(b->counters().retries, 2u);
+  r = Send(*b, Post("/nodes/pve1/qemu"));
+  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(b->counters().retries, 2u);
+  EXPECT_EQ(server.requests(), 4);
+}
+
+TEST(UpstreamCalls, RetriesStopAtTheLimit) {
+  TestHttpsServer server(SelfSigned(),
+                         [](const TestRequest&) { return TestReply::Error(502, "bad gateway"); });
+  UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
+  o.retries = 2;
+  auto b = Make(o);
+  EXPECT_EQ(Send(*b, Get("/version")).status, 502);
+  EXPECT_EQ(server.requests(), 3);
+}
+
+TEST(UpstreamCalls, ConnectionResetRetriesGetsButNotWrites) {
+  std::atomic<int> n{0};
+  TestHttpsServer server(SelfSigned(), [&](const TestRequest& r) {
+    if (r.method == "POST" || ++n == 1) return TestReply::Of(TestReply::kReset);
+    return TestReply::Json("{}");
+  });
+  auto b = Make(Options(server.url(), SelfSigned().fingerprint));
+  EXPECT_EQ(Send(*b, Get("/version")).status, 200);
+  RestResponse r = Send(*b, Post("/nodes/pve1/qemu"));
+  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAVAILABLE);
+  int posts = 0;
+  for (const auto& s : server.seen()) posts += s.method == "POST";
+  EXPECT_EQ(posts, 1);
+}
+
+// --- bad answers -------------------------------------------------------------------------
+
+TEST(UpstreamGarbage, EachBadAnswerIsAClearError) {
+  TestHttpsServer server(SelfSigned(), [](const TestRequest& r) {
+    TestReply raw = TestReply::Of(TestReply::kRaw);
+    if (absl::StrContains(r.target, "truncated")) {
+      raw.raw = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"data\":[1,2,3";
+    } else if (absl::StrContains(r.target, "notjson")) {
+      raw.raw = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhello <b>";
+    } else if (absl::StrContains(r.target, "huge")) {
+      raw.raw = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + std::string(100000, 'x');
+    } else if (absl::StrContains(r.target, "headers")) {
+      raw.raw = "HTTP/1.1 200 OK\r\n";
+      for (int i = 0; i < 200; ++i) raw.raw += "X-H" + std::to_string(i) + ": v\r\n";
+      raw.raw += "Content-Length: 2\r\n\r\n{}";
+    } else if (absl::StrContains(r.target, "notahttp")) {
+      raw.raw = "SSH-2.0-OpenSSH_9.2\r\n\r\n";
+    } else if (absl::StrContains(r.target, "close")) {
+      return TestReply::Of(TestReply::kClose);
+    }
+    return raw;
+  });
+  UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
+  o.retries = 0;
+  o.max_response_bytes = 1024;
+  auto b = Make(o);
+  struct Case {
+    const char* path;
+    grpc::StatusCode code;
+    const char* text;
+  };
+  for (const Case& c : {Case{"/truncated", grpc::StatusCode::UNAVAILABLE, "truncated"},
+                        Case{"/huge", grpc::StatusCode::RESOURCE_EXHAUSTED, "exceeds 1024 bytes"},
+                        Case{"/headers", grpc::StatusCode::UNAVAILABLE, "header fields"},
+                        Case{"/notahttp", grpc::StatusCode::UNAVAILABLE, "malformed HTTP"},
+                        Case{"/close", grpc::StatusCode::UNAVAILABLE, "without answering"}}) {
+    RestResponse r = Send(*b, Get(c.path));
+    EXPECT_EQ(StatusOf(r).error_code(), c.code) << c.path << ": " << r.reason;
+    EXPECT_THAT(r.reason, HasSubstr(c.text)) << c.path;
+  }
+  // Not JSON is still an HTTP answer; the transcoder judges the body.
+  EXPECT_EQ(Send(*b, Get("/notjson")).body, "hello <b>");
+  ASSERT_TRUE(server.WaitFor([&] { return server.closed_connections() == server.connections(); }));
+  const PoolStats stats = b->client().Stats(0);
+  EXPECT_EQ(stats.open - stats.idle, 0);  // nothing busy, nothing leaked
+}
+
+// --- failover ----------------------------------------------------------------------------
+
+TEST(UpstreamFailover, DeadNodeIsSkippedAndRetriedAfterBackoff) {
+  TestHttpsServer server(SelfSigned(), [](const TestRequest&) { return TestReply::Json("{}"); });
+  UpstreamOptions o = Options(absl::StrCat("https://127.0.0.1:", ClosedPort(), ",", server.url()),
+                              SelfSigned().fingerprint);
+  auto b = Make(o);
+  RestResponse r = Send(*b, Post("/nodes/pve1/qemu"));  // nothing was sent: safe to move
+  EXPECT_EQ(r.status, 200) << r.reason;
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Send(*b, Get("/version")).status, 200);
+  EXPECT_GE(b->counters().failovers, 1u);
+  EXPECT_EQ(b->counters().retries, 0u);
+  proxmox::gateway::v1::GetInfoResponse info;
+  b->AddInfo(info);
+  ASSERT_EQ(info.upstream().endpoints_size(), 2);
+  EXPECT_FALSE(info.upstream().endpoints(0).healthy());
+  EXPECT_TRUE(info.upstream().endpoints(1).healthy());
+  EXPECT_EQ(info.upstream().auth(), "token");
+  EXPECT_EQ(info.upstream().tls(), "fingerprint-pin");
+  EXPECT_THAT(info.DebugString(), Not(HasSubstr(kTokenSecret)));
+}
+
+TEST(UpstreamFailover, AllNodesDownIsUnavailableWithTheReason) {
+  UpstreamOptions o = Options(absl::StrCat("https://127.0.0.1:", ClosedPort()), "");
+  o.retries = 1;
+  auto b = Make(o);
+  RestResponse r = Send(*b, Get("/version"));
+  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(r.reason, HasSubstr("cannot connect"));
+  EXPECT_THAT(r.reason, Not(HasSubstr(kTokenSecret)));
+}
+
+// --- authentication ----------------------------------------------------------------------
+
+// pveproxy's ticket rules in miniature: login, cookie on every call, CSRF on writes,
+// renewal with the ticket as password, revocation on demand.
+struct TicketServer {
+  std::mutex mu;
+  int generation = 0;
+  int logins = 0;
+  int renewals = 0;
+  std::set<std::string> valid;  // like Proxmox, older tickets stay valid until they expire
+  std::string Ticket(int g) { return absl::StrCat("PVE:root@pam:0000000", g, "::sig+/="); }
+  TestReply Handle(const TestRequest& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (absl::EndsWith(r.target, "/access/ticket")) {
+      bool renewal = false, ok = false;
+      for (const std::string& t : valid) {
+        if (r.body == absl::StrCat("username=root%40pam&password=", PercentEncode(t))) {
+          renewal = ok = true;
+        }
+      }
+      if (!renewal) ok = r.body == "username=root%40pam&password=pw%3Bx%3Dy";
+      if (!ok) return TestReply::Error(401, "authentication failure");
+      ++generation;
+      valid.insert(Ticket(generation));
+      (renewal ? renewals : logins)++;
+      return TestReply::Json(absl::StrCat(R"({"data":{"username":"root@pam","ticket":")",
+                                          Ticket(generation),
+                                          R"(","CSRFPreventionToken":"CSRF-root"}})"));
+    }
+    const std::string cookie = r.Header("cookie");
+    if (!absl::StartsWith(cookie, "PVEAuthCookie=") || !valid.count(cookie.substr(14))) {
+      return TestReply::Error(401, "Authentication failed!");
+    }
+    if (r.method != "GET" && r.Header("csrfpreventiontoken") != "CSRF-root") {
+      return TestReply::Error(401, "Permission denied - invalid csrf token");
+    }
+    return TestReply::Json(R"({"data":"ok"})");
+  }
+  void Revoke() {
+    std::lock_guard<std::mutex> lock(mu);
+    valid.clear();
+  }
+};
+
+UpstreamOptions TicketOptions(const std::string& url) {
+  UpstreamOptions o = Options(url, SelfSigned().fingerprint);
+  o.token_id.clear();
+  o.token_secret.clear();
+  o.username = "root@pam";
+  o.password = "pw;x=y";
+  return o;
+}
+
+TEST(UpstreamAuth, TicketLoginIsSharedAndCsrfGoesOnWrites) {
+  TicketServer pve;
+  TestHttpsServer server(SelfSigned(), [&](const TestRequest& r) { return pve.Handle(r); });
+  auto b = Make(TicketOptions(server.url()));
+  std::vector<std::future<RestResponse>> calls;
+  for (int i = 0; i < 16; ++i) {
+    calls.push_back(std::async(std::launch::async, [&, i] {
+      return Send(*b, i % 2 ? Post("/nodes/pve1/qemu") : Get("/version"));
+    }));
+  }
+  for (auto& f : calls) EXPECT_EQ(f.get().status, 200);
+  EXPECT_EQ(pve.logins, 1);
+  EXPECT_EQ(b->auth_kind(), "ticket");
+}
+
+TEST(UpstreamAuth, TicketIsRenewedInTheBackground) {
+  TicketServer pve;
+  TestHttpsServer server(SelfSigned(), [&](const TestRequest& r) { return pve.Handle(r); });
+  UpstreamOptions o = TicketOptions(server.url());
+  o.ticket_renew = std::chrono::milliseconds(100);
+  auto b = Make(o);
+  EXPECT_EQ(Send(*b, Get("/version")).status, 200);
+  ASSERT_TRUE(server.WaitFor([&] { return b->counters().renewals >= 2; }));
+  EXPECT_EQ(Send(*b, Post("/nodes/pve1/qemu")).status, 200);
+  EXPECT_EQ(pve.logins, 1);
+}
+
+TEST(UpstreamAuth, RevokedTicketReloginReplaysGetsOnly) {
+  TicketServer pve;
+  TestHttpsServer server(SelfSigned(), [&](const TestRequest& r) { return pve.Handle(r); });
+  auto b = Make(TicketOptions(server.url()));
+  EXPECT_EQ(Send(*b, Get("/version")).status, 200);
+  pve.Revoke();
+  EXPECT_EQ(Send(*b, Get("/version")).status, 200);  // 401, login, replay
+  EXPECT_EQ(pve.logins, 2);
+  pve.Revoke();
+  RestResponse r = Send(*b, Post("/nodes/pve1/qemu"));
+  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(r.reason, "Authentication failed!");
+  EXPECT_EQ(pve.logins, 3);  // the next call has a fresh ticket
+  EXPECT_EQ(Send(*b, Post("/nodes/pve1/qemu")).status, 200);
+}
+
+TEST(UpstreamAuth, WrongPasswordIsUnauthenticated) {
+  TicketServer pve;
+  TestHttpsServer server(SelfSigned(), [&](const TestRequest& r) { return pve.Handle(r); });
+  UpstreamOptions o = TicketOptions(server.url());
+  o.password = "wrong-password-value";
+  auto b = Make(o);
+  RestResponse r = Send(*b, Get("/version"));
+  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(r.reason, HasSubstr("authentication failure"));
+  EXPECT_THAT(r.reason, Not(HasSubstr("wrong-password-value")));
+}
+
+TEST(UpstreamAuth, PerCallCredentialsReplaceTheConfiguredOnes) {
+  TestHttpsServer server(SelfSigned(), [](const TestRequest&) { return TestReply::Json("{}"); });
+  auto b = Make(Options(server.url(), SelfSigned().fingerprint));
+  RestRequest req = Post("/nodes/pve1/qemu");
+  req.credentials = RestCredentials{"PVEAPIToken=alice@pve!ci=abc", "", ""};
+  EXPECT_EQ(Send(*b, req).status, 200);
+  req.credentials = RestCredentials{"", "PVE:bob@pve:1::x", "CSRFbob"};
+  EXPECT_EQ(Send(*b, req).status, 200);
+  auto seen = server.seen();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].Header("authorization"), "PVEAPIToken=alice@pve!ci=abc");
+  EXPECT_EQ(seen[1].Header("authorization"), "");
+  EXPECT_EQ(seen[1].Header("cookie"), "PVEAuthCookie=PVE:bob@pve:1::x");
+  EXPECT_EQ(seen[1].Header("csrfpreventiontoken"), "CSRFbob");
+}
+
+TEST(UpstreamAuth, ClientCredentialsDenyAndRequire) {
+  TestHttpsServer server(SelfSigned(), [](const TestRequest&) { return TestReply::Json("{}"); });
+  UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
+  o.client_credentials = "deny";
+  auto deny = Make(o);
+  RestRequest req = Get("/version");
+  req.credentials = RestCredentials{"PVEAPIToken=alice@pve!ci=abc", "", ""};
+  RestResponse r = Send(*deny, req);
+  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(r.reason, Not(HasSubstr("abc")));
+  o.client_credentials = "require";
+  o.token_id.clear();
+  o.token_secret.clear();
+  auto require = Make(o);
+  EXPECT_EQ(StatusOf(Send(*require, Get("/version"))).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Send(*require, req).status, 200);
+  EXPECT_EQ(server.requests(), 1);
+}
+
+TEST(UpstreamHealth, ProbeReportsReachability) {
+  TestHttpsServer server(SelfSigned(), [](const TestRequest&) { return TestReply::Json("{}"); });
+  UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
+  o.health_interval = std::chrono::milliseconds(50);
+  auto b = Make(o);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<bool> states;
+  b->SetHealthListener([&](bool s) {
+    std::lock_guard<std::mutex> lock(mu);
+    states.push_back(s);
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10),
+                          [&] { return !states.empty() && states.back(); }));
+  lock.unlock();
+  server.Stop();
+  lock.lock();
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return !states.back(); }));
+  EXPECT_FALSE(b->healthy());
+  lock.unlock();
+  for (const auto& s : server.seen()) EXPECT_EQ(s.target, "/api2/json/version");
+}
+
+}  // namespace
+}  // namespace pvegw::gateway::upstream
