@@ -91,6 +91,9 @@ class ApiIndex {
 std::vector<std::string> SplitPath(absl::string_view path);
 // Percent-decoding of one path segment; nullopt on a malformed escape.
 std::optional<std::string> PercentDecode(absl::string_view s);
+// Percent-escapes everything but A-Z a-z 0-9 - . _ ~ (a path segment, or a form key or
+// value: pveproxy splits pairs on ';' as well as '&', so nothing else may stay raw).
+std::string PercentEncode(absl::string_view s);
 
 }  // namespace pvegw::api
 

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "api/api_index.h"
 #include "api/param_validator.h"
 #include "common/status_mapping.h"
 
@@ -71,21 +72,7 @@ std::string ScalarText(const Message& msg, const Reflection* r, const FieldDescr
 
 }  // namespace
 
-std::string EscapePathSegment(absl::string_view segment) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(segment.size());
-  for (unsigned char c : segment) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
+std::string EscapePathSegment(absl::string_view segment) { return api::PercentEncode(segment); }
 
 Transcoder::Transcoder(const api::ApiIndex& api, TranscoderOptions options) : options_(options) {
   for (const auto& op : api.operations()) {

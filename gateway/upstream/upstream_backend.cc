@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "api/api_index.h"
 #include "common/status_mapping.h"
 
 namespace pvegw::gateway::upstream {
@@ -43,21 +44,7 @@ std::string Str(const json::value* v) {
 
 }  // namespace
 
-std::string PercentEncode(absl::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
+std::string PercentEncode(absl::string_view text) { return api::PercentEncode(text); }
 
 std::string FormEncode(const RestParams& params) {
   std::string out;
