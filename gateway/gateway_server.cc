@@ -448,6 +448,19 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
                                                  "host:port?)"));
     }
   }
+  // Before the backend learns about the servers: a failure here leaves nothing behind that
+  // could call into them.
+  if (!options.metrics_listen.empty()) {
+    const metrics::Registry* registry = &impl->metrics;
+    auto metrics_server = metrics::MetricsServer::Start(options.metrics_listen,
+                                                        [registry] { return registry->Render(); });
+    if (!metrics_server.ok()) {
+      impl->server->Shutdown();
+      if (impl->health_server != nullptr) impl->health_server->Shutdown();
+      return metrics_server.status();
+    }
+    impl->metrics_server = *std::move(metrics_server);
+  }
   std::vector<grpc::HealthCheckServiceInterface*> healths;
   for (grpc::Server* s : {impl->server.get(), impl->health_server.get()}) {
     if (s == nullptr) continue;
@@ -461,18 +474,6 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   backend->SetHealthListener([healths](bool serving) {
     for (auto* health : healths) health->SetServingStatus(kUpstreamHealthService, serving);
   });
-  if (!options.metrics_listen.empty()) {
-    const metrics::Registry* registry = &impl->metrics;
-    auto metrics_server = metrics::MetricsServer::Start(options.metrics_listen,
-                                                        [registry] { return registry->Render(); });
-    if (!metrics_server.ok()) {
-      impl->server->Shutdown();
-      if (impl->health_server != nullptr) impl->health_server->Shutdown();
-      impl->task_watchers->Stop();
-      return metrics_server.status();
-    }
-    impl->metrics_server = *std::move(metrics_server);
-  }
 
   auto server = std::unique_ptr<GatewayServer>(new GatewayServer(std::move(impl)));
   server->backend_ = std::move(backend);

@@ -77,6 +77,13 @@ def raw_http(port, payload):
         sock.close()
 
 
+def stop(process):
+    """SIGTERM; the process must exit 0 (a sanitizer report would fail it)."""
+    if process.proc.poll() is None:
+        code = process.terminate()
+        assert code == 0, "%s exited %s:\n%s" % (process.argv[0], code, process.log()[-4000:])
+
+
 def load_stubs(work):
     stubs = tempfile.mkdtemp(prefix="stubs-", dir=work)
     pvetest.generate_stubs(ARGS.protoc, ARGS.grpc_python_plugin, ARGS.proto_dir,
@@ -102,7 +109,7 @@ class MockModeMetrics(unittest.TestCase):
             ARGS.gateway, cls.state.path, "metrics-%s" % uuid.uuid4().hex[:10],
             ["--metrics_listen=127.0.0.1:0", "--task_poll_initial_ms=50", "--task_poll_max_ms=100"],
             env={"PROXMOX_MOCK_TASK_DURATION_MS": "300"})
-        cls.addClassCleanup(lambda: cls.gw.proc.poll() is None and cls.gw.terminate())
+        cls.addClassCleanup(stop, cls.gw)
         cls.port = int(METRICS_PORT.search(cls.gw.log()).group(1))
         cls.channel = grpc.insecure_channel(cls.gw.address)
         cls.addClassCleanup(cls.channel.close)
@@ -193,6 +200,17 @@ class MockModeMetrics(unittest.TestCase):
                     self.assertTrue(name.endswith("_total"), name)
         self.assertNotIn("pve_gateway_upstream_", text)  # mock mode has no upstream
 
+    def test_bad_metrics_listen_stops_the_start(self):
+        env = dict(os.environ, PROXMOX_MOCK_STATE_DIR=self.state.path,
+                   PROXMOX_MOCK_STATE_NAMESPACE="metrics-bad-%s" % uuid.uuid4().hex[:8])
+        for value_, code, text in (("no-port", 2, "--metrics_listen=no-port is not HOST:PORT"),
+                                   ("127.0.0.1:99999", 2, "port is not a number"),
+                                   ("127.0.0.1:%d" % self.port, 1, "cannot listen on")):
+            p = subprocess.run([ARGS.gateway, "--listen=127.0.0.1:0", "--metrics_listen=" + value_],
+                               env=env, capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, code, p.stderr)
+            self.assertIn(text, p.stderr)
+
     def test_http_errors_and_garbage(self):
         with self.assertRaises(urllib.error.HTTPError) as err:
             scrape(self.port, "/")
@@ -225,7 +243,7 @@ class RealModeMetrics(unittest.TestCase):
                                    ["--reset", "--access_log",
                                     "--fault=GET /nodes=status:503:busy,times=2"],
                                    env={"PVE_MOCK_ROOT_PASSWORD": ROOT_PASSWORD})
-        cls.addClassCleanup(lambda: cls.mock.proc.poll() is None and cls.mock.terminate())
+        cls.addClassCleanup(stop, cls.mock)
         auth = cls.mock.login(password=ROOT_PASSWORD)
         headers = {"Cookie": "PVEAuthCookie=" + auth["ticket"],
                    "CSRFPreventionToken": auth["CSRFPreventionToken"]}
@@ -251,7 +269,7 @@ class RealModeMetrics(unittest.TestCase):
         g = pvetest.Gateway(ARGS.gateway, self.state.path, self.ns + "-unused",
                             ["--metrics_listen=127.0.0.1:0"], env=full)
         self.addCleanup(self.check_no_secret, g)
-        self.addCleanup(lambda: g.proc.poll() is None and g.terminate())
+        self.addCleanup(stop, g)
         g.port = int(METRICS_PORT.search(g.log()).group(1))
         channel = self.grpc.insecure_channel(g.address)
         self.addCleanup(channel.close)
