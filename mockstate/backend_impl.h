@@ -69,6 +69,7 @@ struct CallContext {
   json::object params;  // validated and typed, path parameters included
   std::string path;     // normalised concrete path
   std::int64_t now_ms = 0;
+  std::string user = "root@pam";  // who makes the call (tasks record it)
 
   // The deepest stored entity the path lies under (e.g. VM 100 for .../qemu/100/config).
   const CollectionInfo* owner = nullptr;
@@ -85,7 +86,7 @@ class MockBackend::Impl {
  public:
   Impl(std::shared_ptr<const api::ApiIndex> api, MockOptions options, std::unique_ptr<Store> store);
 
-  RestResponse Call(const RestRequest& request);
+  RestResponse Call(const RestRequest& request, absl::string_view user);
   absl::Status Initialize();  // seed when fresh, then apply custom data
   absl::Status Reset();
   Store& store() { return *store_; }
@@ -141,10 +142,11 @@ class MockBackend::Impl {
   absl::StatusOr<json::value> PoolDelete(CallContext& ctx);
 
   // --- Tasks (tasks.cc) ------------------------------------------------------------------
-  // Starts a simulated task on `node` and returns its UPID.
+  // Starts a simulated task on `node` for `user` (the caller: a user id, or for API tokens
+  // the full token id, as Proxmox records it) and returns its UPID.
   absl::StatusOr<std::string> StartTask(WriteTxn& txn, absl::string_view node,
                                         absl::string_view type, absl::string_view id,
-                                        std::int64_t now_ms);
+                                        std::int64_t now_ms, absl::string_view user = "root@pam");
   json::object TaskView(const json::object& task, std::int64_t now_ms) const;
   absl::StatusOr<json::value> TaskList(CallContext& ctx);
   absl::StatusOr<json::value> TaskStatus(CallContext& ctx);

@@ -355,7 +355,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestCreate(CallContext& ctx, boo
     PVEGW_RETURN_IF_ERROR(txn.Put(MarkerKey(collection), "1"));
     PVEGW_ASSIGN_OR_RETURN(std::string upid,
                            StartTask(txn, node, absl::StrCat(Kind(lxc).prefix, "create"),
-                                     absl::StrCat(vmid), ctx.now_ms));
+                                     absl::StrCat(vmid), ctx.now_ms, ctx.user));
     result = json::value(upid);
     return absl::OkStatus();
   }));
@@ -389,9 +389,9 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestDelete(CallContext& ctx, boo
         PVEGW_RETURN_IF_ERROR(DeleteEntity(txn, GuestCollection(node, lxc), vmid));
         PVEGW_RETURN_IF_ERROR(txn.Delete(VmidKey(id)));
         PVEGW_RETURN_IF_ERROR(RemoveFromPools(txn, id));
-        PVEGW_ASSIGN_OR_RETURN(
-            std::string upid,
-            StartTask(txn, node, absl::StrCat(Kind(lxc).prefix, "destroy"), vmid, ctx.now_ms));
+        PVEGW_ASSIGN_OR_RETURN(std::string upid,
+                               StartTask(txn, node, absl::StrCat(Kind(lxc).prefix, "destroy"), vmid,
+                                         ctx.now_ms, ctx.user));
         return json::value(upid);
       });
 }
@@ -424,9 +424,9 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestConfig(CallContext& ctx, boo
         for (const auto& kv : changes) props[kv.key()] = kv.value();
         PVEGW_RETURN_IF_ERROR(PutEntity(txn, GuestCollection(node, lxc), vmid, props));
         if (!ctx.op->rules.returns_upid()) return json::value(nullptr);
-        PVEGW_ASSIGN_OR_RETURN(
-            std::string upid,
-            StartTask(txn, node, absl::StrCat(Kind(lxc).prefix, "config"), vmid, ctx.now_ms));
+        PVEGW_ASSIGN_OR_RETURN(std::string upid,
+                               StartTask(txn, node, absl::StrCat(Kind(lxc).prefix, "config"), vmid,
+                                         ctx.now_ms, ctx.user));
         return json::value(upid);
       });
 }
@@ -486,9 +486,9 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestStatus(CallContext& ctx, boo
           }
         }
         PVEGW_RETURN_IF_ERROR(PutEntity(txn, GuestCollection(node, lxc), vmid, props));
-        PVEGW_ASSIGN_OR_RETURN(
-            std::string upid,
-            StartTask(txn, node, absl::StrCat(Kind(lxc).prefix, action), vmid, ctx.now_ms));
+        PVEGW_ASSIGN_OR_RETURN(std::string upid,
+                               StartTask(txn, node, absl::StrCat(Kind(lxc).prefix, action), vmid,
+                                         ctx.now_ms, ctx.user));
         return json::value(upid);
       });
 }
@@ -523,9 +523,9 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestClone(CallContext& ctx, bool
         PVEGW_RETURN_IF_ERROR(
             PutEntity(txn, GuestCollection(target, lxc), absl::StrCat(newid), props));
         PVEGW_RETURN_IF_ERROR(IndexGuest(txn, newid, lxc, target));
-        PVEGW_ASSIGN_OR_RETURN(
-            std::string upid,
-            StartTask(txn, node, absl::StrCat(Kind(lxc).prefix, "clone"), vmid, ctx.now_ms));
+        PVEGW_ASSIGN_OR_RETURN(std::string upid,
+                               StartTask(txn, node, absl::StrCat(Kind(lxc).prefix, "clone"), vmid,
+                                         ctx.now_ms, ctx.user));
         return json::value(upid);
       });
 }
@@ -553,7 +553,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestMigrate(CallContext& ctx, bo
         PVEGW_RETURN_IF_ERROR(IndexGuest(txn, IntOf(props, "vmid", 0), lxc, target));
         PVEGW_ASSIGN_OR_RETURN(
             std::string upid,
-            StartTask(txn, node, lxc ? "vzmigrate" : "qmigrate", vmid, ctx.now_ms));
+            StartTask(txn, node, lxc ? "vzmigrate" : "qmigrate", vmid, ctx.now_ms, ctx.user));
         return json::value(upid);
       });
 }

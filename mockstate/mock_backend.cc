@@ -561,7 +561,7 @@ absl::StatusOr<json::value> MockBackend::Impl::MutationResult(WriteTxn& txn, Cal
     if (type.empty()) type = absl::AsciiStrToLower(ctx.op->verb);
     std::string id(task_id);
     if (id.empty() && !ctx.route->path_params.empty()) id = ctx.route->path_params.back().second;
-    PVEGW_ASSIGN_OR_RETURN(std::string upid, StartTask(txn, node, type, id, ctx.now_ms));
+    PVEGW_ASSIGN_OR_RETURN(std::string upid, StartTask(txn, node, type, id, ctx.now_ms, ctx.user));
     return json::value(upid);
   }
   const FieldDescriptor* data = ctx.op->data;
@@ -648,7 +648,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GenericMutation(CallContext& ctx)
   return result;
 }
 
-RestResponse MockBackend::Impl::Call(const RestRequest& request) {
+RestResponse MockBackend::Impl::Call(const RestRequest& request, absl::string_view user) {
   try {
     const std::string verb = absl::AsciiStrToUpper(request.verb);
     absl::StatusOr<api::Route> route = api_->Match(verb, request.path);
@@ -666,6 +666,7 @@ RestResponse MockBackend::Impl::Call(const RestRequest& request) {
     ctx.params = std::move(validated.values);
     ctx.path = JoinPath(route->segments, route->segments.size());
     ctx.now_ms = Now();
+    ctx.user = std::string(user);
     absl::StatusOr<json::value> data = Dispatch(ctx);
     if (!data.ok()) return RestResponseFromStatus(data.status());
     json::object body;
@@ -728,7 +729,9 @@ absl::StatusOr<std::unique_ptr<MockBackend>> MockBackend::Create(
   return std::unique_ptr<MockBackend>(new MockBackend(std::move(impl)));
 }
 
-RestResponse MockBackend::Call(const RestRequest& request) { return impl_->Call(request); }
+RestResponse MockBackend::Call(const RestRequest& request, absl::string_view user) {
+  return impl_->Call(request, user);
+}
 absl::Status MockBackend::Reset() { return impl_->Reset(); }
 Store& MockBackend::store() { return impl_->store(); }
 const api::ApiIndex& MockBackend::api() const { return impl_->api(); }

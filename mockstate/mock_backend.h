@@ -48,7 +48,9 @@ class MockBackend {
       std::shared_ptr<const api::ApiIndex> api, MockOptions options);
   ~MockBackend();
 
-  RestResponse Call(const RestRequest& request);
+  // `user` is who makes the call ("root@pam", or "user@realm!token" for an API token); the
+  // tasks it starts record it.
+  RestResponse Call(const RestRequest& request, absl::string_view user = "root@pam");
 
   // Wipes the namespace and seeds it again (default world + custom data).
   absl::Status Reset();

@@ -552,7 +552,7 @@ HttpAnswer RestFrontend::HandleApi(const HttpRequest& request, absl::string_view
   for (auto& kv : *from_query) call.params.push_back(std::move(kv));
 
   // 4. The mock world answers.
-  HttpAnswer answer = FromRest(mock_.Call(call));
+  HttpAnswer answer = FromRest(mock_.Call(call, user.empty() ? "root@pam" : user));
   answer.user = user;
   if (fault != nullptr) {
     answer.fault = fault->action;

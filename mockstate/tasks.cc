@@ -15,7 +15,6 @@ namespace {
 
 constexpr std::int64_t kDefaultLogLimit = 50;
 constexpr std::int64_t kDefaultListLimit = 50;
-constexpr char kTaskUser[] = "root@pam";
 
 std::string TaskCollection(absl::string_view node) {
   return absl::StrCat("/nodes/", node, "/tasks");
@@ -50,8 +49,8 @@ std::size_t VisibleLines(const json::object& task, std::size_t total, std::int64
 
 absl::StatusOr<std::string> MockBackend::Impl::StartTask(WriteTxn& txn, absl::string_view node,
                                                          absl::string_view type,
-                                                         absl::string_view id,
-                                                         std::int64_t now_ms) {
+                                                         absl::string_view id, std::int64_t now_ms,
+                                                         absl::string_view user) {
   // PIDs come from a counter in the store so that UPIDs stay unique across processes.
   std::int64_t pid = 1000;
   if (auto raw = txn.Get(MetaKey("next_pid"))) {
@@ -67,7 +66,7 @@ absl::StatusOr<std::string> MockBackend::Impl::StartTask(WriteTxn& txn, absl::st
   parts.starttime = starttime;
   parts.type = std::string(type);
   parts.id = std::string(id);
-  parts.user = kTaskUser;
+  parts.user = std::string(user);
   const std::string upid = api::FormatUpid(parts);
   json::object task;
   task["upid"] = upid;
@@ -77,7 +76,7 @@ absl::StatusOr<std::string> MockBackend::Impl::StartTask(WriteTxn& txn, absl::st
   task["starttime"] = starttime;
   task["type"] = std::string(type);
   task["id"] = std::string(id);
-  task["user"] = kTaskUser;
+  task["user"] = std::string(user);
   task["start_ms"] = now_ms;
   task["duration_ms"] = options_.task_duration_ms;
   PVEGW_RETURN_IF_ERROR(PutEntity(txn, TaskCollection(node), upid, task));

@@ -196,6 +196,41 @@ TEST_F(RestFrontendTest, DuplicateAndMissingTokensInProxmoxWords) {
   EXPECT_THAT(no_user.reason, HasSubstr("ghost@pve"));
 }
 
+TEST_F(RestFrontendTest, TasksRecordTheCallerLikeProxmox) {
+  // Proxmox records the authenticated user in the UPID and the task list; for an API token
+  // it is the full token id (pveproxy sets the request's user to what verify_token returns).
+  Login();
+  ASSERT_EQ(
+      Send("POST", "/api2/json/access/users", "userid=dave@pve&password=dave-password").status,
+      200);
+  HttpAnswer created = Send("POST", "/api2/json/access/users/root@pam/token/ci");
+  ASSERT_EQ(created.status, 200) << created.reason;
+  const std::string secret(json::parse(created.body).at("data").at("value").as_string());
+
+  Login("dave@pve", "dave-password");
+  HttpAnswer by_dave = Send("POST", "/api2/json/nodes/pve1/qemu", "vmid=4101&name=by-dave");
+  ASSERT_EQ(by_dave.status, 200) << by_dave.reason;
+  const std::string dave_upid(json::parse(by_dave.body).at("data").as_string());
+  EXPECT_THAT(dave_upid, ::testing::EndsWith(":qmcreate:4101:dave@pve:"));
+
+  cookie_.clear();
+  csrf_.reset();
+  authorization_ = "PVEAPIToken=root@pam!ci=" + secret;
+  HttpAnswer by_token = Send("POST", "/api2/json/nodes/pve1/qemu", "vmid=4102&name=by-token");
+  ASSERT_EQ(by_token.status, 200) << by_token.reason;
+  const std::string token_upid(json::parse(by_token.body).at("data").as_string());
+  EXPECT_THAT(token_upid, ::testing::EndsWith(":qmcreate:4102:root@pam!ci:"));
+
+  HttpAnswer status = Send("GET", "/api2/json/nodes/pve1/tasks/" + token_upid + "/status");
+  ASSERT_EQ(status.status, 200) << status.reason;
+  EXPECT_EQ(json::parse(status.body).at("data").at("user").as_string(), "root@pam!ci");
+  HttpAnswer listed = Send("GET", "/api2/json/nodes/pve1/tasks?userfilter=dave");
+  ASSERT_EQ(listed.status, 200) << listed.reason;
+  const json::array rows = json::parse(listed.body).at("data").as_array();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].at("upid").as_string(), dave_upid);
+}
+
 TEST_F(RestFrontendTest, HeadChecksLikePveproxy) {
   EXPECT_EQ(frontend_->CheckHead("HEAD", std::nullopt, "")->reason, "method 'HEAD' not available");
   EXPECT_EQ(frontend_->CheckHead("DELETE", 1, "")->reason,
