@@ -20,7 +20,7 @@ WORKDIR /src
 RUN test -f "/schema/${PROXMOX_SCHEMA_FILE}" || { \
       echo "No Proxmox API schema: docker build --build-context schema=DIR (holding ${PROXMOX_SCHEMA_FILE}) ." >&2; \
       exit 1; }
-RUN cmake --preset default -DPROXMOX_SCHEMA="/schema/${PROXMOX_SCHEMA_FILE}" \
+RUN cmake --preset default -DPROXMOX_SCHEMA="/schema/${PROXMOX_SCHEMA_FILE}" -DPVEGW_EXAMPLES=OFF \
     && cmake --build --preset default --target pve-gateway pve-mock \
     && mkdir -p /out \
     && strip --strip-debug -o /out/pve-gateway build/bin/pve-gateway \

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages pve-grpc-gateway builds and tests with.
 # Idempotent: packages already installed are skipped; nothing is fetched when all are present.
-# --build: only what building needs (the container image's build stage), no test clients
-# or linters.
+# --build: only what building needs (the container image's build stage), no test clients,
+# linters or client examples (configure with -DPVEGW_EXAMPLES=OFF then).
+# Without --build it also installs the Node example's npm packages (npm ci in examples/node).
 set -euo pipefail
 
 packages=(
@@ -22,7 +23,15 @@ if [ "${1:-}" != "--build" ]; then
     python3-grpcio python3-protobuf python3-proxmoxer python3-requests python3-yaml
     curl wrk
     clang-format clang-tidy
+    # examples/go: built offline from Debian's Go libraries
+    golang-go protoc-gen-go protoc-gen-go-grpc
+    golang-google-grpc-dev golang-google-protobuf-dev golang-google-genproto-dev
+    golang-github-golang-protobuf-1-5-dev  # gRPC's codec needs the v1.5 shim (1.3 panics)
   )
+  # examples/node: Debian's Node.js and npm, unless the machine already has both.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    packages+=(nodejs npm)
+  fi
   # deploy/k8s is rendered by `kubectl kustomize` (kustomize v4 or later, kubectl >= 1.21).
   # Debian 12's own kubectl (kubernetes-client 1.20) embeds kustomize v2, too old for it, so
   # kubectl is not installed from Debian: get it from the Kubernetes project's repository
@@ -43,12 +52,25 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get -o DPkg::Lock::Timeout=300 update -q
+  $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get -o DPkg::Lock::Timeout=300 update -q
-$SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${missing[@]}"
+# examples/node: exactly the versions in package-lock.json, into examples/node/node_modules.
+# Skipped when node_modules already holds what this lock file says.
+if [ "${1:-}" != "--build" ]; then
+  node_dir="$(cd "$(dirname "$0")/.." && pwd)/examples/node"
+  installed_lock="$node_dir/node_modules/.pvegw-package-lock.json"
+  if cmp -s "$node_dir/package-lock.json" "$installed_lock"; then
+    echo "install-deps: examples/node/node_modules up to date"
+  else
+    echo "install-deps: npm ci in examples/node"
+    (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$node_dir/package-lock.json" "$installed_lock"
+  fi
+fi
