@@ -110,6 +110,11 @@ class PveMock {
     return absl::StrCat("PVEAPIToken=root@pam!", name, "=", secret);
   }
 
+  // Waits until `user` has at least `count` requests on `suffix` with `status` logged.
+  bool Logged(absl::string_view suffix, int status, const std::string& user, int count) const {
+    return WaitFor([&] { return Served(suffix, status)[user] >= count; });
+  }
+
   // A real-mode gateway pinned to this pve-mock, with the "gateway" token and a fast task
   // schedule (50 ms doubling to 200 ms).
   gateway::GatewayOptions Gateway() const {
@@ -127,7 +132,9 @@ class PveMock {
     return o;
   }
 
-  // Requests served so far whose path ends in `suffix`, by authenticated user.
+  // Requests served so far whose path ends in `suffix`, by authenticated user. An entry is
+  // logged once its answer is written, so the gateway may have read the answer a moment
+  // before: wait with Logged() for the entries a test expects.
   std::map<std::string, int> Served(absl::string_view suffix, int status = 0) const {
     std::lock_guard<std::mutex> lock(mu_);
     std::map<std::string, int> out;
@@ -268,6 +275,7 @@ TEST_F(RealModeTasksTest, FollowsAVmCreateToOkWithItsLogInOrder) {
   EXPECT_EQ(w.Lines(), (std::vector<std::int64_t>{1, 2, 3, 4}));
   EXPECT_EQ(last.log(last.log_size() - 1).t(), "TASK OK");
   // Every poll went over HTTPS as the configured token.
+  ASSERT_TRUE(pve_->Logged("/status", 200, "root@pam!gateway", 2));
   const auto polls = pve_->Served("/status");
   ASSERT_EQ(polls.size(), 1u);
   EXPECT_EQ(polls.begin()->first, "root@pam!gateway");
@@ -343,8 +351,9 @@ TEST_F(RealModeTasksTest, TransientStatusFailuresAreRecoveredWithinTheSchedule) 
   EXPECT_TRUE(w.events.back().final());
   EXPECT_EQ(w.events.back().exitstatus(), "OK");
   EXPECT_EQ(w.Lines(), (std::vector<std::int64_t>{1, 2, 3, 4}));
+  EXPECT_TRUE(pve_->Logged("/status", 503, "root@pam!gateway", 12));
   EXPECT_EQ(pve_->Served("/status", 503)["root@pam!gateway"], 12);
-  EXPECT_GE(pve_->Served("/status", 200)["root@pam!gateway"], 1);
+  EXPECT_TRUE(pve_->Logged("/status", 200, "root@pam!gateway", 1));
 }
 
 TEST_F(RealModeTasksTest, PersistentFailureEndsEveryWatcherUnavailable) {
@@ -361,7 +370,7 @@ TEST_F(RealModeTasksTest, PersistentFailureEndsEveryWatcherUnavailable) {
   }
   // One poller for both: six polls of four attempts (three retries) each.
   EXPECT_EQ(Stats().pollers_started, 1u);
-  EXPECT_GE(pve_->Served("/status", 503)["root@pam!gateway"], 6 * 4);
+  EXPECT_TRUE(pve_->Logged("/status", 503, "root@pam!gateway", 6 * 4));
   EXPECT_EQ(Stats().pollers, 0);
 }
 
@@ -390,6 +399,9 @@ TEST_F(RealModeTasksTest, PerCallTokensGetPollersOfTheirOwn) {
     EXPECT_TRUE(w.events.back().final());
     EXPECT_EQ(w.Lines(), (std::vector<std::int64_t>{1, 2, 3, 4}));
   }
+  for (const char* user : {"root@pam!alice", "root@pam!bob", "root@pam!gateway"}) {
+    EXPECT_TRUE(pve_->Logged("/status", 200, user, 1)) << user;
+  }
   const auto polls = pve_->Served("/status", 200);
   EXPECT_EQ(polls.size(), 3u);
   EXPECT_GT(polls.count("root@pam!alice"), 0u);
@@ -414,8 +426,9 @@ TEST_F(RealModeTasksTest, BadCallerCredentialsEndTheWatch) {
   EXPECT_EQ(malformed.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_THAT(malformed.status.error_message(), HasSubstr("USER@REALM!TOKENID"));
   EXPECT_THAT(malformed.status.error_message(), Not(HasSubstr("s3cr3t")));
-  EXPECT_EQ(pve_->Served("/status").count("-"), 1u);  // only the unknown token's one poll
-  EXPECT_EQ(pve_->Served("/status").size(), 1u);
+  // Only the unknown token's one poll (401, logged as no user).
+  EXPECT_TRUE(pve_->Logged("/status", 401, "-", 1));
+  EXPECT_EQ(pve_->Served("/status"), (std::map<std::string, int>{{"-", 1}}));
 }
 
 TEST_F(RealModeTasksTest, ClientCredentialsDenyAndRequireApplyToWatchers) {
