@@ -10,7 +10,6 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <optional>
 #include <random>
 
 #include "absl/status/status.h"
@@ -52,25 +51,6 @@ std::array<unsigned char, 32> Sha256(absl::string_view text) {
 
 absl::string_view View(const grpc::string_ref& s) { return absl::string_view(s.data(), s.size()); }
 
-// Proxmox credentials a caller sent as metadata, if any (gRPC keys are lower case).
-std::optional<RestCredentials> CredentialsFrom(
-    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
-  RestCredentials c;
-  auto range = metadata.equal_range("authorization");
-  for (auto it = range.first; it != range.second; ++it) {
-    absl::string_view v = View(it->second);
-    if (absl::StartsWith(v, "PVEAPIToken=")) c.api_token = std::string(v);
-  }
-  if (auto it = metadata.find("x-proxmox-ticket"); it != metadata.end()) {
-    c.ticket = std::string(View(it->second));
-  }
-  if (auto it = metadata.find("x-proxmox-csrf-token"); it != metadata.end()) {
-    c.csrf_token = std::string(View(it->second));
-  }
-  if (c.api_token.empty() && c.ticket.empty()) return std::nullopt;
-  return c;
-}
-
 }  // namespace
 
 std::string RequestIdOf(const grpc::ServerContextBase& ctx) {
@@ -105,6 +85,15 @@ BearerTokens BearerTokens::FromList(const std::vector<std::string>& tokens) {
   return b;
 }
 
+bool BearerTokens::AdmitsCall(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const {
+  if (empty()) return true;
+  bool admitted = false;
+  auto range = metadata.equal_range("authorization");
+  for (auto it = range.first; it != range.second; ++it) admitted |= Admits(View(it->second));
+  return admitted;
+}
+
 bool BearerTokens::Admits(absl::string_view header) const {
   if (!absl::ConsumePrefix(&header, "Bearer ")) return false;
   // Hashing first makes every comparison the same length; every stored hash is compared
@@ -126,17 +115,10 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
     service_.counters_.calls.fetch_add(1, std::memory_order_relaxed);
     ctx_->AddInitialMetadata(kRequestIdHeader, request_id_);
     entry_ = service_.table_.Find(ctx->method());
-    if (!service_.tokens_.empty()) {
-      bool admitted = false;
-      auto range = ctx->client_metadata().equal_range("authorization");
-      for (auto it = range.first; it != range.second; ++it) {
-        admitted = admitted || service_.tokens_.Admits(View(it->second));
-      }
-      if (!admitted) {
-        Fail(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                          "missing or unknown bearer token (metadata authorization: Bearer ...)"));
-        return;
-      }
+    if (!service_.tokens_.AdmitsCall(ctx->client_metadata())) {
+      Fail(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "missing or unknown bearer token (metadata authorization: Bearer ...)"));
+      return;
     }
     if (entry_ == nullptr) {
       Fail(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
@@ -194,7 +176,14 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
         return;
       }
       rest.request_id = request_id_;
-      rest.credentials = CredentialsFrom(ctx_->client_metadata());
+      // Per-call Proxmox credentials, as the backend reads them (real mode: metadata
+      // PVEAPIToken or ticket, under --client_credentials); the same for task pollers.
+      absl::StatusOr<std::string> identity = service_.backend_.Identity(ctx_->client_metadata());
+      if (!identity.ok()) {
+        Fail(grpc::Status(static_cast<grpc::StatusCode>(identity.status().code()),
+                          std::string(identity.status().message())));
+        return;
+      }
       const auto deadline = ctx_->deadline();
       const auto now = std::chrono::system_clock::now();
       if (deadline < now + std::chrono::hours(24 * 365)) {
@@ -203,7 +192,8 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
                             std::max(deadline - now, std::chrono::system_clock::duration::zero()));
       }
       rest.cancellation = cancellation_;
-      service_.backend_.Call(std::move(rest), [this](RestResponse r) { OnBackendDone(r); });
+      service_.backend_.CallAs(*identity, std::move(rest),
+                               [this](RestResponse r) { OnBackendDone(r); });
     } catch (const std::exception& e) {
       Fail(grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("internal error: ", e.what())));
     }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ class BearerTokens {
   bool empty() const { return hashes_.empty(); }
   // `header` is a full metadata value, "Bearer <token>".
   bool Admits(absl::string_view header) const;
+  // Whether a call may proceed: no tokens configured, or one of its `authorization` values
+  // is an admitted bearer token.
+  bool AdmitsCall(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const;
 
  private:
   std::vector<std::array<unsigned char, 32>> hashes_;
@@ -58,9 +62,10 @@ class BearerTokens {
 // blocked per call: the reactor resumes when the backend completes.
 //
 // Per call it also hands the backend what real mode needs from the gRPC call: the
-// deadline, a cancellation that fires when the client gives up, and per-call Proxmox
-// credentials from metadata (`authorization: PVEAPIToken=...`, or `x-proxmox-ticket` with
-// `x-proxmox-csrf-token`). With bearer tokens configured, a call without a matching
+// deadline, a cancellation that fires when the client gives up, and the caller's identity:
+// Backend::Identity reads per-call Proxmox credentials from metadata
+// (gateway/call_credentials.h) and the call goes out through Backend::CallAs, as task polls
+// do; a refused identity ends the call with the backend's status. With bearer tokens configured, a call without a matching
 // `authorization: Bearer ...` is refused with UNAUTHENTICATED.
 class ApiService : public grpc::CallbackGenericService {
  public:

@@ -75,18 +75,10 @@ class GatewayInfoService final : public proxmox::gateway::v1::Gateway::CallbackS
                                     const proxmox::gateway::v1::GetInfoRequest*,
                                     proxmox::gateway::v1::GetInfoResponse* response) override {
     auto* reactor = ctx->DefaultReactor();
-    if (!tokens_.empty()) {
-      bool admitted = false;
-      auto range = ctx->client_metadata().equal_range("authorization");
-      for (auto it = range.first; it != range.second; ++it) {
-        admitted =
-            admitted || tokens_.Admits(absl::string_view(it->second.data(), it->second.size()));
-      }
-      if (!admitted) {
-        reactor->Finish(
-            grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing or unknown bearer token"));
-        return reactor;
-      }
+    if (!tokens_.AdmitsCall(ctx->client_metadata())) {
+      reactor->Finish(
+          grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing or unknown bearer token"));
+      return reactor;
     }
     *response = info_;
     response->set_uptime_seconds(
@@ -407,7 +399,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   info.set_descriptor_source(options.descriptors_path.empty() ? "embedded"
                                                               : options.descriptors_path);
   impl->task_watchers = std::make_unique<TaskWatchers>(*backend, options.tasks);
-  impl->tasks_service = std::make_unique<TasksService>(*impl->task_watchers, *backend);
+  impl->tasks_service =
+      std::make_unique<TasksService>(*impl->task_watchers, *backend, impl->api_service->tokens());
   RegisterGatewayMetrics(impl->metrics, backend->mode(), info.api_package(), *impl->task_watchers,
                          *impl->transcoder);
   backend->RegisterMetrics(impl->metrics);

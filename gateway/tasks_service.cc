@@ -192,7 +192,12 @@ namespace {
 // The spec, or the status that rejects the request (BadRequest names the field).
 std::pair<absl::StatusOr<WatchSpec>, grpc::Status> Validate(const WatchTaskRequest& request,
                                                             const grpc::CallbackServerContext& ctx,
-                                                            const Backend& backend) {
+                                                            const Backend& backend,
+                                                            const BearerTokens& tokens) {
+  if (!tokens.AdmitsCall(ctx.client_metadata())) {
+    const char* why = "missing or unknown bearer token (metadata authorization: Bearer ...)";
+    return {absl::UnauthenticatedError(why), grpc::Status(grpc::StatusCode::UNAUTHENTICATED, why)};
+  }
   const char* field = "";
   absl::StatusOr<WatchSpec> spec = BuildSpec(request, ctx, backend, &field);
   grpc::Status invalid = spec.ok() ? grpc::Status::OK : ToGrpc(spec.status(), field);
@@ -203,14 +208,14 @@ std::pair<absl::StatusOr<WatchSpec>, grpc::Status> Validate(const WatchTaskReque
 
 grpc::ServerWriteReactor<TaskEvent>* TasksService::WatchTask(grpc::CallbackServerContext* ctx,
                                                              const WatchTaskRequest* request) {
-  auto [spec, invalid] = Validate(*request, *ctx, backend_);
+  auto [spec, invalid] = Validate(*request, *ctx, backend_, tokens_);
   return new WatchReactor(watchers_, std::move(spec), std::move(invalid));
 }
 
 grpc::ServerUnaryReactor* TasksService::WaitTask(grpc::CallbackServerContext* ctx,
                                                  const WaitTaskRequest* request,
                                                  TaskEvent* response) {
-  auto [spec, invalid] = Validate(AsWatch(*request), *ctx, backend_);
+  auto [spec, invalid] = Validate(AsWatch(*request), *ctx, backend_, tokens_);
   return new WaitReactor(watchers_, std::move(spec), std::move(invalid), response);
 }
 

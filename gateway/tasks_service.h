@@ -5,6 +5,7 @@
 #include <grpcpp/server_context.h>
 
 #include "absl/status/statusor.h"
+#include "gateway/api_service.h"
 #include "gateway/backend.h"
 #include "gateway/task_watchers.h"
 #include "proxmox/gateway/v1/tasks.grpc.pb.h"
@@ -21,8 +22,9 @@ absl::StatusOr<WatchSpec> MakeWatchSpec(const proxmox::gateway::v1::WatchTaskReq
 // Every call is one watcher of TaskWatchers; no thread waits for a task.
 class TasksService final : public proxmox::gateway::v1::Tasks::CallbackService {
  public:
-  TasksService(TaskWatchers& watchers, const Backend& backend)
-      : watchers_(watchers), backend_(backend) {}
+  // `tokens`: the listener's bearer tokens (--auth_tokens_file), checked as for every RPC.
+  TasksService(TaskWatchers& watchers, const Backend& backend, const BearerTokens& tokens)
+      : watchers_(watchers), backend_(backend), tokens_(tokens) {}
 
   grpc::ServerWriteReactor<proxmox::gateway::v1::TaskEvent>* WatchTask(
       grpc::CallbackServerContext* ctx,
@@ -34,6 +36,7 @@ class TasksService final : public proxmox::gateway::v1::Tasks::CallbackService {
  private:
   TaskWatchers& watchers_;
   const Backend& backend_;
+  const BearerTokens& tokens_;
 };
 
 }  // namespace pvegw::gateway

@@ -240,24 +240,43 @@ std::string UpstreamBackend::tls_mode() const {
   return "system-ca";
 }
 
+// The --client_credentials policy, shared by Call and Identity so a refusal reads the same.
+absl::Status UpstreamBackend::CheckCredentials(const std::optional<RestCredentials>& c) const {
+  if (c.has_value()) {
+    if (options_.client_credentials == "deny") {
+      return absl::PermissionDeniedError(
+          "this gateway refuses per-call Proxmox credentials (--client_credentials=deny)");
+    }
+    if (HasLineBreak(c->api_token) || HasLineBreak(c->ticket) || HasLineBreak(c->csrf_token)) {
+      return absl::InvalidArgumentError("per-call credentials contain a line break");
+    }
+  } else if (options_.client_credentials == "require") {
+    return absl::UnauthenticatedError(
+        "this gateway requires per-call Proxmox credentials (--client_credentials=require): "
+        "send metadata 'authorization: PVEAPIToken=USER@REALM!ID=SECRET' or "
+        "'x-proxmox-ticket' + 'x-proxmox-csrf-token'");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> UpstreamBackend::Identity(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const {
+  absl::StatusOr<std::optional<RestCredentials>> credentials = CredentialsFromMetadata(metadata);
+  if (!credentials.ok()) return credentials.status();
+  if (absl::Status st = CheckCredentials(*credentials); !st.ok()) return st;
+  return IdentityOf(*credentials);
+}
+
+void UpstreamBackend::CallAs(const std::string& identity, RestRequest request,
+                             std::function<void(RestResponse)> done) {
+  request.credentials = CredentialsOfIdentity(identity);
+  Call(std::move(request), std::move(done));
+}
+
 void UpstreamBackend::Call(RestRequest request, std::function<void(RestResponse)> done) {
   counters_.calls.fetch_add(1, std::memory_order_relaxed);
   auto fail = [&](absl::Status st) { done(RestResponseFromTransportError(st)); };
-  if (request.credentials.has_value()) {
-    if (options_.client_credentials == "deny") {
-      return fail(absl::PermissionDeniedError(
-          "this gateway refuses per-call Proxmox credentials (--client_credentials=deny)"));
-    }
-    const RestCredentials& c = *request.credentials;
-    if (HasLineBreak(c.api_token) || HasLineBreak(c.ticket) || HasLineBreak(c.csrf_token)) {
-      return fail(absl::InvalidArgumentError("per-call credentials contain a line break"));
-    }
-  } else if (options_.client_credentials == "require") {
-    return fail(absl::UnauthenticatedError(
-        "this gateway requires per-call Proxmox credentials (--client_credentials=require): "
-        "send metadata 'authorization: PVEAPIToken=USER@REALM!ID=SECRET' or "
-        "'x-proxmox-ticket' + 'x-proxmox-csrf-token'"));
-  }
+  if (absl::Status st = CheckCredentials(request.credentials); !st.ok()) return fail(st);
   auto call = std::make_shared<PendingCall>();
   call->deadline = std::min(request.deadline, Clock::now() + options_.timeout);
   call->http.method = request.verb;

@@ -6,13 +6,16 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "gateway/backend.h"
+#include "gateway/call_credentials.h"
 #include "gateway/upstream/https_client.h"
 
 namespace pvegw::gateway::upstream {
@@ -87,6 +90,14 @@ class UpstreamBackend : public Backend {
   ~UpstreamBackend() override;
 
   void Call(RestRequest request, std::function<void(RestResponse)> done) override;
+  // The caller's per-call credentials (gateway/call_credentials.h) under the
+  // --client_credentials policy: malformed or missing-but-required ones UNAUTHENTICATED,
+  // any under `deny` PERMISSION_DENIED. "" is the configured identity.
+  absl::StatusOr<std::string> Identity(
+      const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const override;
+  // Call() with request.credentials taken from `identity`.
+  void CallAs(const std::string& identity, RestRequest request,
+              std::function<void(RestResponse)> done) override;
   std::string mode() const override { return "real"; }
   void SetHealthListener(std::function<void(bool serving)> listener) override;
   void AddInfo(proxmox::gateway::v1::GetInfoResponse& info) const override;
@@ -115,6 +126,7 @@ class UpstreamBackend : public Backend {
   // Counts an exchange's error (transport failure or HTTP status >= 400), if any.
   void CountExchange(std::size_t endpoint, const Exchange& e);
   void ApplyIdentity(PendingCall& call);
+  absl::Status CheckCredentials(const std::optional<RestCredentials>& credentials) const;
 
   // Endpoint choice and failover.
   std::size_t PickEndpoint(PendingCall& call);

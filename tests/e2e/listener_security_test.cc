@@ -1,8 +1,8 @@
 // Who may call the gateway (DESIGN.md §7): loopback by default; elsewhere TLS, client
 // certificates or bearer tokens, unless the network is declared trusted. Both modes.
 #include <grpcpp/create_channel.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/credentials.h>
 
 #include <fstream>
@@ -13,6 +13,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "proxmox/gateway/v1/gateway.grpc.pb.h"
+#include "proxmox/gateway/v1/tasks.grpc.pb.h"
 #include "tests/e2e/e2e_util.h"
 #include "tests/gateway/upstream/test_https_server.h"
 
@@ -49,6 +50,21 @@ grpc::Status GetNodes(std::shared_ptr<grpc::Channel> channel, const std::string&
   stub.UnaryCall(&ctx, "/proxmox.ve.v1.Nodes/GetNodes", grpc::StubOptions(), &in, &out,
                  [&](grpc::Status s) { p.set_value(s); });
   return p.get_future().get();
+}
+
+// A WatchTask of a task that does not exist: NOT_FOUND once admitted.
+grpc::Status WatchTask(std::shared_ptr<grpc::Channel> channel, const std::string& bearer = "") {
+  auto stub = proxmox::gateway::v1::Tasks::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  if (!bearer.empty()) ctx.AddMetadata("authorization", "Bearer " + bearer);
+  proxmox::gateway::v1::WatchTaskRequest request;
+  request.set_upid("UPID:pve1:0000FFFF:0152D4A1:6561F0A0:qmstart:999:root@pam:");
+  auto reader = stub->WatchTask(&ctx, request);
+  proxmox::gateway::v1::TaskEvent event;
+  while (reader->Read(&event)) {
+  }
+  return reader->Finish();
 }
 
 gateway::GatewayOptions Options(const ScratchDir& dir, const std::string& listen) {
@@ -94,6 +110,9 @@ TEST(ListenerSecurityTest, BearerTokensAdmitOnlyKnownTokens) {
   EXPECT_EQ(GetNodes(channel).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(GetNodes(channel, "beta-token").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(GetInfo(channel, "nope").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(WatchTask(channel, "alpha-token-1").error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(WatchTask(channel).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(WatchTask(channel, "nope").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   // Kubernetes probes carry no token.
   auto health = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext ctx;

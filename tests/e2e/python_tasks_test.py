@@ -4,7 +4,9 @@
 Generates stubs from tasks.proto and the generated nodes.proto, starts the real pve-gateway
 binary in mock mode (short tasks, a fast poll schedule, a private state directory, a free
 port on 127.0.0.1), creates VMs and follows their tasks with WatchTask (a plain `for` loop
-over the stream) and WaitTask.
+over the stream) and WaitTask. With --pve-mock, the same with the gateway in real mode
+against the pve-mock binary over HTTPS: per-call tokens, an invalid token, and pve-mock's
+fault rules (503 for a while, then OK; 503 for good).
 
 Run by ctest; by hand:
   /usr/bin/python3 tests/e2e/python_tasks_test.py --gateway build/bin/pve-gateway \
@@ -12,6 +14,7 @@ Run by ctest; by hand:
       --import-root /usr/share/gocode/src/github.com/gogo/googleapis --import-root /usr/include
 """
 import argparse
+import concurrent.futures
 import os
 import re
 import shutil
@@ -21,6 +24,9 @@ import tempfile
 import threading
 import time
 import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pvetest  # noqa: E402
 
 ARGS = None
 ADDRESS = None
@@ -126,6 +132,134 @@ class PythonTasksTest(unittest.TestCase):
         self.assertEqual(events[-1].status, "running")
 
 
+class RealModeTasksTest(unittest.TestCase):
+    """pve-gateway in real mode against the pve-mock binary, following tasks over HTTPS."""
+    ROOT_PASSWORD = "tasks-root-pw-41"
+    STATUS_FAULT = "--fault=GET /nodes/*/tasks/*/status=status:503:busy"
+
+    @classmethod
+    def setUpClass(cls):
+        if not ARGS.pve_mock:
+            raise unittest.SkipTest("real mode needs --pve-mock")
+        import grpc
+        from proxmox.ve.v1 import nodes_pb2, nodes_pb2_grpc
+        from proxmox.gateway.v1 import tasks_pb2, tasks_pb2_grpc
+        cls.grpc, cls.nodes_pb, cls.nodes_grpc = grpc, nodes_pb2, nodes_pb2_grpc
+        cls.pb, cls.tasks_grpc = tasks_pb2, tasks_pb2_grpc
+        # Whatever fails below, nothing stays behind in /dev/shm or running.
+        cls.state = pvetest.StateDir()
+        cls.addClassCleanup(cls.state.cleanup)
+        cls.ns = "realtasks-%d" % os.getpid()
+        cls.mock = cls.start_mock(["--reset"])
+        auth = cls.mock.login(password=cls.ROOT_PASSWORD)
+        headers = {"Cookie": "PVEAuthCookie=" + auth["ticket"],
+                   "CSRFPreventionToken": auth["CSRFPreventionToken"]}
+
+        def token(name):
+            status, reason, _, body = cls.mock.request(
+                "POST", "/access/users/root@pam/token/" + name, {"privsep": 0}, headers=headers)
+            if status != 200:
+                raise AssertionError("token %s: %d %s" % (name, status, reason))
+            import json
+            return json.loads(body)["data"]["value"]
+        cls.gw_secret = token("gw")
+        cls.alice = "PVEAPIToken=root@pam!alice=" + token("alice")
+        cls.gw, cls.nodes, cls.tasks = cls.start_gateway(cls.mock)
+
+    @classmethod
+    def start_mock(cls, args=()):
+        mock = pvetest.PveMock(ARGS.pve_mock, cls.state.path, cls.ns, list(args),
+                               env={"PVE_MOCK_ROOT_PASSWORD": cls.ROOT_PASSWORD,
+                                    "PROXMOX_MOCK_TASK_DURATION_MS": "1500"})
+        cls.addClassCleanup(lambda: mock.proc.poll() is None and mock.terminate())
+        return mock
+
+    @classmethod
+    def start_gateway(cls, mock, env=None):
+        full = {"PROXMOX_API_MODE": "real", "PROXMOX_API_URL": "https://127.0.0.1:%d" % mock.port,
+                "PROXMOX_API_TLS_FINGERPRINT": mock.fingerprint,
+                "PROXMOX_API_TOKEN_ID": "root@pam!gw", "PROXMOX_API_TOKEN_SECRET": cls.gw_secret}
+        full.update(env or {})
+        gw = pvetest.Gateway(ARGS.gateway, cls.state.path, cls.ns + "-unused",
+                             ["--task_poll_initial_ms=50", "--task_poll_max_ms=200"], env=full)
+        cls.addClassCleanup(lambda: gw.proc.poll() is None and gw.terminate())
+        channel = cls.grpc.insecure_channel(gw.address)
+        cls.addClassCleanup(channel.close)
+        return gw, cls.nodes_grpc.NodesStub(channel), cls.tasks_grpc.TasksStub(channel)
+
+    @classmethod
+    def tearDownClass(cls):
+        # SIGTERM: the gateway must stop cleanly (exit 0; a sanitizer report fails it).
+        code = cls.gw.terminate()
+        assert code == 0, "pve-gateway exited %s:\n%s" % (code, cls.gw.log())
+
+    def create_vm(self, vmid, nodes=None):
+        return (nodes or self.nodes).PostNodesNodeQemu(
+            self.nodes_pb.PostNodesNodeQemuRequest(node="pve1", vmid=vmid, name="py-real", memory="512"),
+            timeout=10).data
+
+    def follow(self, tasks, upid, metadata=()):
+        events, lines = [], []
+        for event in tasks.WatchTask(self.pb.WatchTaskRequest(upid=upid, include_log=True), timeout=30,
+                                     metadata=list(metadata)):
+            events.append(event)
+            lines.extend(line.n for line in event.log)
+        return events, lines
+
+    def test_watch_task_as_the_gateway_and_with_a_per_call_token(self):
+        upid = self.create_vm(190)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            mine = pool.submit(self.follow, self.tasks, upid)
+            alices = pool.submit(self.follow, self.tasks, upid, [("authorization", self.alice)])
+            for events, lines in (mine.result(), alices.result()):
+                self.assertEqual(events[0].status, "running")
+                self.assertTrue(events[-1].final)
+                self.assertEqual(events[-1].exitstatus, "OK")
+                self.assertFalse(any(e.final for e in events[:-1]))
+                self.assertEqual(lines, [1, 2, 3, 4])
+        done = self.tasks.WaitTask(self.pb.WaitTaskRequest(upid=upid, include_log=True), timeout=30)
+        self.assertTrue(done.succeeded)
+        self.assertEqual(done.log[-1].t, "TASK OK")
+
+    def test_errors(self):
+        with self.assertRaises(self.grpc.RpcError) as err:
+            list(self.tasks.WatchTask(self.pb.WatchTaskRequest(upid="UPID:pve1:12:x"), timeout=10))
+        self.assertEqual(err.exception.code(), self.grpc.StatusCode.INVALID_ARGUMENT)
+        with self.assertRaises(self.grpc.RpcError) as err:
+            list(self.tasks.WatchTask(self.pb.WatchTaskRequest(
+                upid="UPID:pve1:0000FFFF:0152D4A1:6561F0A0:qmstart:999:root@pam:"), timeout=10))
+        self.assertEqual(err.exception.code(), self.grpc.StatusCode.NOT_FOUND)
+        self.assertIn("no such task", err.exception.details())
+        upid = self.create_vm(191)
+        wrong = "PVEAPIToken=root@pam!alice=00000000-0000-0000-0000-0000000f00d5"
+        with self.assertRaises(self.grpc.RpcError) as err:
+            self.follow(self.tasks, upid, [("authorization", wrong)])
+        self.assertEqual(err.exception.code(), self.grpc.StatusCode.UNAUTHENTICATED)
+        self.assertIn("Authentication failed!", err.exception.details())
+        self.assertNotIn("f00d5", err.exception.details())
+
+    def test_status_503_for_a_while_is_recovered(self):
+        # Every poll is one request (no retries inside the backend): three failed polls of the
+        # six the schedule tolerates, then OK.
+        mock = self.start_mock([self.STATUS_FAULT + ",times=3"])
+        gw, nodes, tasks = self.start_gateway(mock, {"PROXMOX_API_RETRIES": "0"})
+        events, lines = self.follow(tasks, self.create_vm(192, nodes))
+        self.assertTrue(events[-1].final)
+        self.assertEqual(events[-1].exitstatus, "OK")
+        self.assertEqual(lines, [1, 2, 3, 4])
+        self.assertEqual(gw.terminate(), 0)
+
+    def test_status_503_for_good_ends_unavailable(self):
+        mock = self.start_mock([self.STATUS_FAULT])
+        gw, nodes, tasks = self.start_gateway(mock, {"PROXMOX_API_RETRIES": "0"})
+        upid = self.create_vm(193, nodes)
+        with self.assertRaises(self.grpc.RpcError) as err:
+            self.follow(tasks, upid)
+        self.assertEqual(err.exception.code(), self.grpc.StatusCode.UNAVAILABLE)
+        self.assertIn("busy", err.exception.details())
+        self.assertEqual(gw.terminate(), 0)
+
+
 class BadScheduleTest(unittest.TestCase):
     def run_gateway(self, args, env_extra):
         env = dict(os.environ, PROXMOX_MOCK_STATE_DIR=WORK, PROXMOX_MOCK_STATE_NAMESPACE="python-tasks-bad",
@@ -148,6 +282,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--gateway", required=True)
     parser.add_argument("--proto-dir", required=True)
+    parser.add_argument("--pve-mock", help="run the real-mode tests against this pve-mock binary")
     parser.add_argument("--import-root", action="append", default=[])
     parser.add_argument("--protoc", default="protoc")
     parser.add_argument("--grpc-python-plugin", default=shutil.which("grpc_python_plugin") or "grpc_python_plugin")
@@ -158,6 +293,10 @@ def main():
         os.makedirs(stubs)
         generate_stubs(stubs)
         sys.path.insert(0, stubs)
+        if ARGS.pve_mock:
+            suite = unittest.defaultTestLoader.loadTestsFromTestCase(RealModeTasksTest)
+            result = unittest.TextTestRunner(verbosity=2).run(suite)
+            return 0 if result.wasSuccessful() and result.testsRun > 0 else 1
         gateway, ADDRESS = start_gateway(work)
         try:
             program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <deque>
 #include <fstream>
 #include <future>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -697,6 +699,134 @@ TEST(UpstreamAuth, ClientCredentialsDenyAndRequire) {
             grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(Send(*require, req).status, 200);
   EXPECT_EQ(server.requests(), 1);
+}
+
+// Metadata as gRPC hands it to a server (keys lower case); the strings back the refs.
+class Metadata {
+ public:
+  Metadata& Add(std::string key, std::string value) {
+    entries_.emplace_back(std::move(key), std::move(value));
+    return *this;
+  }
+  std::multimap<grpc::string_ref, grpc::string_ref> Map() const {
+    std::multimap<grpc::string_ref, grpc::string_ref> m;
+    for (const auto& [k, v] : entries_) m.emplace(k, v);
+    return m;
+  }
+
+ private:
+  std::deque<std::pair<std::string, std::string>> entries_;
+};
+
+RestResponse SendAs(Backend& b, const std::string& identity, RestRequest r) {
+  std::promise<RestResponse> p;
+  auto f = p.get_future();
+  b.CallAs(identity, std::move(r), [&p](RestResponse resp) { p.set_value(std::move(resp)); });
+  EXPECT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  return f.get();
+}
+
+TEST(UpstreamIdentity, MetadataCredentialsTravelWithCallAs) {
+  TestHttpsServer server(SelfSigned(), [](const TestRequest&) { return TestReply::Json("{}"); });
+  auto b = Make(Options(server.url(), SelfSigned().fingerprint));
+  // Nothing (or only the listener's bearer token): the configured identity.
+  auto none = b->Identity(Metadata().Add("authorization", "Bearer listener-token").Map());
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(*none, "");
+  auto alice = b->Identity(Metadata()
+                               .Add("authorization", "Bearer listener-token")
+                               .Add("authorization", "PVEAPIToken=alice@pve!ci=alice-secret")
+                               .Map());
+  ASSERT_TRUE(alice.ok()) << alice.status();
+  auto bob =
+      b->Identity(Metadata().Add("authorization", "PVEAPIToken=bob@pve!ci=bob-secret").Map());
+  ASSERT_TRUE(bob.ok());
+  auto carol = b->Identity(Metadata()
+                               .Add("x-proxmox-ticket", "PVE:carol@pve:6B07E14B::c2lnbmF0dXJl")
+                               .Add("x-proxmox-csrf-token", "6B07E14B:Y3NyZg")
+                               .Map());
+  ASSERT_TRUE(carol.ok());
+  // Different callers are different identities (work is shared only within one).
+  EXPECT_NE(*alice, *bob);
+  EXPECT_NE(*alice, "");
+  EXPECT_NE(*carol, *alice);
+  EXPECT_EQ(
+      *b->Identity(Metadata().Add("authorization", "PVEAPIToken=alice@pve!ci=alice-secret").Map()),
+      *alice);
+
+  EXPECT_EQ(SendAs(*b, *alice, Get("/nodes/pve1/tasks")).status, 200);
+  EXPECT_EQ(SendAs(*b, *bob, Get("/nodes/pve1/tasks")).status, 200);
+  EXPECT_EQ(SendAs(*b, *carol, Post("/nodes/pve1/qemu")).status, 200);
+  EXPECT_EQ(SendAs(*b, *none, Get("/nodes/pve1/tasks")).status, 200);
+  std::vector<TestRequest> seen;
+  for (const auto& r : server.seen()) {
+    if (!absl::EndsWith(r.target, "/version")) seen.push_back(r);
+  }
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0].Header("authorization"), "PVEAPIToken=alice@pve!ci=alice-secret");
+  EXPECT_EQ(seen[1].Header("authorization"), "PVEAPIToken=bob@pve!ci=bob-secret");
+  EXPECT_EQ(seen[2].Header("authorization"), "");
+  EXPECT_EQ(seen[2].Header("cookie"), "PVEAuthCookie=PVE:carol@pve:6B07E14B::c2lnbmF0dXJl");
+  EXPECT_EQ(seen[2].Header("csrfpreventiontoken"), "6B07E14B:Y3NyZg");
+  EXPECT_EQ(seen[3].Header("authorization"),
+            absl::StrCat("PVEAPIToken=", kTokenId, "=", kTokenSecret));
+}
+
+TEST(UpstreamIdentity, MalformedCredentialsAreUnauthenticatedWithoutTheSecret) {
+  TestHttpsServer server(SelfSigned(), [](const TestRequest&) { return TestReply::Json("{}"); });
+  auto b = Make(Options(server.url(), SelfSigned().fingerprint));
+  const std::vector<std::pair<Metadata, std::string>> cases = {
+      {Metadata().Add("authorization", "PVEAPIToken=alice@pve=s3cr3t-value"), "TOKENID"},
+      {Metadata().Add("authorization", "PVEAPIToken=alice@pve!ci="), "TOKENID"},
+      {Metadata().Add("authorization", "PVEAPIToken=alice@pve!ci=s3cr3t;value"), "TOKENID"},
+      {Metadata().Add("authorization", "PVEAPIToken=!ci=s3cr3t-value"), "TOKENID"},
+      {Metadata()
+           .Add("authorization", "PVEAPIToken=alice@pve!ci=s3cr3t-value")
+           .Add("authorization", "PVEAPIToken=bob@pve!ci=s3cr3t-value"),
+       "more than one"},
+      {Metadata()
+           .Add("authorization", "PVEAPIToken=alice@pve!ci=s3cr3t-value")
+           .Add("x-proxmox-ticket", "PVE:alice@pve:1::s3cr3t-value"),
+       "not both"},
+      {Metadata().Add("x-proxmox-csrf-token", "s3cr3t-value"), "missing"},
+      {Metadata().Add("x-proxmox-ticket", "PVE:alice@pve:1::s3cr3t-value; other=1"), "ticket"},
+      {Metadata().Add("x-proxmox-ticket", ""), "ticket"},
+  };
+  for (const auto& [metadata, why] : cases) {
+    auto id = b->Identity(metadata.Map());
+    EXPECT_EQ(id.status().code(), absl::StatusCode::kUnauthenticated) << why;
+    EXPECT_THAT(id.status().message(), HasSubstr(why));
+    EXPECT_THAT(id.status().message(), Not(HasSubstr("s3cr3t")));
+  }
+  EXPECT_EQ(server.requests(), 0);
+}
+
+TEST(UpstreamIdentity, ClientCredentialsPolicyAppliesAsInCall) {
+  TestHttpsServer server(SelfSigned(), [](const TestRequest&) { return TestReply::Json("{}"); });
+  UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
+  o.client_credentials = "deny";
+  auto deny = Make(o);
+  const Metadata alice = Metadata().Add("authorization", "PVEAPIToken=alice@pve!ci=abc-secret");
+  auto refused = deny->Identity(alice.Map());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  // The same refusal a direct call gets.
+  RestRequest req = Get("/version");
+  req.credentials = RestCredentials{"PVEAPIToken=alice@pve!ci=abc-secret", "", ""};
+  EXPECT_EQ(Send(*deny, req).reason, refused.status().message());
+  EXPECT_THAT(refused.status().message(), Not(HasSubstr("abc-secret")));
+  EXPECT_TRUE(deny->Identity(Metadata().Map()).ok());
+
+  o.client_credentials = "require";
+  o.token_id.clear();
+  o.token_secret.clear();
+  auto require = Make(o);
+  auto missing = require->Identity(Metadata().Add("authorization", "Bearer x").Map());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(missing.status().message(), HasSubstr("--client_credentials=require"));
+  auto ok = require->Identity(alice.Map());
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(SendAs(*require, *ok, Get("/nodes")).status, 200);
+  EXPECT_EQ(server.requests(), 1);  // the direct call under deny was refused before sending
 }
 
 TEST(UpstreamHealth, ProbeReportsReachability) {
