@@ -200,6 +200,38 @@ class MockModeMetrics(unittest.TestCase):
                     self.assertTrue(name.endswith("_total"), name)
         self.assertNotIn("pve_gateway_upstream_", text)  # mock mode has no upstream
 
+    def test_in_flight_and_rejected_by_the_concurrency_limit(self):
+        import threading
+        gw = pvetest.Gateway(ARGS.gateway, self.state.path, "metrics-limit-%s" % uuid.uuid4().hex[:8],
+                             ["--metrics_listen=127.0.0.1:0", "--max_concurrent_calls=1"])
+        self.addCleanup(stop, gw)
+        port = int(METRICS_PORT.search(gw.log()).group(1))
+        channel = self.grpc.insecure_channel(gw.address)
+        self.addCleanup(channel.close)
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def held():  # the request message comes only once released: the call stays admitted
+            release.wait(30)
+            yield self.nodes_pb.GetNodesRequest().SerializeToString()
+
+        get_nodes = channel.stream_unary("/proxmox.ve.v1.Nodes/GetNodes")
+        future = get_nodes.future(held(), timeout=30)
+        pvetest.wait_until(lambda: value(scrape(port)[1], "pve_gateway_in_flight_calls") == 1,
+                           what="one call in flight")
+        with self.assertRaises(self.grpc.RpcError) as err:
+            channel.unary_unary("/proxmox.ve.v1.Version/GetVersion")(b"", timeout=10)
+        self.assertEqual(err.exception.code(), self.grpc.StatusCode.RESOURCE_EXHAUSTED)
+        release.set()
+        future.result(timeout=30)
+        samples = scrape_after_calls(port, {}, 2)
+        self.assertEqual(value(samples, "pve_gateway_rejected_calls_total", limit="max_concurrent_calls"), 1)
+        self.assertEqual(value(samples, "pve_gateway_calls_total",
+                               method="/proxmox.ve.v1.Version/GetVersion", code="RESOURCE_EXHAUSTED"), 1)
+        self.assertEqual(value(samples, "pve_gateway_calls_total",
+                               method="/proxmox.ve.v1.Nodes/GetNodes", code="OK"), 1)
+        self.assertEqual(value(samples, "pve_gateway_in_flight_calls"), 0)
+
     def test_bad_metrics_listen_stops_the_start(self):
         env = dict(os.environ, PROXMOX_MOCK_STATE_DIR=self.state.path,
                    PROXMOX_MOCK_STATE_NAMESPACE="metrics-bad-%s" % uuid.uuid4().hex[:8])
