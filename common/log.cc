@@ -25,7 +25,7 @@ std::atomic<bool> json_format{false};
 
 // The fields of the Log() call being formatted on this thread. spdlog's synchronous
 // loggers format on the calling thread, inside the call, so this never leaks between calls.
-thread_local const std::initializer_list<Field>* current_fields = nullptr;
+thread_local const absl::Span<const Field>* current_fields = nullptr;
 
 void AppendJsonString(absl::string_view s, spdlog::memory_buf_t& dest) {
   const std::string quoted = boost::json::serialize(boost::json::string(s.data(), s.size()));
@@ -163,6 +163,10 @@ absl::Status Configure(absl::string_view name, absl::string_view level, absl::st
 }
 
 std::string TextFields(std::initializer_list<Field> fields) {
+  return TextFields(absl::Span<const Field>(fields.begin(), fields.size()));
+}
+
+std::string TextFields(absl::Span<const Field> fields) {
   std::string out;
   for (const Field& f : fields) {
     absl::StrAppend(&out, out.empty() ? "" : " ", f.key(), "=");
@@ -177,6 +181,11 @@ std::string TextFields(std::initializer_list<Field> fields) {
 
 void Log(spdlog::level::level_enum level, absl::string_view message,
          std::initializer_list<Field> fields) {
+  Log(level, message, absl::Span<const Field>(fields.begin(), fields.size()));
+}
+
+void Log(spdlog::level::level_enum level, absl::string_view message,
+         absl::Span<const Field> fields) {
   if (!spdlog::should_log(level)) return;
   const fmt::string_view text(message.data(), message.size());
   if (json_format) {

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace pvegw::log {
 
@@ -46,9 +47,13 @@ absl::Status Configure(absl::string_view name, absl::string_view level, absl::st
 // after the message (values with spaces or quotes are quoted).
 void Log(spdlog::level::level_enum level, absl::string_view message,
          std::initializer_list<Field> fields);
+// The same with a field list built at run time (fields present only sometimes).
+void Log(spdlog::level::level_enum level, absl::string_view message,
+         absl::Span<const Field> fields);
 
 // The text rendering of `fields` (what Log appends in text format), for tests.
 std::string TextFields(std::initializer_list<Field> fields);
+std::string TextFields(absl::Span<const Field> fields);
 
 }  // namespace pvegw::log
 

@@ -86,6 +86,9 @@ struct RestResponse {
   int status = 200;
   std::string reason = "OK";
   std::string body = "{\"data\":null}";
+  // Real mode: the Proxmox node that answered, or was tried last ("https://host:8006/api2/json");
+  // empty in mock mode. For logs.
+  std::string upstream = {};
 };
 
 }  // namespace pvegw

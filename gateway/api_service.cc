@@ -114,12 +114,12 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
         request_id_(RequestIdOf(*ctx)) {
     service_.counters_.calls.fetch_add(1, std::memory_order_relaxed);
     ctx_->AddInitialMetadata(kRequestIdHeader, request_id_);
+    entry_ = service_.table_.Find(ctx->method());
     if (!service_.tokens_.AdmitsCall(ctx->client_metadata())) {
       Fail(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "missing or unknown bearer token (metadata authorization: Bearer ...)"));
       return;
     }
-    entry_ = service_.table_.Find(ctx->method());
     if (entry_ == nullptr) {
       Fail(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                         absl::StrCat("unknown method ", ctx->method())));
@@ -127,7 +127,9 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
     }
     const std::int64_t in_flight = service_.counters_.in_flight.fetch_add(1) + 1;
     admitted_ = true;
+    if (service_.metrics_ != nullptr) service_.metrics_->in_flight().Add(1);
     if (in_flight > service_.max_in_flight_) {
+      if (service_.metrics_ != nullptr) service_.metrics_->RejectedByConcurrencyLimit();
       Fail(grpc::Status(
           grpc::StatusCode::RESOURCE_EXHAUSTED,
           absl::StrCat("too many concurrent calls (limit ", service_.max_in_flight_, ")")));
@@ -152,6 +154,7 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
     // Guard the handler: a bug must end this call with INTERNAL, not the process.
     try {
       std::unique_ptr<google::protobuf::Message> request(entry_->request->New());
+      request_bytes_ = request_.Length();
       std::string bytes;
       std::vector<grpc::Slice> slices;
       if (!request_.Dump(&slices).ok()) {
@@ -201,10 +204,13 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
       std::unique_ptr<google::protobuf::Message> response(entry_->response->New());
       grpc::Status st = service_.transcoder_.Decode(*entry_->op, rest, response.get());
       if (!st.ok()) {
+        upstream_ = rest.upstream;
         Fail(st);
         return;
       }
+      upstream_ = rest.upstream;
       std::string bytes = response->SerializeAsString();
+      response_bytes_ = bytes.size();
       grpc::Slice slice(bytes);
       response_ = grpc::ByteBuffer(&slice, 1);
       final_ = grpc::Status::OK;
@@ -223,6 +229,7 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
 
   void OnDone() override {
     if (admitted_) service_.counters_.in_flight.fetch_sub(1);
+    if (admitted_ && service_.metrics_ != nullptr) service_.metrics_->in_flight().Add(-1);
     grpc::StatusCode code = final_.error_code();
     if (cancelled_) {
       // What the client saw, whatever the server had prepared: a cancellation is the
@@ -235,26 +242,26 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
                  ? grpc::StatusCode::DEADLINE_EXCEEDED
                  : grpc::StatusCode::CANCELLED;
     }
-    const double ms = std::round(std::chrono::duration<double, std::milli>(
-                                     std::chrono::steady_clock::now() - start_)
-                                     .count() *
-                                 1000) /
-                      1000;
-    const std::string code_name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-    if (code == grpc::StatusCode::OK || cancelled_) {
-      log::Log(spdlog::level::debug, cancelled_ ? "call cancelled" : "call",
-               {{"method", ctx_->method()},
-                {"code", code_name},
-                {"latency_ms", ms},
-                {"request_id", request_id_}});
-    } else {
-      service_.counters_.failed.fetch_add(1, std::memory_order_relaxed);
-      log::Log(spdlog::level::warn, "call failed",
-               {{"method", ctx_->method()},
-                {"code", code_name},
-                {"latency_ms", ms},
-                {"request_id", request_id_},
-                {"error", final_.error_message()}});
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (service_.metrics_ != nullptr) {
+      service_.metrics_->Finished(service_.metrics_->SlotOf(entry_), code, seconds, request_bytes_,
+                                  response_bytes_);
+    }
+    const bool quiet = code == grpc::StatusCode::OK || cancelled_;
+    if (!quiet) service_.counters_.failed.fetch_add(1, std::memory_order_relaxed);
+    const spdlog::level::level_enum level = quiet ? spdlog::level::debug : spdlog::level::warn;
+    if (spdlog::should_log(level)) {
+      const double ms = std::round(seconds * 1e6) / 1000;
+      const std::string code_name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+      // Real mode names the Proxmox node that answered (or was tried last).
+      std::vector<log::Field> fields = {{"method", ctx_->method()},
+                                        {"code", code_name},
+                                        {"latency_ms", ms},
+                                        {"request_id", request_id_}};
+      if (!upstream_.empty()) fields.emplace_back("upstream", upstream_);
+      if (!quiet) fields.emplace_back("error", final_.error_message());
+      log::Log(level, quiet ? (cancelled_ ? "call cancelled" : "call") : "call failed", fields);
     }
     delete this;
   }
@@ -274,6 +281,9 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
   bool admitted_ = false;
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
+  std::uint64_t request_bytes_ = 0;
+  std::uint64_t response_bytes_ = 0;
+  std::string upstream_;  // RestResponse::upstream (real mode)
   grpc::Status final_;
   std::shared_ptr<CallCancellation> cancellation_ = std::make_shared<CallCancellation>();
 };

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "gateway/backend.h"
+#include "gateway/call_metrics.h"
 #include "gateway/method_table.h"
 #include "gateway/transcoder.h"
 
@@ -68,13 +69,15 @@ class BearerTokens {
 // `authorization: Bearer ...` is refused with UNAUTHENTICATED.
 class ApiService : public grpc::CallbackGenericService {
  public:
+  // `metrics` (optional) counts every call; it must outlive the service.
   ApiService(const MethodTable& table, const Transcoder& transcoder, Backend& backend,
-             int max_concurrent_calls, BearerTokens tokens = {})
+             int max_concurrent_calls, BearerTokens tokens = {}, CallMetrics* metrics = nullptr)
       : table_(table),
         transcoder_(transcoder),
         backend_(backend),
         max_in_flight_(max_concurrent_calls),
-        tokens_(std::move(tokens)) {}
+        tokens_(std::move(tokens)),
+        metrics_(metrics) {}
 
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
 
@@ -88,6 +91,7 @@ class ApiService : public grpc::CallbackGenericService {
   Backend& backend_;
   const int max_in_flight_;
   const BearerTokens tokens_;
+  CallMetrics* const metrics_;
   CallCounters counters_;
 };
 

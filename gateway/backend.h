@@ -13,6 +13,10 @@
 #include "common/rest_call.h"
 #include "proxmox/gateway/v1/gateway.pb.h"
 
+namespace pvegw::metrics {
+class Registry;
+}  // namespace pvegw::metrics
+
 namespace pvegw::gateway {
 
 // Completes every call exactly once through `done`, possibly on another thread. Never
@@ -28,6 +32,9 @@ class Backend {
   virtual void SetHealthListener(std::function<void(bool serving)> listener) { listener(true); }
   // Adds what GetInfo reports about this backend (never a secret).
   virtual void AddInfo(proxmox::gateway::v1::GetInfoResponse& /*info*/) const {}
+  // Adds this backend's metrics (read at scrape time; never a secret). The backend must
+  // outlive every scrape of `registry`.
+  virtual void RegisterMetrics(metrics::Registry& /*registry*/) {}
 
   // The upstream identity a gRPC call acts as, derived from its client metadata (lower-case
   // keys, e.g. "authorization"): an opaque string that may hold a secret (never log it).

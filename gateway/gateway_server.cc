@@ -15,8 +15,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/embedded_descriptors.h"
+#include "common/metrics.h"
+#include "common/metrics_server.h"
 #include "common/status_macros.h"
 #include "gateway/api_service.h"
+#include "gateway/call_metrics.h"
 #include "gateway/method_table.h"
 #include "gateway/reflection_service.h"
 #include "gateway/task_watchers.h"
@@ -149,6 +152,70 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ListenerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+// "proxmox.ve.v1.Nodes.GetNodes" -> "/proxmox.ve.v1.Nodes/GetNodes", the spelling of every
+// other method label.
+std::string GrpcMethodPath(const std::string& full_name) {
+  const auto dot = full_name.rfind('.');
+  if (dot == std::string::npos) return full_name;
+  return absl::StrCat("/", full_name.substr(0, dot), "/", full_name.substr(dot + 1));
+}
+
+// Gateway-wide metrics that are read at scrape time: build, tasks, decoding.
+void RegisterGatewayMetrics(metrics::Registry& registry, const std::string& mode,
+                            const std::string& api_packages, const TaskWatchers& tasks,
+                            const Transcoder& transcoder) {
+  using metrics::Sample;
+  using metrics::Type;
+  registry.AddCallback("pve_gateway_build_info", "Always 1; the labels say which gateway runs how.",
+                       Type::kGauge, {"version", "mode", "api"},
+                       [mode, api_packages](std::vector<Sample>& out) {
+                         out.push_back({{kVersion, mode, api_packages}, 1});
+                       });
+  metrics::AddProcessMetrics(registry);
+  const TaskWatchers* t = &tasks;
+  registry.AddCallback("pve_gateway_task_watchers",
+                       "Open Tasks.WatchTask streams and WaitTask calls.", Type::kGauge, {},
+                       [t](std::vector<Sample>& out) {
+                         out.push_back({{}, static_cast<double>(t->stats().watchers)});
+                       });
+  registry.AddCallback("pve_gateway_task_pollers",
+                       "Running task pollers (one per task and identity, shared by its watchers).",
+                       Type::kGauge, {}, [t](std::vector<Sample>& out) {
+                         out.push_back({{}, static_cast<double>(t->stats().pollers)});
+                       });
+  registry.AddCallback("pve_gateway_task_pollers_started_total", "Task pollers started.",
+                       Type::kCounter, {}, [t](std::vector<Sample>& out) {
+                         out.push_back({{}, static_cast<double>(t->stats().pollers_started)});
+                       });
+  registry.AddCallback("pve_gateway_task_polls_total",
+                       "Backend calls made by task pollers (task status and log pages).",
+                       Type::kCounter, {}, [t](std::vector<Sample>& out) {
+                         out.push_back({{}, static_cast<double>(t->stats().backend_calls)});
+                       });
+  const Transcoder* tc = &transcoder;
+  registry.AddCallback(
+      "pve_gateway_decode_fallbacks_total",
+      "Values Proxmox sent that their typed field could not hold, kept in additional_properties "
+      "instead, by gRPC method and field.",
+      Type::kCounter, {"method", "field"}, [tc](std::vector<Sample>& out) {
+        for (const DecodeFallbackCount& f : tc->DecodeFallbacks()) {
+          out.push_back({{GrpcMethodPath(f.method), f.field}, static_cast<double>(f.count)});
+        }
+      });
+  registry.AddCallback("pve_gateway_decode_unlisted_keys_total",
+                       "Keys of Proxmox answers the schema does not list, kept in "
+                       "additional_properties.",
+                       Type::kCounter, {}, [tc](std::vector<Sample>& out) {
+                         out.push_back({{}, static_cast<double>(tc->unlisted_keys_kept())});
+                       });
+  registry.AddCallback("pve_gateway_decode_unknown_fields_total",
+                       "Keys of Proxmox answers dropped because their message has no "
+                       "additional_properties field (an old descriptor set).",
+                       Type::kCounter, {}, [tc](std::vector<Sample>& out) {
+                         out.push_back({{}, static_cast<double>(tc->unknown_fields_ignored())});
+                       });
+}
+
 }  // namespace
 
 bool IsLoopbackListen(const std::string& listen) {
@@ -165,6 +232,8 @@ struct GatewayServer::Impl {
   std::unique_ptr<api::ApiIndex> api;
   std::unique_ptr<MethodTable> table;
   std::unique_ptr<Transcoder> transcoder;
+  metrics::Registry metrics;  // outlives everything that counts into it
+  std::unique_ptr<CallMetrics> call_metrics;
   std::unique_ptr<ApiService> api_service;
   std::unique_ptr<ReflectionData> reflection_data;
   std::unique_ptr<ReflectionV1Service> reflection_v1;
@@ -175,7 +244,8 @@ struct GatewayServer::Impl {
   std::unique_ptr<TasksService> tasks_service;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<HealthOnlyService> health_only;
-  std::unique_ptr<grpc::Server> health_server;  // --health_listen: grpc.health.v1 only
+  std::unique_ptr<grpc::Server> health_server;             // --health_listen: grpc.health.v1 only
+  std::unique_ptr<metrics::MetricsServer> metrics_server;  // --metrics_listen
   std::vector<std::string> api_services;
   std::string descriptor_file;  // --descriptors content (reflection reads it lazily)
   std::mutex shutdown_mu;
@@ -306,8 +376,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
 
   stage("backend");
   // 3. Services and the server.
+  impl->call_metrics = std::make_unique<CallMetrics>(impl->metrics, *impl->table);
   impl->api_service = std::make_unique<ApiService>(*impl->table, *impl->transcoder, *backend,
-                                                   options.max_concurrent_calls, impl->tokens);
+                                                   options.max_concurrent_calls, impl->tokens,
+                                                   impl->call_metrics.get());
   std::vector<std::string> all_services = impl->api_services;
   for (const char* own :
        {"proxmox.gateway.v1.Gateway", "proxmox.gateway.v1.Tasks", "grpc.health.v1.Health",
@@ -329,6 +401,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   impl->task_watchers = std::make_unique<TaskWatchers>(*backend, options.tasks);
   impl->tasks_service =
       std::make_unique<TasksService>(*impl->task_watchers, *backend, impl->api_service->tokens());
+  RegisterGatewayMetrics(impl->metrics, backend->mode(), info.api_package(), *impl->task_watchers,
+                         *impl->transcoder);
+  backend->RegisterMetrics(impl->metrics);
   impl->info_service = std::make_unique<GatewayInfoService>(
       std::move(info), *backend, impl->api_service->tokens(), *impl->task_watchers);
 
@@ -365,6 +440,19 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
                                                  " for health (address in use, or not a "
                                                  "host:port?)"));
     }
+  }
+  // Before the backend learns about the servers: a failure here leaves nothing behind that
+  // could call into them.
+  if (!options.metrics_listen.empty()) {
+    const metrics::Registry* registry = &impl->metrics;
+    auto metrics_server = metrics::MetricsServer::Start(options.metrics_listen,
+                                                        [registry] { return registry->Render(); });
+    if (!metrics_server.ok()) {
+      impl->server->Shutdown();
+      if (impl->health_server != nullptr) impl->health_server->Shutdown();
+      return metrics_server.status();
+    }
+    impl->metrics_server = *std::move(metrics_server);
   }
   std::vector<grpc::HealthCheckServiceInterface*> healths;
   for (grpc::Server* s : {impl->server.get(), impl->health_server.get()}) {
@@ -426,7 +514,15 @@ void GatewayServer::Shutdown() {
     impl_->health_server->Wait();
   }
   impl_->task_watchers->Stop();
+  // Its callbacks read the backend, which goes next.
+  if (impl_->metrics_server != nullptr) impl_->metrics_server->Stop();
 }
+
+int GatewayServer::metrics_port() const {
+  return impl_->metrics_server != nullptr ? impl_->metrics_server->port() : 0;
+}
+
+std::string GatewayServer::RenderMetrics() const { return impl_->metrics.Render(); }
 
 TaskWatchers& GatewayServer::task_watchers() { return *impl_->task_watchers; }
 

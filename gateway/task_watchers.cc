@@ -190,6 +190,7 @@ class Poller : public std::enable_shared_from_this<Poller> {
         key_(std::move(key)),
         upid_(spec.upid),
         identity_(spec.identity),
+        request_id_(spec.request_id),
         base_path_(absl::StrCat("/nodes/", EscapePathSegment(spec.node), "/tasks/",
                                 EscapePathSegment(spec.upid))),
         timer_(core.io),
@@ -238,6 +239,7 @@ class Poller : public std::enable_shared_from_this<Poller> {
   const std::string key_;
   const std::string upid_;
   const std::string identity_;
+  const std::string request_id_;  // of the watch that started this poller
   const std::string base_path_;
   std::vector<Handle> watchers_;
   asio::steady_timer timer_;
@@ -388,6 +390,7 @@ void Poller::Send(const std::string& suffix, RestParams params,
                   void (Poller::*next)(const RestResponse&)) {
   core_.backend_calls.fetch_add(1, std::memory_order_relaxed);
   RestRequest request{"GET", base_path_ + suffix, std::move(params)};
+  request.request_id = request_id_;
   std::weak_ptr<Poller> weak = weak_from_this();
   const std::uint64_t generation = generation_;
   std::shared_ptr<Core> core = core_.shared_from_this();

@@ -76,6 +76,8 @@ struct WatchSpec {
   std::string upid;      // canonical spelling
   std::string node;      // node to ask
   std::string identity;  // Backend::Identity of the caller
+  // The caller's request id: the poller this watch starts sends it with its calls.
+  std::string request_id;
   bool include_log = false;
   std::int64_t log_start = 0;  // lines to skip
   // Requested schedule; zero: the server's. Clamped to the server's limits.

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/upid.h"
 #include "common/status_mapping.h"
+#include "gateway/api_service.h"
 
 namespace pvegw::gateway {
 namespace {
@@ -112,6 +113,7 @@ absl::StatusOr<WatchSpec> BuildSpec(const WatchTaskRequest& request,
   absl::StatusOr<std::string> identity = backend.Identity(ctx.client_metadata());
   if (!identity.ok()) return identity.status();
   spec.identity = *std::move(identity);
+  spec.request_id = RequestIdOf(ctx);
   return spec;
 }
 

@@ -190,8 +190,8 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_idle_timeout_ms) < 10) return Fail("--idle_timeout_ms must be >= 10");
   if (absl::GetFlag(FLAGS_access_log)) {
     server_options.access_log = [](const pvegw::mockstate::AccessLogEntry& e) {
-      spdlog::info("access {} {} \"{} {}\" {} {} {:.3f}ms", e.remote, e.user, e.method, e.path,
-                   e.status, e.bytes, e.ms);
+      spdlog::info("access {} {} \"{} {}\" {} {} {:.3f}ms rid={}", e.remote, e.user, e.method,
+                   e.path, e.status, e.bytes, e.ms, e.request_id);
     };
   }
   std::string fingerprint = "none";

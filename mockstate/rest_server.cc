@@ -22,6 +22,19 @@
 namespace pvegw::mockstate {
 namespace {
 
+// A client's X-Request-ID goes into the access log only when it cannot forge a log line:
+// at most 128 characters of [A-Za-z0-9-_.:/+=@]; otherwise "".
+std::string LoggableRequestId(boost::beast::string_view id) {
+  if (id.size() > 128) return "";
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':' || c == '/' || c == '+' ||
+                    c == '=' || c == '@';
+    if (!ok) return "";
+  }
+  return std::string(id);
+}
+
 namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
@@ -143,6 +156,7 @@ class Session {
     const auto& head = parser_->get();
     method_ = std::string(head.method_string());
     path_ = std::string(head.target().substr(0, head.target().find('?')));
+    request_id_ = LoggableRequestId(head["X-Request-ID"]);  // "" when absent
     if (head.version() != 10 && head.version() != 11) {
       return Answer(RawError(506, absl::StrCat("http protocol version ", head.version() / 10, ".",
                                                head.version() % 10, " not supported")),
@@ -292,6 +306,8 @@ class Session {
     e.user = user;
     e.method = method_;
     e.path = path_;
+    e.request_id = request_id_.empty() ? "-" : request_id_;
+    request_id_.clear();
     e.status = status;
     e.bytes = bytes;
     e.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_)
@@ -314,6 +330,7 @@ class Session {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::string method_ = "-";
   std::string path_ = "-";
+  std::string request_id_;  // X-Request-ID of the request being served, for the access log
   std::string user_ = "-";
   std::string out_;
   std::array<char, 512> sink_{};

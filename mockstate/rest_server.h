@@ -19,7 +19,8 @@ struct AccessLogEntry {
   std::string remote;  // "127.0.0.1:51234"
   std::string user;    // authenticated user or token id; "-" when none
   std::string method;
-  std::string path;  // without the query string (it may carry secrets)
+  std::string path;        // without the query string (it may carry secrets)
+  std::string request_id;  // X-Request-ID if short and plain, else "-"
   int status = 0;
   std::size_t bytes = 0;
   double ms = 0;

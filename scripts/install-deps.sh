@@ -21,6 +21,7 @@ packages=(
 if [ "${1:-}" != "--build" ]; then
   packages+=(
     python3-grpcio python3-protobuf python3-proxmoxer python3-requests python3-yaml
+    python3-prometheus-client  # the metrics tests parse /metrics with its text parser
     curl wrk
     clang-format clang-tidy
     # examples/go: built offline from Debian's Go libraries

@@ -52,6 +52,32 @@ std::string Endpoint::Authority() const {
 
 std::string Endpoint::Url() const { return absl::StrCat("https://", Authority(), base_path); }
 
+const char* ExchangeErrorName(ExchangeError error) {
+  switch (error) {
+    case ExchangeError::kNone:
+      return "none";
+    case ExchangeError::kConnect:
+      return "connect";
+    case ExchangeError::kTls:
+      return "tls";
+    case ExchangeError::kTimeout:
+      return "timeout";
+    case ExchangeError::kConnectionLost:
+      return "connection_lost";
+    case ExchangeError::kProtocol:
+      return "protocol";
+    case ExchangeError::kTooLarge:
+      return "too_large";
+    case ExchangeError::kQueueFull:
+      return "queue_full";
+    case ExchangeError::kCancelled:
+      return "cancelled";
+    case ExchangeError::kShutdown:
+      return "shutdown";
+  }
+  return "unknown";
+}
+
 absl::StatusOr<std::vector<unsigned char>> ParseSha256Fingerprint(const std::string& text) {
   std::vector<unsigned char> out;
   int nibble = -1;
@@ -115,8 +141,26 @@ void Complete(Job& job, Exchange result) {
   if (done) done(std::move(result));
 }
 
-Exchange Failure(absl::Status status, bool sent = false, bool before_request = false) {
+// The kind a failure has unless its site says otherwise.
+ExchangeError KindOf(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kCancelled:
+      return ExchangeError::kCancelled;
+    case absl::StatusCode::kDeadlineExceeded:
+      return ExchangeError::kTimeout;
+    case absl::StatusCode::kResourceExhausted:
+      return ExchangeError::kTooLarge;
+    case absl::StatusCode::kUnavailable:
+      return ExchangeError::kConnectionLost;
+    default:
+      return ExchangeError::kProtocol;
+  }
+}
+
+Exchange Failure(absl::Status status, bool sent = false, bool before_request = false,
+                 ExchangeError kind = ExchangeError::kNone) {
   Exchange e;
+  e.error = kind != ExchangeError::kNone ? kind : KindOf(status);
   e.status = std::move(status);
   e.sent = sent;
   e.before_request = before_request;
@@ -240,7 +284,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void DoResolve() {
-    if (client_.stopping) return Fail(absl::UnavailableError("gateway is shutting down"));
+    if (client_.stopping) {
+      return Fail(absl::UnavailableError("gateway is shutting down"), false, false,
+                  ExchangeError::kShutdown);
+    }
     connect_deadline_ = std::min(job_.deadline, Clock::now() + client_.settings.connect_timeout);
     beast::get_lowest_layer(stream_).expires_at(connect_deadline_);
     resolver_.async_resolve(
@@ -331,9 +378,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (!tls_failure_.empty() && !cancelled_) {
         return Fail(
             absl::UnavailableError(absl::StrCat("TLS to ", endpoint().Url(), ": ", tls_failure_)),
-            false, true);
+            false, true, ExchangeError::kTls);
       }
-      return FailConnect("TLS handshake failed with", ec);
+      return FailConnect("TLS handshake failed with", ec, ExchangeError::kTls);
     }
     {
       std::lock_guard<std::mutex> lock(pool_.mu);
@@ -392,7 +439,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return Fail(absl::UnavailableError(absl::StrCat("the answer from ", endpoint().Url(),
                                                       " has more than ", kMaxResponseHeaderFields,
                                                       " header fields")),
-                  true);
+                  true, false, ExchangeError::kProtocol);
     }
     http::async_read(
         stream_, buffer_, *parser_,
@@ -416,7 +463,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Finish(std::move(e), reusable);
   }
 
-  void FailConnect(const char* what, beast::error_code ec) {
+  void FailConnect(const char* what, beast::error_code ec,
+                   ExchangeError kind = ExchangeError::kConnect) {
     if (ec == beast::error::timeout) {
       if (Clock::now() >= job_.deadline) {
         return Fail(absl::DeadlineExceededError(
@@ -426,11 +474,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return Fail(absl::UnavailableError(absl::StrCat("connecting to ", endpoint().Url(),
                                                       " timed out after ",
                                                       Seconds(client_.settings.connect_timeout))),
-                  false, true);
+                  false, true, kind);
     }
     if (cancelled_) return Fail(absl::CancelledError("call cancelled by the client"), false, true);
     Fail(absl::UnavailableError(absl::StrCat(what, " ", endpoint().Url(), ": ", ec.message())),
-         false, true);
+         false, true, kind);
   }
 
   void FailExchange(const char* what, beast::error_code ec) {
@@ -451,7 +499,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return Fail(
           absl::UnavailableError(absl::StrCat("the answer headers from ", endpoint().Url(),
                                               " exceed ", kMaxResponseHeaderBytes, " bytes")),
-          sent_);
+          sent_, false, ExchangeError::kProtocol);
     }
     const bool nothing_back = !parser_.has_value() || !parser_->got_some();
     // A kept-alive connection the server closed while idle fails before any answer byte;
@@ -465,6 +513,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return RetryFresh();
     }
     std::string text;
+    ExchangeError kind = ExchangeError::kConnectionLost;
     if (ec == http::error::partial_message || (!nothing_back && IsConnectionLoss(ec))) {
       text = absl::StrCat(endpoint().Url(),
                           " closed the connection in the middle of its answer "
@@ -474,10 +523,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
                           ec.message(), ")");
     } else if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
       text = absl::StrCat("malformed HTTP answer from ", endpoint().Url(), ": ", ec.message());
+      kind = ExchangeError::kProtocol;
     } else {
       text = absl::StrCat(what, " ", endpoint().Url(), ": ", ec.message());
     }
-    Fail(absl::UnavailableError(text), sent_);
+    Fail(absl::UnavailableError(text), sent_, false, kind);
   }
 
   static bool IsConnectionLoss(beast::error_code ec) {
@@ -488,9 +538,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void RetryFresh();
 
-  void Fail(absl::Status status, bool sent = false, bool before_request = false) {
+  void Fail(absl::Status status, bool sent = false, bool before_request = false,
+            ExchangeError kind = ExchangeError::kNone) {
     CloseSocket();
-    Finish(Failure(std::move(status), sent, before_request), false);
+    Finish(Failure(std::move(status), sent, before_request, kind), false);
   }
 
   void Finish(Exchange e, bool reusable);
@@ -540,7 +591,8 @@ void Pool::Submit(Job job) {
                     Failure(absl::CancelledError("call cancelled by the client"), false, true));
   }
   if (client->stopping) {
-    return Complete(job, Failure(absl::UnavailableError("gateway is shutting down"), false, true));
+    return Complete(job, Failure(absl::UnavailableError("gateway is shutting down"), false, true,
+                                 ExchangeError::kShutdown));
   }
   std::unique_lock<std::mutex> lock(mu);
   const auto now = Clock::now();
@@ -571,7 +623,8 @@ void Pool::Submit(Job job) {
         " connections busy and ", waiting.size(),
         " calls waiting (PVE_GATEWAY_UPSTREAM_MAX_CONNECTIONS, PVE_GATEWAY_UPSTREAM_MAX_QUEUE)");
     lock.unlock();
-    return Complete(job, Failure(absl::ResourceExhaustedError(text), false, false));
+    return Complete(
+        job, Failure(absl::ResourceExhaustedError(text), false, false, ExchangeError::kQueueFull));
   }
   job.id = next_job_id++;
   const std::uint64_t id = job.id;
@@ -791,7 +844,8 @@ void HttpsClient::Shutdown() {
     for (auto& c : busy) c->Abort();
     for (Job& job : waiting) {
       if (job.queue_timer) job.queue_timer->cancel();
-      Complete(job, Failure(absl::UnavailableError("gateway is shutting down"), false, true));
+      Complete(job, Failure(absl::UnavailableError("gateway is shutting down"), false, true,
+                            ExchangeError::kShutdown));
     }
   }
   impl_->work.reset();

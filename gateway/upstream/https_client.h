@@ -70,6 +70,23 @@ struct HttpResponse {
   std::string body;
 };
 
+// Why an exchange got no usable answer (metrics count upstream errors by it).
+enum class ExchangeError {
+  kNone,
+  kConnect,         // resolve, connect, connect timeout
+  kTls,             // handshake or certificate check
+  kTimeout,         // the call's deadline passed
+  kConnectionLost,  // closed or reset before or during the answer
+  kProtocol,        // not HTTP, or headers beyond the limits
+  kTooLarge,        // answer above max_response_bytes
+  kQueueFull,       // the endpoint's wait queue was full
+  kCancelled,       // the caller gave up
+  kShutdown,        // the client is shutting down
+};
+inline constexpr int kExchangeErrorKinds = 10;
+// "connect", "tls", "timeout", "connection_lost", "protocol", "too_large", "queue_full", ...
+const char* ExchangeErrorName(ExchangeError error);
+
 // The outcome of one Send. `status` ok: `response` holds the server's answer, whatever its
 // HTTP status. Otherwise `status` says what failed (UNAVAILABLE: connect, TLS, lost
 // connection, malformed answer; DEADLINE_EXCEEDED; CANCELLED; RESOURCE_EXHAUSTED: pool
@@ -81,6 +98,7 @@ struct Exchange {
   HttpResponse response;
   bool sent = false;
   bool before_request = false;
+  ExchangeError error = ExchangeError::kNone;  // set when `status` is not ok
 };
 
 struct PoolStats {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "api/api_index.h"
+#include "common/metrics.h"
 #include "common/status_mapping.h"
 
 namespace pvegw::gateway::upstream {
@@ -37,12 +38,30 @@ bool HasLineBreak(absl::string_view v) {
   return v.find('\r') != absl::string_view::npos || v.find('\n') != absl::string_view::npos;
 }
 
+// A request id goes out as a header only when it is short and made of characters safe in
+// any header (the gRPC layer already restricts them; this keeps the client safe on its own).
+bool UsableRequestId(absl::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    const bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                    c == '.' || c == ':' || c == '/' || c == '+' || c == '=' || c == '@';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::string Str(const json::value* v) {
   if (v == nullptr || !v->is_string()) return "";
   return std::string(v->get_string());
 }
 
 }  // namespace
+
+const char* UpstreamErrorName(int kind) {
+  if (kind == kHttp4xxError) return "http_4xx";
+  if (kind == kHttp5xxError) return "http_5xx";
+  return ExchangeErrorName(static_cast<ExchangeError>(kind));
+}
 
 std::string PercentEncode(absl::string_view text) { return api::PercentEncode(text); }
 
@@ -115,7 +134,8 @@ struct UpstreamBackend::PendingCall {
   std::uint64_t ticket_generation = 0;
   bool relogged = false;
   int retries = 0;
-  std::vector<bool> tried;  // endpoints already tried since the last answer
+  std::vector<bool> tried;               // endpoints already tried since the last answer
+  std::size_t last_endpoint = SIZE_MAX;  // the node asked last (RestResponse::upstream)
   std::mt19937_64 rng{std::random_device{}()};
 };
 
@@ -188,6 +208,10 @@ absl::StatusOr<std::unique_ptr<UpstreamBackend>> UpstreamBackend::Create(Upstrea
   if (!client.ok()) return client.status();
   backend->client_ = std::move(*client);
   backend->endpoint_states_.resize(endpoints->size());
+  for (const Endpoint& e : *endpoints) backend->endpoint_urls_.push_back(e.Url());
+  const std::size_t error_slots = endpoints->size() * kUpstreamErrorKinds;
+  backend->counters_.errors = std::make_unique<std::atomic<std::uint64_t>[]>(error_slots);
+  for (std::size_t i = 0; i < error_slots; ++i) backend->counters_.errors[i].store(0);
   if (!backend->options_.verify_ssl) {
     spdlog::warn(
         "PROXMOX_API_VERIFY_SSL=false: the Proxmox server certificate is NOT verified; anyone "
@@ -292,6 +316,8 @@ void UpstreamBackend::Call(RestRequest request, std::function<void(RestResponse)
 void UpstreamBackend::ApplyIdentity(PendingCall& call) {
   auto& h = call.http.headers;
   h.clear();
+  // Proxmox's (and any proxy's) access log can then be matched with the gateway's.
+  if (UsableRequestId(call.rest.request_id)) h.emplace_back("X-Request-ID", call.rest.request_id);
   const bool write = IsWrite(call.rest.verb);
   if (call.rest.credentials.has_value()) {
     const RestCredentials& c = *call.rest.credentials;
@@ -332,12 +358,32 @@ void UpstreamBackend::Attempt(std::shared_ptr<PendingCall> call) {
   }
   ApplyIdentity(*call);
   const std::size_t endpoint = PickEndpoint(*call);
+  call->last_endpoint = endpoint;
   client_->Send(endpoint, call->http, call->deadline, call->rest.cancellation,
                 [this, call, endpoint](Exchange e) { OnExchange(call, endpoint, std::move(e)); });
 }
 
+void UpstreamBackend::CountExchange(std::size_t endpoint, const Exchange& e) {
+  int kind = -1;
+  if (!e.status.ok()) {
+    // The caller's own cancellation and our shutdown are nobody's error.
+    if (e.error != ExchangeError::kNone && e.error != ExchangeError::kCancelled &&
+        e.error != ExchangeError::kShutdown) {
+      kind = static_cast<int>(e.error);
+    }
+  } else if (e.response.status >= 500) {
+    kind = kHttp5xxError;
+  } else if (e.response.status >= 400) {
+    kind = kHttp4xxError;
+  }
+  if (kind >= 0 && endpoint < endpoint_urls_.size()) {
+    counters_.errors[endpoint * kUpstreamErrorKinds + kind].fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 void UpstreamBackend::OnExchange(std::shared_ptr<PendingCall> call, std::size_t endpoint,
                                  Exchange e) {
+  CountExchange(endpoint, e);
   if (e.status.ok()) {
     MarkUp(endpoint);
     last_answer_ns_ = Clock::now().time_since_epoch().count();
@@ -402,6 +448,9 @@ bool UpstreamBackend::RetryLater(const std::shared_ptr<PendingCall>& call) {
 void UpstreamBackend::Complete(const std::shared_ptr<PendingCall>& call, RestResponse response) {
   auto done = std::move(call->done);
   call->done = nullptr;
+  if (call->last_endpoint < endpoint_urls_.size()) {
+    response.upstream = endpoint_urls_[call->last_endpoint];
+  }
   if (done) done(std::move(response));
 }
 
@@ -515,6 +564,7 @@ void UpstreamBackend::StartLogin(bool renewal) {
 }
 
 void UpstreamBackend::OnLogin(bool renewal, std::size_t endpoint, Exchange e, int /*attempt*/) {
+  CountExchange(endpoint, e);
   absl::Status result;
   std::string ticket, csrf;
   bool need_tfa = false;
@@ -710,6 +760,81 @@ void UpstreamBackend::AddInfo(proxmox::gateway::v1::GetInfoResponse& info) const
     e->set_stale_dropped(s.stale_dropped);
     e->set_rejected(s.rejected);
   }
+}
+
+void UpstreamBackend::RegisterMetrics(metrics::Registry& registry) {
+  using metrics::Sample;
+  using metrics::Type;
+  // Pool statistics per endpoint, read at scrape time.
+  auto per_endpoint = [this](auto value) {
+    return [this, value](std::vector<Sample>& out) {
+      for (std::size_t i = 0; i < endpoint_urls_.size(); ++i) {
+        out.push_back({{endpoint_urls_[i]}, static_cast<double>(value(client_->Stats(i)))});
+      }
+    };
+  };
+  registry.AddCallback("pve_gateway_upstream_open_connections",
+                       "Connections to a Proxmox node: connecting, busy or idle.", Type::kGauge,
+                       {"endpoint"}, per_endpoint([](const PoolStats& s) { return s.open; }));
+  registry.AddCallback("pve_gateway_upstream_idle_connections",
+                       "Kept-alive connections to a Proxmox node waiting for a call.", Type::kGauge,
+                       {"endpoint"}, per_endpoint([](const PoolStats& s) { return s.idle; }));
+  registry.AddCallback("pve_gateway_upstream_queued_calls",
+                       "Calls waiting for a free connection to a Proxmox node.", Type::kGauge,
+                       {"endpoint"}, per_endpoint([](const PoolStats& s) { return s.queued; }));
+  registry.AddCallback("pve_gateway_upstream_requests_total",
+                       "HTTPS requests written to a Proxmox node (retries and logins included).",
+                       Type::kCounter, {"endpoint"},
+                       per_endpoint([](const PoolStats& s) { return s.requests; }));
+  registry.AddCallback("pve_gateway_upstream_connects_total",
+                       "TLS connections established to a Proxmox node.", Type::kCounter,
+                       {"endpoint"}, per_endpoint([](const PoolStats& s) { return s.connects; }));
+  registry.AddCallback("pve_gateway_upstream_errors_total",
+                       "Requests to a Proxmox node that failed, by kind: connect, tls, timeout, "
+                       "connection_lost, protocol, too_large, queue_full (no answer), http_4xx, "
+                       "http_5xx (answered with that status).",
+                       Type::kCounter, {"endpoint", "kind"}, [this](std::vector<Sample>& out) {
+                         for (std::size_t i = 0; i < endpoint_urls_.size(); ++i) {
+                           for (int kind = 0; kind < kUpstreamErrorKinds; ++kind) {
+                             const auto e = static_cast<ExchangeError>(kind);
+                             if (e == ExchangeError::kNone || e == ExchangeError::kCancelled ||
+                                 e == ExchangeError::kShutdown) {
+                               continue;
+                             }
+                             out.push_back({{endpoint_urls_[i], UpstreamErrorName(kind)},
+                                            static_cast<double>(counters_.Errors(i, kind))});
+                           }
+                         }
+                       });
+  auto counter = [this](std::atomic<std::uint64_t> UpstreamCounters::*field) {
+    return [this, field](std::vector<Sample>& out) {
+      out.push_back({{}, static_cast<double>((counters_.*field).load())});
+    };
+  };
+  registry.AddCallback("pve_gateway_upstream_calls_total",
+                       "Calls handed to the real-mode backend (each may make several requests).",
+                       Type::kCounter, {}, counter(&UpstreamCounters::calls));
+  registry.AddCallback("pve_gateway_upstream_retries_total",
+                       "GET requests sent again after a connection failure or a 502/503/504/595/"
+                       "596 answer.",
+                       Type::kCounter, {}, counter(&UpstreamCounters::retries));
+  registry.AddCallback("pve_gateway_upstream_failovers_total",
+                       "Requests moved to another Proxmox node because one could not be reached.",
+                       Type::kCounter, {}, counter(&UpstreamCounters::failovers));
+  registry.AddCallback("pve_gateway_upstream_ticket_logins_total",
+                       "Successful ticket logins with the configured user (ticket auth).",
+                       Type::kCounter, {}, counter(&UpstreamCounters::logins));
+  registry.AddCallback("pve_gateway_upstream_ticket_renewals_total",
+                       "Successful background ticket renewals (ticket auth).", Type::kCounter, {},
+                       counter(&UpstreamCounters::renewals));
+  registry.AddCallback("pve_gateway_upstream_relogins_total",
+                       "Logins started because Proxmox answered 401 to the shared ticket.",
+                       Type::kCounter, {}, counter(&UpstreamCounters::relogins));
+  registry.AddCallback("pve_gateway_upstream_up",
+                       "1 while the upstream answers (health service proxmox.gateway.v1.Upstream).",
+                       Type::kGauge, {}, [this](std::vector<Sample>& out) {
+                         out.push_back({{}, healthy_ ? 1.0 : 0.0});
+                       });
 }
 
 }  // namespace pvegw::gateway::upstream

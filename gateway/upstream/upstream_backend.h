@@ -58,6 +58,14 @@ std::string PercentEncode(absl::string_view text);
 // k1=v1&k2=v2 with both sides encoded.
 std::string FormEncode(const RestParams& params);
 
+// Upstream errors are counted by kind: an ExchangeError (no usable answer), or an answer
+// with an HTTP status of 400..499 / 500 and above.
+inline constexpr int kHttp4xxError = kExchangeErrorKinds;
+inline constexpr int kHttp5xxError = kExchangeErrorKinds + 1;
+inline constexpr int kUpstreamErrorKinds = kExchangeErrorKinds + 2;
+// "connect", "tls", ..., "http_4xx", "http_5xx".
+const char* UpstreamErrorName(int kind);
+
 struct UpstreamCounters {
   std::atomic<std::uint64_t> calls{0};
   std::atomic<std::uint64_t> retries{0};
@@ -65,6 +73,11 @@ struct UpstreamCounters {
   std::atomic<std::uint64_t> logins{0};
   std::atomic<std::uint64_t> renewals{0};
   std::atomic<std::uint64_t> relogins{0};
+  // Per endpoint and kind: errors[endpoint * kUpstreamErrorKinds + kind] (sized by Create).
+  std::unique_ptr<std::atomic<std::uint64_t>[]> errors;
+  std::uint64_t Errors(std::size_t endpoint, int kind) const {
+    return errors[endpoint * kUpstreamErrorKinds + kind].load(std::memory_order_relaxed);
+  }
 };
 
 // The Backend for real mode. Auth: the configured API token or ticket (logged in once,
@@ -88,6 +101,9 @@ class UpstreamBackend : public Backend {
   std::string mode() const override { return "real"; }
   void SetHealthListener(std::function<void(bool serving)> listener) override;
   void AddInfo(proxmox::gateway::v1::GetInfoResponse& info) const override;
+  // Per endpoint: open/idle/queued connections, requests, connects, errors by kind; calls,
+  // retries, failovers, ticket logins and renewals; the upstream's health.
+  void RegisterMetrics(metrics::Registry& registry) override;
 
   const UpstreamCounters& counters() const { return counters_; }
   HttpsClient& client() { return *client_; }
@@ -107,6 +123,8 @@ class UpstreamBackend : public Backend {
   void OnExchange(std::shared_ptr<PendingCall> call, std::size_t endpoint, Exchange e);
   bool RetryLater(const std::shared_ptr<PendingCall>& call);
   void Complete(const std::shared_ptr<PendingCall>& call, RestResponse response);
+  // Counts an exchange's error (transport failure or HTTP status >= 400), if any.
+  void CountExchange(std::size_t endpoint, const Exchange& e);
   void ApplyIdentity(PendingCall& call);
   absl::Status CheckCredentials(const std::optional<RestCredentials>& credentials) const;
 
@@ -126,6 +144,7 @@ class UpstreamBackend : public Backend {
 
   const UpstreamOptions options_;
   std::unique_ptr<HttpsClient> client_;
+  std::vector<std::string> endpoint_urls_;  // client_->endpoints()[i].Url()
   UpstreamCounters counters_;
 
   mutable std::mutex mu_;

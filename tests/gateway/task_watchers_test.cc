@@ -64,6 +64,7 @@ class FakeTaskBackend : public Backend {
     std::string what;  // status | log
     std::string start;
     Clock::time_point at;
+    std::string request_id = {};
   };
 
   explicit FakeTaskBackend(bool async = false) : async_(async) {
@@ -135,7 +136,7 @@ class FakeTaskBackend : public Backend {
       r.reason = "unexpected path";
       return r;
     }
-    CallRecord record{parts[4], parts[5], "", Clock::now()};
+    CallRecord record{parts[4], parts[5], "", Clock::now(), request.request_id};
     for (const auto& [k, v] : request.params) {
       if (k == "start") record.start = v;
     }
@@ -713,6 +714,29 @@ TEST(TaskWatchersTest, CloseEndsEveryWatchAndRefusesNewOnes) {
   ASSERT_TRUE(WaitFor([&] { return b.ended(); }));
   EXPECT_EQ(b.status().error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(watchers.stats().pollers, 0);
+}
+
+TEST(TaskWatchersTest, PollerCallsCarryTheRequestIdOfTheWatchThatStartedIt) {
+  FakeTaskBackend backend;
+  const std::string upid = Upid(13);
+  backend.AddTask(upid);
+  TaskWatchers watchers(backend, Fast());
+  RecordingSink first(watchers);
+  RecordingSink second(watchers);
+  WatchSpec a = Spec(upid);
+  a.request_id = "watch-a";
+  first.Start(a);
+  ASSERT_TRUE(WaitFor([&] { return !first.events().empty(); }));
+  WatchSpec b = Spec(upid);
+  b.request_id = "watch-b";
+  second.Start(b);  // joins the same poller
+  ASSERT_TRUE(WaitFor([&] { return !second.events().empty(); }));
+  backend.Change(upid, [](FakeTask& t) { t.stopped = true; });
+  ASSERT_TRUE(WaitFor([&] { return first.ended() && second.ended(); }));
+  const auto calls = backend.calls();
+  ASSERT_FALSE(calls.empty());
+  for (const auto& c : calls) EXPECT_EQ(c.request_id, "watch-a") << c.what;
+  EXPECT_EQ(watchers.stats().pollers_started, 1u);
 }
 
 }  // namespace

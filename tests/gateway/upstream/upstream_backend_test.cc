@@ -188,6 +188,59 @@ TEST(UpstreamWire, TokenHeaderQueryAndFormBody) {
   EXPECT_EQ(seen[1].Header("csrfpreventiontoken"), "");  // not with a token
 }
 
+TEST(UpstreamWire, RequestIdGoesUpstreamAndTheAnsweringNodeComesBack) {
+  TestHttpsServer server(SelfSigned(), [](const TestRequest&) { return TestReply::Json("{}"); });
+  auto b = Make(Options(server.url(), SelfSigned().fingerprint));
+  RestRequest with_id = Get("/version");
+  with_id.request_id = "req-7.a:b/c+d=e@f_g";
+  RestResponse r = Send(*b, with_id);
+  EXPECT_EQ(r.upstream, absl::StrCat(server.url(), "/api2/json"));
+  // An id that could break or forge a header line is not sent at all.
+  for (const char* bad : {"a\r\nX-Injected: 1", "with space", "quote\"", ""}) {
+    RestRequest q = Post("/nodes/pve1/qemu");
+    q.request_id = bad;
+    Send(*b, q);
+  }
+  RestRequest long_id = Get("/version");
+  long_id.request_id = std::string(129, 'a');
+  Send(*b, long_id);
+  auto seen = server.seen();
+  ASSERT_EQ(seen.size(), 6u);
+  EXPECT_EQ(seen[0].Header("x-request-id"), "req-7.a:b/c+d=e@f_g");
+  for (std::size_t i = 1; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].Header("x-request-id"), "") << i;
+    EXPECT_EQ(seen[i].Header("x-injected"), "") << i;
+  }
+}
+
+TEST(UpstreamMetrics, ErrorsAreCountedByKindAndEndpoint) {
+  std::atomic<int> calls{0};
+  TestHttpsServer server(SelfSigned(), [&calls](const TestRequest&) {
+    return ++calls == 1 ? TestReply::Error(404, "no such thing") : TestReply::Error(500, "boom");
+  });
+  const int closed = ClosedPort();
+  UpstreamOptions o =
+      Options(absl::StrCat(server.url(), ",https://127.0.0.1:", closed), SelfSigned().fingerprint);
+  o.retries = 0;
+  auto b = Make(o);
+  EXPECT_EQ(Send(*b, Get("/a")).status, 404);
+  EXPECT_EQ(Send(*b, Get("/b")).status, 500);
+  const UpstreamCounters& c = b->counters();
+  EXPECT_EQ(c.Errors(0, kHttp4xxError), 1u);
+  EXPECT_EQ(c.Errors(0, kHttp5xxError), 1u);
+  EXPECT_EQ(c.Errors(0, static_cast<int>(ExchangeError::kConnect)), 0u);
+  EXPECT_EQ(c.Errors(1, static_cast<int>(ExchangeError::kConnect)), 0u);
+  EXPECT_STREQ(UpstreamErrorName(kHttp5xxError), "http_5xx");
+  EXPECT_STREQ(UpstreamErrorName(static_cast<int>(ExchangeError::kTls)), "tls");
+
+  UpstreamOptions down = Options(absl::StrCat("https://127.0.0.1:", closed), "");
+  down.retries = 0;
+  down.verify_ssl = false;
+  auto d = Make(down);
+  EXPECT_EQ(StatusOf(Send(*d, Get("/a"))).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(d->counters().Errors(0, static_cast<int>(ExchangeError::kConnect)), 1u);
+}
+
 TEST(UpstreamWire, OversizedRequestsAreRefusedBeforeSending) {
   TestHttpsServer server(SelfSigned(), [](const TestRequest&) { return TestReply::Json("{}"); });
   auto b = Make(Options(server.url(), SelfSigned().fingerprint));
