@@ -65,8 +65,8 @@ class BearerTokens {
 // deadline, a cancellation that fires when the client gives up, and the caller's identity:
 // Backend::Identity reads per-call Proxmox credentials from metadata
 // (gateway/call_credentials.h) and the call goes out through Backend::CallAs, as task polls
-// do; a refused identity ends the call with the backend's status. With bearer tokens configured, a call without a matching
-// `authorization: Bearer ...` is refused with UNAUTHENTICATED.
+// do; a refused identity ends the call with the backend's status. With bearer tokens configured, a
+// call without a matching `authorization: Bearer ...` is refused with UNAUTHENTICATED.
 class ApiService : public grpc::CallbackGenericService {
  public:
   // `metrics` (optional) counts every call; it must outlive the service.
