@@ -457,8 +457,7 @@ TEST_F(MockTest, GuestStatusHasWhatRealHostsSend) {
     EXPECT_TRUE(ct.contains(k)) << k;
   }
   ExpectPossiblePressure(ct, true, "CT 200");
-  EXPECT_EQ(json::serialize(ct.at("ha")),
-            R"({"managed":1,"state":"started","group":"dns-nodes"})")
+  EXPECT_EQ(json::serialize(ct.at("ha")), R"({"managed":1,"state":"started","group":"dns-nodes"})")
       << "CT 200 is an HA resource";
   const json::object stopped_ct = Ok("GET", "/nodes/pve2/lxc/201/status/current").as_object();
   EXPECT_FALSE(stopped_ct.contains("pid"));
