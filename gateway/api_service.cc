@@ -62,6 +62,39 @@ std::string RequestIdOf(const grpc::ServerContextBase& ctx) {
   return NewRequestId();
 }
 
+grpc::StatusCode CodeSeenByClient(const grpc::ServerContextBase& ctx, const grpc::Status& final,
+                                  bool cancelled) {
+  if (!cancelled) return final.error_code();
+  // What the client saw, whatever the server had prepared: a cancellation is the client's
+  // (or the deadline's) doing, not a failure of the call. The client's own timer usually
+  // fires first and resets the stream a little before the server's copy of the deadline
+  // (which started one network hop later) expires.
+  const auto deadline = ctx.deadline();
+  return deadline != std::chrono::system_clock::time_point::max() &&
+                 std::chrono::system_clock::now() + kDeadlineSlack >= deadline
+             ? grpc::StatusCode::DEADLINE_EXCEEDED
+             : grpc::StatusCode::CANCELLED;
+}
+
+void LogFinishedCall(absl::string_view method, grpc::StatusCode code, double seconds,
+                     const std::string& request_id, const std::string& upstream,
+                     const std::string& error, bool quiet, bool cancelled) {
+  const spdlog::level::level_enum level = quiet ? spdlog::level::debug : spdlog::level::warn;
+  if (!spdlog::should_log(level)) return;  // fields are built only for lines that are written
+  const double ms = std::round(seconds * 1e6) / 1000;
+  const std::string code_name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  std::vector<log::Field> fields = {{"method", std::string(method)},
+                                    {"code", code_name},
+                                    {"latency_ms", ms},
+                                    {"request_id", request_id}};
+  // Real mode names the Proxmox node that answered (or was tried last).
+  if (!upstream.empty()) fields.emplace_back("upstream", upstream);
+  if (!quiet || (code != grpc::StatusCode::OK && !cancelled && !error.empty())) {
+    fields.emplace_back("error", error);
+  }
+  log::Log(level, quiet ? (cancelled ? "call cancelled" : "call") : "call failed", fields);
+}
+
 absl::StatusOr<BearerTokens> BearerTokens::Load(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read --auth_tokens_file ", path));
@@ -230,18 +263,7 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
   void OnDone() override {
     if (admitted_) service_.counters_.in_flight.fetch_sub(1);
     if (admitted_ && service_.metrics_ != nullptr) service_.metrics_->in_flight().Add(-1);
-    grpc::StatusCode code = final_.error_code();
-    if (cancelled_) {
-      // What the client saw, whatever the server had prepared: a cancellation is the
-      // client's (or the deadline's) doing, not a failure of the call. The client's own
-      // timer usually fires first and resets the stream a little before the server's copy
-      // of the deadline (which started one network hop later) expires.
-      const auto deadline = ctx_->deadline();
-      code = deadline != std::chrono::system_clock::time_point::max() &&
-                     std::chrono::system_clock::now() + kDeadlineSlack >= deadline
-                 ? grpc::StatusCode::DEADLINE_EXCEEDED
-                 : grpc::StatusCode::CANCELLED;
-    }
+    const grpc::StatusCode code = CodeSeenByClient(*ctx_, final_, cancelled_);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     if (service_.metrics_ != nullptr) {
@@ -250,19 +272,8 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
     }
     const bool quiet = code == grpc::StatusCode::OK || cancelled_;
     if (!quiet) service_.counters_.failed.fetch_add(1, std::memory_order_relaxed);
-    const spdlog::level::level_enum level = quiet ? spdlog::level::debug : spdlog::level::warn;
-    if (spdlog::should_log(level)) {
-      const double ms = std::round(seconds * 1e6) / 1000;
-      const std::string code_name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-      // Real mode names the Proxmox node that answered (or was tried last).
-      std::vector<log::Field> fields = {{"method", ctx_->method()},
-                                        {"code", code_name},
-                                        {"latency_ms", ms},
-                                        {"request_id", request_id_}};
-      if (!upstream_.empty()) fields.emplace_back("upstream", upstream_);
-      if (!quiet) fields.emplace_back("error", final_.error_message());
-      log::Log(level, quiet ? (cancelled_ ? "call cancelled" : "call") : "call failed", fields);
-    }
+    LogFinishedCall(ctx_->method(), code, seconds, request_id_, upstream_, final_.error_message(),
+                    quiet, cancelled_);
     delete this;
   }
 

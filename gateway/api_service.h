@@ -29,6 +29,18 @@ inline constexpr std::size_t kMaxRequestIdBytes = 128;
 // else a new random id.
 std::string RequestIdOf(const grpc::ServerContextBase& ctx);
 
+// The code a finished call ended with as its client saw it: `final`, or for a call the
+// client gave up on, DEADLINE_EXCEEDED when its deadline had (about) passed, else CANCELLED.
+grpc::StatusCode CodeSeenByClient(const grpc::ServerContextBase& ctx, const grpc::Status& final,
+                                  bool cancelled);
+
+// The log line of one finished call (fields method, code, latency_ms, request_id, upstream
+// when known, error): "call failed" at warning, or with `quiet` (successful, cancelled or
+// expected ends) "call" / "call cancelled" at debug.
+void LogFinishedCall(absl::string_view method, grpc::StatusCode code, double seconds,
+                     const std::string& request_id, const std::string& upstream,
+                     const std::string& error, bool quiet, bool cancelled);
+
 struct CallCounters {
   std::atomic<std::uint64_t> calls{0};
   std::atomic<std::uint64_t> failed{0};
@@ -65,8 +77,9 @@ class BearerTokens {
 // deadline, a cancellation that fires when the client gives up, and the caller's identity:
 // Backend::Identity reads per-call Proxmox credentials from metadata
 // (gateway/call_credentials.h) and the call goes out through Backend::CallAs, as task polls
-// do; a refused identity ends the call with the backend's status. With bearer tokens configured, a
-// call without a matching `authorization: Bearer ...` is refused with UNAUTHENTICATED.
+// do; a refused identity ends the call with the backend's status. With bearer tokens
+// configured, a call without a matching `authorization: Bearer ...` is refused with
+// UNAUTHENTICATED.
 class ApiService : public grpc::CallbackGenericService {
  public:
   // `metrics` (optional) counts every call; it must outlive the service.

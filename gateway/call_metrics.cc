@@ -1,6 +1,8 @@
 #include "gateway/call_metrics.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -21,10 +23,12 @@ T& Cached(std::atomic<T*>& slot, metrics::Family<T>& family, MakeLabels make_lab
 
 }  // namespace
 
-CallMetrics::CallMetrics(metrics::Registry& registry, const MethodTable& table)
+CallMetrics::CallMetrics(metrics::Registry& registry, const MethodTable& table,
+                         std::vector<std::string> own_methods)
     : table_(table),
-      unknown_slot_(table.size()),
-      slots_(std::make_unique<Slot[]>(table.size() + 1)),
+      own_methods_(std::move(own_methods)),
+      unknown_slot_(table.size() + own_methods_.size()),
+      slots_(std::make_unique<Slot[]>(unknown_slot_ + 1)),
       calls_(registry.AddCounter("pve_gateway_calls_total",
                                  "API calls finished, by gRPC method and status code.",
                                  {"method", "code"})),
@@ -49,7 +53,15 @@ CallMetrics::CallMetrics(metrics::Registry& registry, const MethodTable& table)
               .Labels({"max_concurrent_calls"})) {}
 
 const std::string& CallMetrics::Name(std::size_t slot) const {
-  return slot < unknown_slot_ ? table_.name(slot) : unknown_;
+  if (slot < table_.size()) return table_.name(slot);
+  return slot < unknown_slot_ ? own_methods_[slot - table_.size()] : unknown_;
+}
+
+std::size_t CallMetrics::SlotOfOwn(absl::string_view method) const {
+  for (std::size_t i = 0; i < own_methods_.size(); ++i) {
+    if (own_methods_[i] == method) return table_.size() + i;
+  }
+  return unknown_slot_;
 }
 
 void CallMetrics::Finished(std::size_t slot, grpc::StatusCode code, double seconds,

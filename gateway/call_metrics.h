@@ -1,5 +1,6 @@
-// Per-call metrics of the API service: calls by method and code, latency, bytes, in-flight
-// and rejected calls. Method labels come from the method table (never from the caller): an
+// Per-call metrics of the API service and the gateway's own services (Tasks): calls by
+// method and code, latency, bytes, in-flight and rejected calls. Method labels come from the
+// method table and a fixed list of the gateway's own methods (never from the caller): an
 // unknown method is counted under one fixed value.
 #ifndef PVEGW_GATEWAY_CALL_METRICS_H_
 #define PVEGW_GATEWAY_CALL_METRICS_H_
@@ -11,7 +12,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "absl/strings/string_view.h"
 #include "common/metrics.h"
 #include "gateway/method_table.h"
 
@@ -24,12 +28,17 @@ inline constexpr char kUnknownMethodLabel[] = "unknown";
 // on its first use and then reached through a cached pointer).
 class CallMetrics {
  public:
-  CallMetrics(metrics::Registry& registry, const MethodTable& table);
+  // `own_methods`: full names of the gateway's own methods counted beside the table's
+  // ("/proxmox.gateway.v1.Tasks/WatchTask", ...).
+  CallMetrics(metrics::Registry& registry, const MethodTable& table,
+              std::vector<std::string> own_methods = {});
 
   // The slot of `entry` (nullptr: unknown method).
   std::size_t SlotOf(const MethodEntry* entry) const {
     return entry == nullptr ? unknown_slot_ : entry->index;
   }
+  // The slot of one of `own_methods` (anything else: unknown method).
+  std::size_t SlotOfOwn(absl::string_view method) const;
   // One finished call: its final code, latency and bytes in both directions.
   void Finished(std::size_t slot, grpc::StatusCode code, double seconds,
                 std::uint64_t request_bytes, std::uint64_t response_bytes);
@@ -48,6 +57,7 @@ class CallMetrics {
   const std::string& Name(std::size_t slot) const;
 
   const MethodTable& table_;
+  const std::vector<std::string> own_methods_;
   const std::size_t unknown_slot_;
   std::unique_ptr<Slot[]> slots_;
   metrics::Family<metrics::Counter>& calls_;

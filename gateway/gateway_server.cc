@@ -376,7 +376,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
 
   stage("backend");
   // 3. Services and the server.
-  impl->call_metrics = std::make_unique<CallMetrics>(impl->metrics, *impl->table);
+  impl->call_metrics = std::make_unique<CallMetrics>(
+      impl->metrics, *impl->table, std::vector<std::string>{kWatchTaskMethod, kWaitTaskMethod});
   impl->api_service = std::make_unique<ApiService>(*impl->table, *impl->transcoder, *backend,
                                                    options.max_concurrent_calls, impl->tokens,
                                                    impl->call_metrics.get());
@@ -399,8 +400,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   info.set_descriptor_source(options.descriptors_path.empty() ? "embedded"
                                                               : options.descriptors_path);
   impl->task_watchers = std::make_unique<TaskWatchers>(*backend, options.tasks);
-  impl->tasks_service =
-      std::make_unique<TasksService>(*impl->task_watchers, *backend, impl->api_service->tokens());
+  impl->tasks_service = std::make_unique<TasksService>(
+      *impl->task_watchers, *backend, impl->api_service->tokens(), impl->call_metrics.get());
   RegisterGatewayMetrics(impl->metrics, backend->mode(), info.api_package(), *impl->task_watchers,
                          *impl->transcoder);
   backend->RegisterMetrics(impl->metrics);

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -117,14 +119,60 @@ absl::StatusOr<WatchSpec> BuildSpec(const WatchTaskRequest& request,
   return spec;
 }
 
+// What every Tasks call reports when it ends, like the generated API's calls: one log line
+// (method, code, latency_ms, request_id) and the call metrics. A `timeout` or deadline the
+// caller set is an expected end, logged at debug like a cancellation.
+class CallRecord {
+ public:
+  CallRecord(grpc::CallbackServerContext* ctx, CallMetrics* metrics, const char* method,
+             std::size_t request_bytes)
+      : ctx_(ctx),
+        metrics_(metrics),
+        method_(method),
+        request_bytes_(request_bytes),
+        request_id_(RequestIdOf(*ctx)) {
+    ctx_->AddInitialMetadata(kRequestIdHeader, request_id_);
+  }
+  const std::string& request_id() const { return request_id_; }
+  void Sent(std::size_t bytes) { response_bytes_ += bytes; }
+  void Finishing(const grpc::Status& status) { final_ = status; }
+  void Cancelled() { cancelled_ = true; }
+
+  void Done() {
+    const grpc::StatusCode code = CodeSeenByClient(*ctx_, final_, cancelled_);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (metrics_ != nullptr) {
+      metrics_->Finished(metrics_->SlotOfOwn(method_), code, seconds, request_bytes_,
+                         response_bytes_);
+    }
+    const bool quiet =
+        code == grpc::StatusCode::OK || cancelled_ || code == grpc::StatusCode::DEADLINE_EXCEEDED;
+    LogFinishedCall(method_, code, seconds, request_id_, "", final_.error_message(), quiet,
+                    cancelled_);
+  }
+
+ private:
+  grpc::CallbackServerContext* const ctx_;
+  CallMetrics* const metrics_;
+  const char* const method_;
+  const std::size_t request_bytes_;
+  const std::string request_id_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::uint64_t response_bytes_ = 0;
+  grpc::Status final_;
+  std::atomic<bool> cancelled_{false};
+};
+
 // WatchTask: one stream, one watcher. Events are written one at a time; TaskWatchers waits
 // for OnWriteDone before the next and calls End() once nothing is in flight.
 class WatchReactor final : public grpc::ServerWriteReactor<TaskEvent>, public TaskEventSink {
  public:
-  WatchReactor(TaskWatchers& watchers, absl::StatusOr<WatchSpec> spec, grpc::Status invalid)
-      : watchers_(watchers) {
+  WatchReactor(TaskWatchers& watchers, CallRecord* record, absl::StatusOr<WatchSpec> spec,
+               grpc::Status invalid)
+      : watchers_(watchers), record_(record) {
     if (!spec.ok()) {
-      Finish(invalid);
+      End(nullptr, invalid);
       return;
     }
     handle_ = watchers_.Watch(*std::move(spec), this);
@@ -132,18 +180,27 @@ class WatchReactor final : public grpc::ServerWriteReactor<TaskEvent>, public Ta
 
   void SendEvent(const TaskEvent& event) override {
     event_ = event;
+    record_->Sent(event_.ByteSizeLong());
     StartWrite(&event_);
   }
-  void End(const TaskEvent*, const grpc::Status& status) override { Finish(status); }
+  void End(const TaskEvent*, const grpc::Status& status) override {
+    record_->Finishing(status);
+    Finish(status);
+  }
 
   void OnWriteDone(bool ok) override { watchers_.WriteDone(handle_, ok); }
   void OnCancel() override {
+    record_->Cancelled();
     if (handle_ != nullptr) watchers_.Cancel(handle_);
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    record_->Done();
+    delete this;
+  }
 
  private:
   TaskWatchers& watchers_;
+  std::unique_ptr<CallRecord> record_;
   TaskWatchers::Handle handle_;
   TaskEvent event_;
 };
@@ -151,11 +208,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<TaskEvent>, public Ta
 // WaitTask: a watcher that only hears the end.
 class WaitReactor final : public grpc::ServerUnaryReactor, public TaskEventSink {
  public:
-  WaitReactor(TaskWatchers& watchers, absl::StatusOr<WatchSpec> spec, grpc::Status invalid,
-              TaskEvent* response)
-      : watchers_(watchers), response_(response) {
+  WaitReactor(TaskWatchers& watchers, CallRecord* record, absl::StatusOr<WatchSpec> spec,
+              grpc::Status invalid, TaskEvent* response)
+      : watchers_(watchers), record_(record), response_(response) {
     if (!spec.ok()) {
-      Finish(invalid);
+      End(nullptr, invalid);
       return;
     }
     spec->unary = true;
@@ -164,16 +221,25 @@ class WaitReactor final : public grpc::ServerUnaryReactor, public TaskEventSink 
 
   void SendEvent(const TaskEvent&) override {}
   void End(const TaskEvent* last, const grpc::Status& status) override {
-    if (status.ok() && last != nullptr) *response_ = *last;
+    if (status.ok() && last != nullptr) {
+      *response_ = *last;
+      record_->Sent(response_->ByteSizeLong());
+    }
+    record_->Finishing(status);
     Finish(status);
   }
   void OnCancel() override {
+    record_->Cancelled();
     if (handle_ != nullptr) watchers_.Cancel(handle_);
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    record_->Done();
+    delete this;
+  }
 
  private:
   TaskWatchers& watchers_;
+  std::unique_ptr<CallRecord> record_;
   TaskEvent* response_;
   TaskWatchers::Handle handle_;
 };
@@ -208,15 +274,19 @@ std::pair<absl::StatusOr<WatchSpec>, grpc::Status> Validate(const WatchTaskReque
 
 grpc::ServerWriteReactor<TaskEvent>* TasksService::WatchTask(grpc::CallbackServerContext* ctx,
                                                              const WatchTaskRequest* request) {
+  auto* record = new CallRecord(ctx, metrics_, kWatchTaskMethod, request->ByteSizeLong());
   auto [spec, invalid] = Validate(*request, *ctx, backend_, tokens_);
-  return new WatchReactor(watchers_, std::move(spec), std::move(invalid));
+  if (spec.ok()) spec->request_id = record->request_id();
+  return new WatchReactor(watchers_, record, std::move(spec), std::move(invalid));
 }
 
 grpc::ServerUnaryReactor* TasksService::WaitTask(grpc::CallbackServerContext* ctx,
                                                  const WaitTaskRequest* request,
                                                  TaskEvent* response) {
+  auto* record = new CallRecord(ctx, metrics_, kWaitTaskMethod, request->ByteSizeLong());
   auto [spec, invalid] = Validate(AsWatch(*request), *ctx, backend_, tokens_);
-  return new WaitReactor(watchers_, std::move(spec), std::move(invalid), response);
+  if (spec.ok()) spec->request_id = record->request_id();
+  return new WaitReactor(watchers_, record, std::move(spec), std::move(invalid), response);
 }
 
 }  // namespace pvegw::gateway

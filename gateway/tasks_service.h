@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "gateway/api_service.h"
 #include "gateway/backend.h"
+#include "gateway/call_metrics.h"
 #include "gateway/task_watchers.h"
 #include "proxmox/gateway/v1/tasks.grpc.pb.h"
 
@@ -19,12 +20,19 @@ absl::StatusOr<WatchSpec> MakeWatchSpec(const proxmox::gateway::v1::WatchTaskReq
                                         const grpc::CallbackServerContext& ctx,
                                         const Backend& backend);
 
-// Every call is one watcher of TaskWatchers; no thread waits for a task.
+inline constexpr char kWatchTaskMethod[] = "/proxmox.gateway.v1.Tasks/WatchTask";
+inline constexpr char kWaitTaskMethod[] = "/proxmox.gateway.v1.Tasks/WaitTask";
+
+// Every call is one watcher of TaskWatchers; no thread waits for a task. Each call answers
+// and logs its request id and is counted in `metrics` (if given) under its method, as the
+// generated API's calls are.
 class TasksService final : public proxmox::gateway::v1::Tasks::CallbackService {
  public:
   // `tokens`: the listener's bearer tokens (--auth_tokens_file), checked as for every RPC.
-  TasksService(TaskWatchers& watchers, const Backend& backend, const BearerTokens& tokens)
-      : watchers_(watchers), backend_(backend), tokens_(tokens) {}
+  // `metrics` must know kWatchTaskMethod and kWaitTaskMethod as own methods.
+  TasksService(TaskWatchers& watchers, const Backend& backend, const BearerTokens& tokens,
+               CallMetrics* metrics = nullptr)
+      : watchers_(watchers), backend_(backend), tokens_(tokens), metrics_(metrics) {}
 
   grpc::ServerWriteReactor<proxmox::gateway::v1::TaskEvent>* WatchTask(
       grpc::CallbackServerContext* ctx,
@@ -37,6 +45,7 @@ class TasksService final : public proxmox::gateway::v1::Tasks::CallbackService {
   TaskWatchers& watchers_;
   const Backend& backend_;
   const BearerTokens& tokens_;
+  CallMetrics* const metrics_;
 };
 
 }  // namespace pvegw::gateway

@@ -158,24 +158,42 @@ class MockModeMetrics(unittest.TestCase):
         self.assertEqual(value(after, "pve_gateway_rejected_calls_total", limit="max_concurrent_calls"), 0)
 
     def test_watch_task_moves_the_task_counters(self):
+        watch = "/proxmox.gateway.v1.Tasks/WatchTask"
+        wait = "/proxmox.gateway.v1.Tasks/WaitTask"
         _, before, _ = scrape(self.port)
         upid = self.nodes.PostNodesNodeQemu(self.nodes_pb.PostNodesNodeQemuRequest(
             node="pve1", vmid=771, name="metrics-vm", memory="512"), timeout=10).data
-        events = list(self.tasks.WatchTask(self.tasks_pb.WatchTaskRequest(upid=upid), timeout=30))
+        request = self.tasks_pb.WatchTaskRequest(upid=upid)
+        events = list(self.tasks.WatchTask(request, timeout=30))
         self.assertTrue(events[-1].final)
         self.assertEqual(events[-1].exitstatus, "OK")
-        after = scrape_after_calls(self.port, before, 1)
-        self.assertEqual(value(after, "pve_gateway_task_pollers_started_total") -
-                         value(before, "pve_gateway_task_pollers_started_total"), 1)
-        self.assertGreaterEqual(value(after, "pve_gateway_task_polls_total") -
-                                value(before, "pve_gateway_task_polls_total"), 2)
+        # The Tasks service's own calls are counted and logged like the API's.
+        with self.assertRaises(self.grpc.RpcError) as err:
+            self.tasks.WaitTask(self.tasks_pb.WaitTaskRequest(upid="UPID:broken"), timeout=10,
+                                metadata=[("x-request-id", "metrics-wait-1")])
+        self.assertEqual(err.exception.code(), self.grpc.StatusCode.INVALID_ARGUMENT)
+        after = scrape_after_calls(self.port, before, 3)
+
+        def delta(name, **labels):
+            return value(after, name, **labels) - value(before, name, **labels)
+
+        self.assertEqual(delta("pve_gateway_task_pollers_started_total"), 1)
+        self.assertGreaterEqual(delta("pve_gateway_task_polls_total"), 2)
+        self.assertEqual(delta("pve_gateway_calls_total",
+                               method="/proxmox.ve.v1.Nodes/PostNodesNodeQemu", code="OK"), 1)
+        self.assertEqual(delta("pve_gateway_calls_total", method=watch, code="OK"), 1)
+        self.assertEqual(delta("pve_gateway_calls_total", method=wait, code="INVALID_ARGUMENT"), 1)
+        self.assertEqual(delta("pve_gateway_request_bytes_total", method=watch), request.ByteSize())
+        self.assertEqual(delta("pve_gateway_response_bytes_total", method=watch),
+                         sum(e.ByteSize() for e in events))
+        self.assertEqual(delta("pve_gateway_call_duration_seconds_count", method=watch), 1)
         pvetest.wait_until(lambda: value(scrape(self.port)[1], "pve_gateway_task_watchers") == 0 and
                            value(scrape(self.port)[1], "pve_gateway_task_pollers") == 0,
                            what="watchers and pollers gone")
-        self.assertEqual(value(after, "pve_gateway_calls_total",
-                               method="/proxmox.ve.v1.Nodes/PostNodesNodeQemu", code="OK") -
-                         value(before, "pve_gateway_calls_total",
-                               method="/proxmox.ve.v1.Nodes/PostNodesNodeQemu", code="OK"), 1)
+        pvetest.wait_until(
+            lambda: re.search(r"call failed method=%s code=INVALID_ARGUMENT .*"
+                              r"request_id=metrics-wait-1" % re.escape(wait), self.gw.log()),
+            what="the failed WaitTask in the log")
 
     def test_build_process_and_mock_store(self):
         _, samples, text = scrape(self.port)
