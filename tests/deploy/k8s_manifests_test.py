@@ -207,6 +207,16 @@ class CheckerRejects(unittest.TestCase):
                     lambda c, _: c["startupProbe"]["grpc"].__setitem__("port", 50051),
                     "startupProbe probes port 50051")
 
+    def test_images_name_a_version(self):
+        for overlay, container in (("standalone", "pve-gateway"), ("mock", "pve-mock"),
+                                   ("mock", "pve-gateway"), ("sidecar", "pve-gateway")):
+            for image in ("pve-grpc-gateway", "registry.example.com:5000/pve-grpc-gateway",
+                          "pve-grpc-gateway:latest"):
+                with self.subTest(overlay=overlay, container=container, image=image):
+                    self.mutate(overlay, container,
+                                lambda c, _, image=image: c.__setitem__("image", image),
+                                "must name a version")
+
     def test_each_security_setting(self):
         def drop(key):
             return lambda c, pod: (c["securityContext"].pop(key, None),

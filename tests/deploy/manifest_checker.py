@@ -87,10 +87,14 @@ def role(container):
         binary = str(command[0]).rsplit("/", 1)[-1]
         if binary in OUR_BINARIES:
             return binary
-    image = str(container.get("image", ""))
-    if image.split("@")[0].split(":")[0].rsplit("/", 1)[-1] == OUR_IMAGE:
+    if image_repository(str(container.get("image", ""))) == OUR_IMAGE:
         return "pve-gateway"  # the image's entrypoint
     return None
+
+
+def image_repository(image):
+    """'registry:5000/team/pve-grpc-gateway:1.0@sha256:...' -> 'pve-grpc-gateway'."""
+    return image.split("@")[0].rsplit("/", 1)[-1].split(":")[0]
 
 
 class Checker:
@@ -190,6 +194,7 @@ class Checker:
             if r is None:
                 continue
             ours += 1
+            self.check_image(where, c)
             self.check_shm(where, c, volumes)
             if r == "pve-gateway":
                 self.check_gateway(where, c, obj)
@@ -198,6 +203,15 @@ class Checker:
                     if not c.get(probe):
                         self.error(where, f"has no {probe}")
         return ours
+
+    def check_image(self, where, c):
+        # An image without a tag or digest is ':latest': every replica could run another build.
+        image = str(c.get("image", ""))
+        name = image.split("@")[0].rsplit("/", 1)[-1]  # the last part; a registry port is not a tag
+        if "@" not in image and ":" not in name:
+            self.error(where, f"image {image!r} must name a version (tag or digest), not :latest")
+        elif name.endswith(":latest"):
+            self.error(where, f"image {image!r} must name a version, not :latest")
 
     def check_security(self, where, c, pod_sc):
         sc = c.get("securityContext") or {}
