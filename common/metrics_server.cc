@@ -1,17 +1,18 @@
 #include "common/metrics_server.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <array>
+#include <atomic>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <exception>
+#include <optional>
+#include <set>
+#include <thread>
+#include <utility>
 
-#include <cerrno>
-#include <cstring>
-
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/metrics.h"
@@ -19,6 +20,18 @@
 namespace pvegw::metrics {
 
 namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+using Parser = http::request_parser<http::empty_body>;
+
+// After the answer, what the client still sends is read and dropped for at most this long
+// (and this much): closing with unread input would reset the connection and could destroy
+// the answer in flight.
+constexpr std::chrono::milliseconds kDrainTime{500};
+constexpr std::size_t kMaxDrainBytes = 64 * 1024;
 
 HttpAnswer Plain(int status, const char* reason, std::string body) {
   HttpAnswer a;
@@ -29,62 +42,192 @@ HttpAnswer Plain(int status, const char* reason, std::string body) {
   return a;
 }
 
-// Writes all of `data` within the deadline; false if the peer went away or was too slow.
-bool WriteAll(int fd, absl::string_view data, std::chrono::steady_clock::time_point deadline) {
-  while (!data.empty()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{fd, POLLOUT, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-    const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
+void Configure(Parser& parser) {
+  parser.header_limit(static_cast<std::uint32_t>(kMaxRequestBytes));
+  parser.eager(false);  // the header only: a body is never read
 }
 
-}  // namespace
+HttpAnswer TooLarge() {
+  return Plain(431, "Request Header Fields Too Large",
+               absl::StrCat("request headers exceed ", kMaxRequestBytes, " bytes\n"));
+}
 
-HttpAnswer AnswerRequest(absl::string_view request, bool complete,
-                         const std::function<std::string()>& render) {
-  if (!complete) {
-    return request.size() >= kMaxRequestBytes
-               ? Plain(431, "Request Header Fields Too Large",
-                       absl::StrCat("request headers exceed ", kMaxRequestBytes, " bytes\n"))
-               : Plain(400, "Bad Request", "incomplete request\n");
-  }
-  // Request line: METHOD SP TARGET SP HTTP/1.x
-  const auto eol = request.find("\r\n");
-  const absl::string_view line = request.substr(0, eol);
-  const auto sp1 = line.find(' ');
-  const auto sp2 = sp1 == absl::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp1 == absl::string_view::npos || sp2 == absl::string_view::npos || sp1 == 0 ||
-      !absl::StartsWith(line.substr(sp2 + 1), "HTTP/1.")) {
-    return Plain(400, "Bad Request", "malformed request line\n");
-  }
-  const absl::string_view method = line.substr(0, sp1);
-  absl::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+// The answer to a parsed request header.
+HttpAnswer Route(const http::request_header<>& header, const std::function<std::string()>& render) {
+  absl::string_view target(header.target().data(), header.target().size());
   target = target.substr(0, target.find('?'));
-  for (char c : line) {
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f) {
-      return Plain(400, "Bad Request", "control character in the request line\n");
-    }
-  }
   if (target != kMetricsPath) return Plain(404, "Not Found", "only /metrics is served here\n");
-  if (method != "GET" && method != "HEAD") {
-    HttpAnswer a = Plain(405, "Method Not Allowed", "GET /metrics\n");
-    return a;
+  const http::verb verb = header.method();
+  if (verb != http::verb::get && verb != http::verb::head) {
+    return Plain(405, "Method Not Allowed", "GET /metrics\n");
   }
   HttpAnswer a;
   a.status = 200;
   a.reason = "OK";
   a.content_type = kContentType;
-  a.body = render();
-  a.head = method == "HEAD";
+  a.head = verb == http::verb::head;
+  a.body = render();  // HEAD too: its Content-Length is the page's
   return a;
 }
+
+// The answer after reading a header ended with `ec` (success or why not).
+std::optional<HttpAnswer> AnswerAfterRead(const beast::error_code& ec, const Parser& parser,
+                                          const std::function<std::string()>& render) {
+  if (!ec && parser.is_header_done()) {
+    try {
+      return Route(parser.get().base(), render);
+    } catch (const std::exception& e) {
+      return Plain(500, "Internal Server Error", absl::StrCat(e.what(), "\n"));
+    }
+  }
+  if (ec == http::error::header_limit || ec == beast::http::error::buffer_overflow) {
+    return TooLarge();
+  }
+  if (ec == net::error::operation_aborted || ec == beast::error::timeout) {
+    return std::nullopt;  // too slow, or shutting down: dropped without an answer
+  }
+  if (ec == http::error::end_of_stream || ec == net::error::eof) {
+    return std::nullopt;  // closed before sending anything
+  }
+  if (ec == http::error::partial_message || ec == http::error::need_more) {
+    return Plain(400, "Bad Request", "incomplete request\n");
+  }
+  return Plain(400, "Bad Request", absl::StrCat("malformed request: ", ec.message(), "\n"));
+}
+
+http::response<http::string_body> ToResponse(HttpAnswer a, unsigned version) {
+  http::response<http::string_body> res{static_cast<http::status>(a.status),
+                                        version == 10 ? 10u : 11u};
+  res.reason(a.reason);
+  res.set(http::field::content_type, a.content_type);
+  if (a.status == 405) res.set(http::field::allow, "GET, HEAD");
+  res.keep_alive(false);
+  const std::size_t length = a.body.size();
+  if (!a.head) res.body() = std::move(a.body);
+  res.content_length(length);
+  return res;
+}
+
+// One connection: read one request header, answer, close.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  // `on_done` runs on the io thread when the session ends.
+  Session(tcp::socket socket, const std::function<std::string()>& render,
+          std::function<void(Session*)> on_done)
+      : stream_(std::move(socket)), render_(render), on_done_(std::move(on_done)) {
+    Configure(parser_);
+  }
+  ~Session() { on_done_(this); }
+
+  // Aborts whatever the session waits for; its handlers then end it.
+  void Close() { stream_.close(); }
+
+  void Run() {
+    stream_.expires_after(kRequestTimeout);
+    http::async_read_header(
+        stream_, buffer_, parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+  }
+
+ private:
+  void OnRead(beast::error_code ec) {
+    std::optional<HttpAnswer> answer = AnswerAfterRead(ec, parser_, render_);
+    if (!answer) return;
+    const unsigned version = parser_.is_header_done() ? parser_.get().version() : 11;
+    response_ = ToResponse(*std::move(answer), version);
+    stream_.expires_after(kRequestTimeout);
+    http::async_write(stream_, response_,
+                      [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
+                        if (write_ec) return;
+                        beast::error_code ignored;
+                        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                        self->stream_.expires_after(kDrainTime);
+                        self->Drain();
+                      });
+  }
+
+  void Drain() {
+    stream_.async_read_some(net::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->drained_ += n;
+                              if (!ec && self->drained_ < kMaxDrainBytes) self->Drain();
+                            });
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_{kMaxRequestBytes};
+  Parser parser_;
+  http::response<http::string_body> response_;
+  std::array<char, 2048> scratch_{};
+  std::size_t drained_ = 0;
+  const std::function<std::string()>& render_;
+  std::function<void(Session*)> on_done_;
+};
+
+}  // namespace
+
+HttpAnswer AnswerRequest(absl::string_view request, bool complete,
+                         const std::function<std::string()>& render) {
+  Parser parser;
+  Configure(parser);
+  beast::error_code ec;
+  std::size_t used = 0;
+  // The parser takes the header in one piece once it is all there (as the server's buffered
+  // read hands it over); a complete header is parsed whatever follows it.
+  while (!ec && !parser.is_header_done() && used < request.size()) {
+    used += parser.put(net::buffer(request.data() + used, request.size() - used), ec);
+    if (ec == http::error::need_more) {
+      ec = {};
+      break;
+    }
+  }
+  if (!ec && !parser.is_header_done()) {
+    if (request.size() >= kMaxRequestBytes) return TooLarge();
+    ec = complete ? http::error::partial_message : http::error::need_more;
+    if (request.empty()) return Plain(400, "Bad Request", "incomplete request\n");
+  }
+  std::optional<HttpAnswer> answer = AnswerAfterRead(ec, parser, render);
+  return answer ? *std::move(answer) : Plain(400, "Bad Request", "incomplete request\n");
+}
+
+struct MetricsServer::Impl {
+  explicit Impl(std::function<std::string()> r) : render(std::move(r)) {}
+
+  void Accept() {
+    if (active >= kMaxConnections) {
+      accept_paused = true;  // the rest wait in the listen backlog until one is done
+      return;
+    }
+    acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+      if (!ec) {
+        ++active;
+        auto session = std::make_shared<Session>(std::move(socket), render, [this](Session* ended) {
+          live.erase(ended);
+          --active;
+          if (accept_paused && acceptor.is_open()) {
+            accept_paused = false;
+            Accept();
+          }
+        });
+        live.insert(session.get());
+        session->Run();
+      }
+      Accept();
+    });
+  }
+
+  const std::function<std::string()> render;
+  std::atomic<bool> stopped{false};
+  // io thread only:
+  int active = 0;
+  bool accept_paused = false;
+  std::set<Session*> live;  // open sessions, closed by Stop()
+  int port = 0;
+  net::io_context io{1};
+  tcp::acceptor acceptor{io};
+  std::thread thread;
+};
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const std::string& listen, std::function<std::string()> render) {
@@ -103,159 +246,54 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const int rc =
-      getaddrinfo(host.empty() ? nullptr : host.c_str(), port_text.c_str(), &hints, &found);
-  if (rc != 0 || found == nullptr) {
+  auto impl = std::make_unique<Impl>(std::move(render));
+  beast::error_code ec;
+  tcp::resolver resolver(impl->io);
+  const auto found = resolver.resolve(host.empty() ? "0.0.0.0" : host, port_text,
+                                      tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || found.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--metrics_listen=", listen, ": cannot resolve host: ", gai_strerror(rc)));
+        absl::StrCat("--metrics_listen=", listen, ": cannot resolve host: ", ec.message()));
   }
-  int fd = -1;
   std::string error = "no usable address";
-  for (addrinfo* ai = found; ai != nullptr && fd < 0; ai = ai->ai_next) {
-    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) continue;
-    const int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, 64) != 0) {
-      error = std::strerror(errno);
-      close(fd);
-      fd = -1;
-    }
+  for (const auto& entry : found) {
+    beast::error_code bind_ec;
+    impl->acceptor.open(entry.endpoint().protocol(), bind_ec);
+    if (!bind_ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), bind_ec);
+    if (!bind_ec) impl->acceptor.bind(entry.endpoint(), bind_ec);
+    if (!bind_ec) impl->acceptor.listen(64, bind_ec);
+    if (!bind_ec) break;
+    error = bind_ec.message();
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
   }
-  freeaddrinfo(found);
-  if (fd < 0) {
+  if (!impl->acceptor.is_open()) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", listen, " for metrics: ", error));
   }
-  sockaddr_storage bound{};
-  socklen_t len = sizeof(bound);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-  const int bound_port =
-      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                        : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  auto server =
-      std::unique_ptr<MetricsServer>(new MetricsServer(fd, bound_port, std::move(render)));
-  if (pipe2(server->wake_, O_CLOEXEC) != 0) {
-    return absl::UnavailableError("cannot create the metrics server's wake-up pipe");
-  }
-  server->acceptor_ = std::thread([s = server.get()] { s->AcceptLoop(); });
-  return server;
+  impl->port = impl->acceptor.local_endpoint().port();
+  impl->Accept();
+  Impl* raw = impl.get();
+  raw->thread = std::thread([raw] { raw->io.run(); });
+  return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(impl)));
 }
 
-MetricsServer::MetricsServer(int fd, int port, std::function<std::string()> render)
-    : listen_fd_(fd), port_(port), render_(std::move(render)) {}
+MetricsServer::MetricsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-MetricsServer::~MetricsServer() {
-  Stop();
-  close(listen_fd_);
-  for (int fd : wake_) {
-    if (fd >= 0) close(fd);
-  }
-}
+MetricsServer::~MetricsServer() { Stop(); }
+
+int MetricsServer::port() const { return impl_->port; }
 
 void MetricsServer::Stop() {
-  if (stopping_.exchange(true)) return;
-  if (wake_[1] >= 0) {
-    const char c = 'x';
-    [[maybe_unused]] ssize_t n = write(wake_[1], &c, 1);
-  }
-  if (acceptor_.joinable()) acceptor_.join();
-  // Connections still being served end within kRequestTimeout (their own deadlines).
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return active_ == 0; });
-}
-
-void MetricsServer::AcceptLoop() {
-  for (;;) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-    const int n = poll(fds, 2, -1);
-    if (stopping_) return;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    if ((fds[0].revents & POLLIN) == 0) continue;
-    {
-      // At the connection limit, leave the rest in the backlog until one is done.
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return active_ < kMaxConnections || stopping_; });
-      if (stopping_) return;
-    }
-    const int client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (client < 0) continue;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++active_;
-    }
-    std::thread([this, client] {
-      Serve(client);
-      close(client);
-      std::lock_guard<std::mutex> lock(mu_);
-      --active_;
-      cv_.notify_all();
-    }).detach();
-  }
-}
-
-void MetricsServer::Serve(int fd) {
-  const auto deadline = std::chrono::steady_clock::now() + kRequestTimeout;
-  std::string request;
-  bool complete = false;
-  char buffer[2048];
-  // Bounded read: until the blank line that ends the headers, kMaxRequestBytes, or the
-  // deadline, whichever comes first. A body (there should be none) is never read.
-  while (!complete && request.size() < kMaxRequestBytes && !stopping_) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return;  // too slow: dropped without an answer
-    pollfd p{fd, POLLIN, 0};
-    const int ready = poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 200)));
-    if (ready < 0 && errno != EINTR) return;
-    if (ready <= 0) continue;
-    const std::size_t want = std::min(sizeof(buffer), kMaxRequestBytes - request.size());
-    const ssize_t got = recv(fd, buffer, want, 0);
-    if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    if (got <= 0) break;  // closed early: answered as incomplete (if anyone still listens)
-    request.append(buffer, static_cast<std::size_t>(got));
-    complete =
-        request.find("\r\n\r\n") != std::string::npos || request.find("\n\n") != std::string::npos;
-  }
-  if (stopping_ && !complete) return;
-  if (request.empty()) return;
-  HttpAnswer a;
-  try {
-    a = AnswerRequest(request, complete, render_);
-  } catch (const std::exception& e) {
-    a.status = 500;
-    a.reason = "Internal Server Error";
-    a.content_type = "text/plain; charset=utf-8";
-    a.body = absl::StrCat(e.what(), "\n");
-  }
-  std::string head =
-      absl::StrCat("HTTP/1.1 ", a.status, " ", a.reason, "\r\nContent-Type: ", a.content_type,
-                   "\r\nContent-Length: ", a.body.size(), "\r\n");
-  if (a.status == 405) absl::StrAppend(&head, "Allow: GET, HEAD\r\n");
-  absl::StrAppend(&head, "Connection: close\r\n\r\n");
-  const auto write_deadline = std::chrono::steady_clock::now() + kRequestTimeout;
-  if (!WriteAll(fd, head, write_deadline)) return;
-  if (!a.head) WriteAll(fd, a.body, write_deadline);
-  shutdown(fd, SHUT_WR);
-  // Closing with unread input would reset the connection and could destroy the answer in
-  // flight: read (and drop) what the client still sends, briefly and boundedly.
-  const auto drain_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
-  std::size_t drained = 0;
-  while (drained < 64 * 1024 && std::chrono::steady_clock::now() < drain_deadline) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) continue;
-    const ssize_t got = recv(fd, buffer, sizeof(buffer), 0);
-    if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) break;
-    if (got > 0) drained += static_cast<std::size_t>(got);
-  }
+  if (impl_->stopped.exchange(true)) return;
+  // On the io thread: stop accepting and close every open connection. Their handlers end
+  // with operation_aborted, and the loop returns once nothing is left to do.
+  net::post(impl_->io, [impl = impl_.get()] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+    for (Session* session : impl->live) session->Close();
+  });
+  if (impl_->thread.joinable()) impl_->thread.join();
 }
 
 }  // namespace pvegw::metrics

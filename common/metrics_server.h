@@ -1,18 +1,15 @@
-// A minimal plain-HTTP/1.1 server for Prometheus scrapes: GET (or HEAD) /metrics answers
-// the registry's text format; other paths 404, other methods 405, malformed or oversized
-// requests 400/431. One request per connection, every read bounded in size and time.
+// A small plain-HTTP/1.1 server (Boost.Beast) for Prometheus scrapes: GET (or HEAD)
+// /metrics answers the registry's text format; other paths 404, other methods 405,
+// malformed or oversized requests 400/431. One request per connection, every read bounded
+// in size and time, one thread.
 #ifndef PVEGW_COMMON_METRICS_SERVER_H_
 #define PVEGW_COMMON_METRICS_SERVER_H_
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -35,8 +32,10 @@ struct HttpAnswer {
   std::string body;
   bool head = false;  // HEAD: headers only
 };
-// `request` is everything read up to and including the blank line (or what was read before
-// a limit was hit: `complete` false). `render` produces the body of /metrics.
+// The answer to the raw bytes of one request (request line and headers; what follows the
+// blank line is not read), parsed as the server parses them. `complete` false: the peer
+// stopped sending (or a limit was hit) before the blank line. `render` produces the body of
+// /metrics.
 HttpAnswer AnswerRequest(absl::string_view request, bool complete,
                          const std::function<std::string()>& render);
 
@@ -51,23 +50,13 @@ class MetricsServer {
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
 
-  int port() const { return port_; }
+  int port() const;
   void Stop();
 
  private:
-  MetricsServer(int fd, int port, std::function<std::string()> render);
-  void AcceptLoop();
-  void Serve(int fd);
-
-  const int listen_fd_;
-  const int port_;
-  const std::function<std::string()> render_;
-  int wake_[2] = {-1, -1};  // pipe: Stop() wakes the accept loop
-  std::atomic<bool> stopping_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int active_ = 0;  // connections being served
-  std::thread acceptor_;
+  struct Impl;
+  explicit MetricsServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace pvegw::metrics

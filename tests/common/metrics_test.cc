@@ -244,6 +244,37 @@ TEST(MetricsServerTest, ServesScrapesAndSurvivesGarbage) {
   (*server)->Stop();
 }
 
+TEST(MetricsServerTest, StopClosesIdleConnectionsAndScrapesGoOnUnderTheLimit) {
+  Registry registry;
+  registry.AddCounter("up_total", "Up.").Get().Increment();
+  auto server = MetricsServer::Start("127.0.0.1:0", [&] { return registry.Render(); });
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  auto connect_idle = [port] {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    return fd;
+  };
+  // Clients that connect and send nothing hold fewer than kMaxConnections slots: scrapes
+  // are still answered.
+  std::vector<int> idle;
+  for (int i = 0; i < kMaxConnections - 1; ++i) idle.push_back(connect_idle());
+  EXPECT_THAT(Exchange(port, "GET /metrics HTTP/1.1\r\n\r\n"), HasSubstr("up_total 1\n"));
+  // Stop() does not wait for them: their connections are closed (EOF, no answer).
+  (*server)->Stop();
+  for (int fd : idle) {
+    char c;
+    EXPECT_LE(recv(fd, &c, 1, 0), 0);
+    close(fd);
+  }
+}
+
 TEST(MetricsServerTest, BadAddressesAreRefused) {
   auto render = [] { return std::string(); };
   EXPECT_EQ(MetricsServer::Start("no-port", render).status().code(),
