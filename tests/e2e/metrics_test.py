@@ -8,7 +8,6 @@ kind, retries, ticket logins, X-Request-ID in pve-mock's access log, the `upstre
 
 Run by ctest (see tests/e2e/CMakeLists.txt for the arguments).
 """
-import argparse
 import json
 import os
 import re
@@ -430,19 +429,5 @@ class RealModeMetrics(unittest.TestCase):
                          value(before, "pve_gateway_upstream_errors_total", **key), 1)
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pve-mock", required=True)
-    parser.add_argument("--gateway", required=True)
-    parser.add_argument("--proto-dir", required=True)
-    parser.add_argument("--import-root", action="append", default=[])
-    parser.add_argument("--protoc", required=True)
-    parser.add_argument("--grpc-python-plugin", required=True)
-    ARGS, rest = parser.parse_known_args()
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() and program.result.testsRun > 0 else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(pvetest.run_tests(globals()))

@@ -8,7 +8,6 @@ Usage: observability_test.py --gateway build/bin/pve-gateway [unittest arguments
 import argparse
 import json
 import os
-import queue
 import re
 import shutil
 import signal

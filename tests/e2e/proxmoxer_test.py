@@ -7,10 +7,8 @@ task polling, and the refusals a client must see (wrong password, deleted token)
 
 Run by ctest; by hand: /usr/bin/python3 tests/e2e/proxmoxer_test.py --pve-mock build/bin/pve-mock
 """
-import argparse
 import os
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -97,14 +95,5 @@ class ProxmoxerTest(unittest.TestCase):
         self.assertIn("Couldn't authenticate user: root@pam", str(err.exception))
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pve-mock", required=True)
-    ARGS, rest = parser.parse_known_args()
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() and program.result.testsRun > 0 else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(pvetest.run_tests(globals(), gateway=False))

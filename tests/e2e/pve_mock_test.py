@@ -8,7 +8,6 @@ fault rules, TLS (the generated certificate, plain HTTP redirected), and operati
 
 Run by ctest; by hand: /usr/bin/python3 tests/e2e/pve_mock_test.py --pve-mock build/bin/pve-mock
 """
-import argparse
 import hashlib
 import json
 import os
@@ -428,14 +427,5 @@ class OperationsTest(unittest.TestCase):
             self.assertEqual(mock.terminate(), 0)
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pve-mock", required=True)
-    ARGS, rest = parser.parse_known_args()
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() and program.result.testsRun > 0 else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(pvetest.run_tests(globals(), gateway=False))

@@ -3,6 +3,7 @@
 Every server binds 127.0.0.1 port 0 and reports its address on its start-up line; every
 wait has a deadline. Mock state lives in a private directory under /dev/shm.
 """
+import argparse
 import http.client
 import os
 import re
@@ -14,6 +15,8 @@ import subprocess
 import tempfile
 import threading
 import time
+import sys
+import unittest
 import urllib.parse
 
 MOCK_LINE = re.compile(r"serving (https?)://([0-9.]+):(\d+)/api2/json fingerprint=(\S+)")
@@ -211,3 +214,21 @@ def generate_stubs(protoc, grpc_python_plugin, proto_dir, import_roots, out_dir)
         "--python_out=" + out_dir, "--grpc_python_out=" + out_dir,
         "--plugin=protoc-gen-grpc_python=" + grpc_python_plugin] + api + support
     subprocess.run(cmd, check=True)
+
+
+def run_tests(module_globals, pve_mock=True, gateway=True):
+    """The main() of a test module run by ctest: parses the binaries' and protos' paths into
+    the module's ARGS, runs its tests and answers the exit status (1 unless at least one test
+    ran and all passed). Unknown arguments go to unittest (e.g. a test name)."""
+    parser = argparse.ArgumentParser(description=module_globals.get("__doc__"))
+    if pve_mock:
+        parser.add_argument("--pve-mock", required=True)
+    if gateway:
+        parser.add_argument("--gateway", required=True)
+        parser.add_argument("--proto-dir", required=True)
+        parser.add_argument("--import-root", action="append", default=[])
+        parser.add_argument("--protoc", required=True)
+        parser.add_argument("--grpc-python-plugin", required=True)
+    module_globals["ARGS"], rest = parser.parse_known_args()
+    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
+    return 0 if program.result.wasSuccessful() and program.result.testsRun > 0 else 1

@@ -9,8 +9,6 @@ anything the gateway wrote or answered.
 
 Run by ctest (see tests/e2e/CMakeLists.txt for the arguments).
 """
-import argparse
-import concurrent.futures
 import json
 import os
 import re
@@ -340,19 +338,5 @@ class RealModeTest(unittest.TestCase):
                 self.assertNotIn(secret, text, "a credential leaked into %s" % g.argv)
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pve-mock", required=True)
-    parser.add_argument("--gateway", required=True)
-    parser.add_argument("--proto-dir", required=True)
-    parser.add_argument("--import-root", action="append", default=[])
-    parser.add_argument("--protoc", required=True)
-    parser.add_argument("--grpc-python-plugin", required=True)
-    ARGS, rest = parser.parse_known_args()
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() and program.result.testsRun > 0 else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(pvetest.run_tests(globals()))
