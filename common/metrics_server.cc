@@ -5,6 +5,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <exception>
@@ -32,6 +33,8 @@ using Parser = http::request_parser<http::empty_body>;
 // the answer in flight.
 constexpr std::chrono::milliseconds kDrainTime{500};
 constexpr std::size_t kMaxDrainBytes = 64 * 1024;
+// After a failed accept (e.g. no file descriptor left), the pause before the next.
+constexpr std::chrono::milliseconds kAcceptRetry{100};
 
 HttpAnswer Plain(int status, const char* reason, std::string body) {
   HttpAnswer a;
@@ -200,7 +203,16 @@ struct MetricsServer::Impl {
     }
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-      if (!ec) {
+      if (ec) {
+        // E.g. out of file descriptors: the connection stays in the backlog, so accepting
+        // again at once would spin. Try again a little later.
+        retry.expires_after(kAcceptRetry);
+        retry.async_wait([this](beast::error_code wait_ec) {
+          if (!wait_ec && acceptor.is_open()) Accept();
+        });
+        return;
+      }
+      {
         ++active;
         auto session = std::make_shared<Session>(std::move(socket), render, [this](Session* ended) {
           live.erase(ended);
@@ -226,6 +238,7 @@ struct MetricsServer::Impl {
   int port = 0;
   net::io_context io{1};
   tcp::acceptor acceptor{io};
+  net::steady_timer retry{io};
   std::thread thread;
 };
 
@@ -291,6 +304,7 @@ void MetricsServer::Stop() {
   net::post(impl_->io, [impl = impl_.get()] {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
+    impl->retry.cancel();
     for (Session* session : impl->live) session->Close();
   });
   if (impl_->thread.joinable()) impl_->thread.join();

@@ -160,13 +160,17 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
     }
     const std::int64_t in_flight = service_.counters_.in_flight.fetch_add(1) + 1;
     admitted_ = true;
-    if (service_.metrics_ != nullptr) service_.metrics_->in_flight().Add(1);
     if (in_flight > service_.max_in_flight_) {
       if (service_.metrics_ != nullptr) service_.metrics_->RejectedByConcurrencyLimit();
       Fail(grpc::Status(
           grpc::StatusCode::RESOURCE_EXHAUSTED,
           absl::StrCat("too many concurrent calls (limit ", service_.max_in_flight_, ")")));
       return;
+    }
+    // The gauge shows calls being served: never above the limit, whatever is refused.
+    if (service_.metrics_ != nullptr) {
+      service_.metrics_->in_flight().Add(1);
+      in_flight_gauge_ = true;
     }
     StartRead(&request_);
   }
@@ -262,7 +266,7 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
 
   void OnDone() override {
     if (admitted_) service_.counters_.in_flight.fetch_sub(1);
-    if (admitted_ && service_.metrics_ != nullptr) service_.metrics_->in_flight().Add(-1);
+    if (in_flight_gauge_) service_.metrics_->in_flight().Add(-1);
     const grpc::StatusCode code = CodeSeenByClient(*ctx_, final_, cancelled_);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -290,6 +294,7 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
   std::atomic<bool> cancelled_{false};
   const MethodEntry* entry_ = nullptr;
   bool admitted_ = false;
+  bool in_flight_gauge_ = false;  // counted in the in-flight gauge (admitted under the limit)
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
   std::uint64_t request_bytes_ = 0;

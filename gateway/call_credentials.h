@@ -47,8 +47,9 @@ inline bool WellFormedToken(absl::string_view value) {
   const absl::string_view id = value.substr(0, eq);
   const auto at = id.find('@');
   const auto bang = id.find('!');
+  // The whole value goes into one header: no space, ';' or ',' anywhere in it.
   return at != absl::string_view::npos && at > 0 && bang != absl::string_view::npos &&
-         bang > at + 1 && bang + 1 < id.size() && HeaderSafe(value.substr(eq + 1));
+         bang > at + 1 && bang + 1 < id.size() && HeaderSafe(value);
 }
 
 }  // namespace call_credentials_internal

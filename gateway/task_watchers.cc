@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -169,6 +170,7 @@ struct TaskWatchers::Core : std::enable_shared_from_this<TaskWatchers::Core> {
   std::mutex post_mu;
   bool accepting = true;
   bool closed = false;
+  std::atomic<bool> closing{false};  // Close() was called (read from any thread)
   grpc::Status close_status;
   std::unordered_map<std::string, std::shared_ptr<Poller>> pollers;
   std::atomic<std::int64_t> watchers{0};
@@ -764,6 +766,7 @@ void TaskWatchers::Cancel(const Handle& watcher) {
 
 void TaskWatchers::Close(const grpc::Status& status) {
   Core* core = core_.get();
+  core->closing = true;
   core->Post([core, status] {
     core->Guarded("close", [&] {
       core->closed = true;
@@ -774,6 +777,8 @@ void TaskWatchers::Close(const grpc::Status& status) {
     });
   });
 }
+
+bool TaskWatchers::closing() const { return core_->closing.load(); }
 
 void TaskWatchers::Stop() {
   {

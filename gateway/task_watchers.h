@@ -128,6 +128,8 @@ class TaskWatchers {
   void Cancel(const Handle& watcher);
   // Ends every watch with `status` and every later one too (server shutdown).
   void Close(const grpc::Status& status);
+  // Whether Close() has been called (the server is shutting down).
+  bool closing() const;
   // Stops the timer thread. Call once every watch has ended and before the backend goes.
   void Stop();
 

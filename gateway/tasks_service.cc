@@ -124,9 +124,10 @@ absl::StatusOr<WatchSpec> BuildSpec(const WatchTaskRequest& request,
 // caller set is an expected end, logged at debug like a cancellation.
 class CallRecord {
  public:
-  CallRecord(grpc::CallbackServerContext* ctx, CallMetrics* metrics, const char* method,
-             std::size_t request_bytes)
+  CallRecord(grpc::CallbackServerContext* ctx, const TaskWatchers& watchers, CallMetrics* metrics,
+             const char* method, std::size_t request_bytes)
       : ctx_(ctx),
+        watchers_(watchers),
         metrics_(metrics),
         method_(method),
         request_bytes_(request_bytes),
@@ -146,14 +147,19 @@ class CallRecord {
       metrics_->Finished(metrics_->SlotOfOwn(method_), code, seconds, request_bytes_,
                          response_bytes_);
     }
-    const bool quiet =
-        code == grpc::StatusCode::OK || cancelled_ || code == grpc::StatusCode::DEADLINE_EXCEEDED;
+    // Expected ends: the caller's own limit, and the streams a shutdown ends (UNAVAILABLE,
+    // so clients watch again elsewhere): a warning per open stream on every restart would
+    // say nothing.
+    const bool quiet = code == grpc::StatusCode::OK || cancelled_ ||
+                       code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                       (code == grpc::StatusCode::UNAVAILABLE && watchers_.closing());
     LogFinishedCall(method_, code, seconds, request_id_, "", final_.error_message(), quiet,
                     cancelled_);
   }
 
  private:
   grpc::CallbackServerContext* const ctx_;
+  const TaskWatchers& watchers_;
   CallMetrics* const metrics_;
   const char* const method_;
   const std::size_t request_bytes_;
@@ -274,7 +280,8 @@ std::pair<absl::StatusOr<WatchSpec>, grpc::Status> Validate(const WatchTaskReque
 
 grpc::ServerWriteReactor<TaskEvent>* TasksService::WatchTask(grpc::CallbackServerContext* ctx,
                                                              const WatchTaskRequest* request) {
-  auto* record = new CallRecord(ctx, metrics_, kWatchTaskMethod, request->ByteSizeLong());
+  auto* record =
+      new CallRecord(ctx, watchers_, metrics_, kWatchTaskMethod, request->ByteSizeLong());
   auto [spec, invalid] = Validate(*request, *ctx, backend_, tokens_);
   if (spec.ok()) spec->request_id = record->request_id();
   return new WatchReactor(watchers_, record, std::move(spec), std::move(invalid));
@@ -283,7 +290,7 @@ grpc::ServerWriteReactor<TaskEvent>* TasksService::WatchTask(grpc::CallbackServe
 grpc::ServerUnaryReactor* TasksService::WaitTask(grpc::CallbackServerContext* ctx,
                                                  const WaitTaskRequest* request,
                                                  TaskEvent* response) {
-  auto* record = new CallRecord(ctx, metrics_, kWaitTaskMethod, request->ByteSizeLong());
+  auto* record = new CallRecord(ctx, watchers_, metrics_, kWaitTaskMethod, request->ByteSizeLong());
   auto [spec, invalid] = Validate(AsWatch(*request), *ctx, backend_, tokens_);
   if (spec.ok()) spec->request_id = record->request_id();
   return new WaitReactor(watchers_, record, std::move(spec), std::move(invalid), response);

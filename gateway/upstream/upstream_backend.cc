@@ -131,6 +131,7 @@ struct UpstreamBackend::PendingCall {
   Clock::time_point deadline;
   HttpRequest http;                // target and body; auth headers set by ApplyIdentity
   bool configured_ticket = false;  // uses the shared ticket (re-login on 401)
+  bool anonymous_probe = false;    // health probe without credentials: a 401 is expected
   std::uint64_t ticket_generation = 0;
   bool relogged = false;
   int retries = 0;
@@ -363,7 +364,7 @@ void UpstreamBackend::Attempt(std::shared_ptr<PendingCall> call) {
                 [this, call, endpoint](Exchange e) { OnExchange(call, endpoint, std::move(e)); });
 }
 
-void UpstreamBackend::CountExchange(std::size_t endpoint, const Exchange& e) {
+void UpstreamBackend::CountExchange(std::size_t endpoint, const Exchange& e, bool expect_401) {
   int kind = -1;
   if (!e.status.ok()) {
     // The caller's own cancellation and our shutdown are nobody's error.
@@ -373,7 +374,7 @@ void UpstreamBackend::CountExchange(std::size_t endpoint, const Exchange& e) {
     }
   } else if (e.response.status >= 500) {
     kind = kHttp5xxError;
-  } else if (e.response.status >= 400) {
+  } else if (e.response.status >= 400 && !(expect_401 && e.response.status == 401)) {
     kind = kHttp4xxError;
   }
   if (kind >= 0 && endpoint < endpoint_urls_.size()) {
@@ -383,7 +384,7 @@ void UpstreamBackend::CountExchange(std::size_t endpoint, const Exchange& e) {
 
 void UpstreamBackend::OnExchange(std::shared_ptr<PendingCall> call, std::size_t endpoint,
                                  Exchange e) {
-  CountExchange(endpoint, e);
+  CountExchange(endpoint, e, call->anonymous_probe);
   if (e.status.ok()) {
     MarkUp(endpoint);
     last_answer_ns_ = Clock::now().time_since_epoch().count();
@@ -723,6 +724,7 @@ void UpstreamBackend::Probe() {
     call->tried.assign(client_->endpoints().size(), false);
     call->done = finish;
     call->rest = std::move(probe);
+    call->anonymous_probe = true;  // its 401 proves the host answers: not an error
     return Attempt(call);
   }
   this->Call(std::move(probe), finish);

@@ -124,7 +124,8 @@ class UpstreamBackend : public Backend {
   bool RetryLater(const std::shared_ptr<PendingCall>& call);
   void Complete(const std::shared_ptr<PendingCall>& call, RestResponse response);
   // Counts an exchange's error (transport failure or HTTP status >= 400), if any.
-  void CountExchange(std::size_t endpoint, const Exchange& e);
+  // Counts a failed exchange by kind; `expect_401`: a 401 answer is not a failure.
+  void CountExchange(std::size_t endpoint, const Exchange& e, bool expect_401 = false);
   void ApplyIdentity(PendingCall& call);
   absl::Status CheckCredentials(const std::optional<RestCredentials>& credentials) const;
 

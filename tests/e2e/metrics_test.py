@@ -239,6 +239,8 @@ class MockModeMetrics(unittest.TestCase):
         with self.assertRaises(self.grpc.RpcError) as err:
             channel.unary_unary("/proxmox.ve.v1.Version/GetVersion")(b"", timeout=10)
         self.assertEqual(err.exception.code(), self.grpc.StatusCode.RESOURCE_EXHAUSTED)
+        # A refused call is never counted as in flight: the gauge stays at the limit.
+        self.assertEqual(value(scrape(port)[1], "pve_gateway_in_flight_calls"), 1)
         release.set()
         future.result(timeout=30)
         samples = scrape_after_calls(port, {}, 2)

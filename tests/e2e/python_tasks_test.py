@@ -260,6 +260,34 @@ class RealModeTasksTest(unittest.TestCase):
         self.assertEqual(gw.terminate(), 0)
 
 
+class ShutdownTest(unittest.TestCase):
+    def test_shutdown_ends_open_streams_unavailable_logged_at_debug(self):
+        """A restart ends every open watch UNAVAILABLE (clients watch again elsewhere): an
+        expected end, logged at debug with its request id, not one warning per stream."""
+        import grpc
+        from proxmox.ve.v1 import nodes_pb2, nodes_pb2_grpc
+        from proxmox.gateway.v1 import tasks_pb2, tasks_pb2_grpc
+        gw = pvetest.Gateway(ARGS.gateway, WORK, "python-tasks-stop-%d" % os.getpid(),
+                             ["--log_level=debug"], env={"PROXMOX_MOCK_TASK_DURATION_MS": "600000"})
+        self.addCleanup(lambda: gw.proc.poll() is None and gw.kill())
+        channel = grpc.insecure_channel(gw.address)
+        self.addCleanup(channel.close)
+        upid = nodes_pb2_grpc.NodesStub(channel).PostNodesNodeQemu(
+            nodes_pb2.PostNodesNodeQemuRequest(node="pve1", vmid=183, name="py-stop"), timeout=10).data
+        stream = tasks_pb2_grpc.TasksStub(channel).WatchTask(
+            tasks_pb2.WatchTaskRequest(upid=upid), timeout=60, metadata=[("x-request-id", "watch-stop-1")])
+        self.assertEqual(next(stream).status, "running")
+        self.assertEqual(gw.terminate(), 0)
+        with self.assertRaises(grpc.RpcError) as err:
+            next(stream)
+        self.assertEqual(err.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        self.assertIn("shutting down", err.exception.details())
+        log = gw.log()
+        self.assertRegex(log, r"debug call method=/proxmox.gateway.v1.Tasks/WatchTask "
+                              r"code=UNAVAILABLE .*request_id=watch-stop-1")
+        self.assertNotIn("call failed", log)
+
+
 class BadScheduleTest(unittest.TestCase):
     def run_gateway(self, args, env_extra):
         env = dict(os.environ, PROXMOX_MOCK_STATE_DIR=WORK, PROXMOX_MOCK_STATE_NAMESPACE="python-tasks-bad",

@@ -780,6 +780,11 @@ TEST(UpstreamIdentity, MalformedCredentialsAreUnauthenticatedWithoutTheSecret) {
       {Metadata().Add("authorization", "PVEAPIToken=alice@pve!ci="), "TOKENID"},
       {Metadata().Add("authorization", "PVEAPIToken=alice@pve!ci=s3cr3t;value"), "TOKENID"},
       {Metadata().Add("authorization", "PVEAPIToken=!ci=s3cr3t-value"), "TOKENID"},
+      // A space in the id would let the value carry a second credential (pveproxy looks for
+      // PVEAuthCookie after whitespace).
+      {Metadata().Add("authorization", "PVEAPIToken=a@pve!t PVEAuthCookie=s3cr3t-value"),
+       "TOKENID"},
+      {Metadata().Add("authorization", "PVEAPIToken=a@pve!t,x=s3cr3t-value"), "TOKENID"},
       {Metadata()
            .Add("authorization", "PVEAPIToken=alice@pve!ci=s3cr3t-value")
            .Add("authorization", "PVEAPIToken=bob@pve!ci=s3cr3t-value"),
@@ -852,6 +857,38 @@ TEST(UpstreamHealth, ProbeReportsReachability) {
   EXPECT_FALSE(b->healthy());
   lock.unlock();
   for (const auto& s : server.seen()) EXPECT_EQ(s.target, "/api2/json/version");
+}
+
+TEST(UpstreamHealth, AnonymousProbeAnswered401IsHealthyAndNoError) {
+  // --client_credentials=require without configured credentials: the probe has no identity,
+  // and Proxmox's 401 proves it answers. It must not count as an upstream error (an idle,
+  // healthy gateway would show a rising error rate).
+  TestHttpsServer server(SelfSigned(),
+                         [](const TestRequest&) { return TestReply::Error(401, "No ticket"); });
+  UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
+  o.token_id.clear();
+  o.token_secret.clear();
+  o.client_credentials = "require";
+  o.health_interval = std::chrono::milliseconds(50);
+  auto b = Make(o);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool serving = false;
+  b->SetHealthListener([&](bool s) {
+    std::lock_guard<std::mutex> lock(mu);
+    serving = s;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return serving; }));
+  lock.unlock();
+  ASSERT_GE(server.requests(), 1);
+  EXPECT_EQ(b->counters().Errors(0, kHttp4xxError), 0u);
+  // A caller's own call answered 401 is counted.
+  RestRequest req = Get("/version");
+  req.credentials = RestCredentials{"PVEAPIToken=alice@pve!ci=wrong", "", ""};
+  EXPECT_EQ(Send(*b, req).status, 401);
+  EXPECT_EQ(b->counters().Errors(0, kHttp4xxError), 1u);
 }
 
 }  // namespace
