@@ -192,12 +192,12 @@ ValidatedParams ValidateParams(
   // Path parameters first: they are part of the URL and always win.
   std::map<std::string, std::vector<const std::string*>> given;
   for (const auto& [name, value] : path_params) given[name].push_back(&value);
-  for (const auto& [name, value] : params) {
+  for (const auto& param : params) {
     if (std::any_of(path_params.begin(), path_params.end(),
-                    [&](const auto& p) { return p.first == name; })) {
+                    [&](const auto& p) { return p.first == param.first; })) {
       continue;
     }
-    given[name].push_back(&value);
+    given[param.first].push_back(&param.second);
   }
 
   for (const auto& [name, values] : given) {

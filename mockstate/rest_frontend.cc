@@ -543,8 +543,9 @@ HttpAnswer RestFrontend::HandleApi(const HttpRequest& request, absl::string_view
   }
   absl::StatusOr<RestParams> from_query = DecodeFormParams(query);
   if (!from_query.ok()) return ApiError(400, from_query.status().message());
-  for (auto& [key, value] : *from_query) {
+  for (const auto& query_param : *from_query) {
     // A query key overrides the same body key (AE extract_params).
+    const std::string& key = query_param.first;
     call.params.erase(std::remove_if(call.params.begin(), call.params.end(),
                                      [&](const auto& p) { return p.first == key; }),
                       call.params.end());
