@@ -130,10 +130,21 @@ BENCHMARK(BM_EncodeCreateWith20Params)->Unit(benchmark::kMicrosecond);
 
 GatewayServer& Server() {
   static GatewayServer* server = [] {
-    static std::string dir = [] {
-      std::string templ = "/dev/shm/pvegw-gwbench-XXXXXX";
-      return std::string(::mkdtemp(templ.data()));
-    }();
+    // The mock world's directory, removed when the benchmark exits (the server itself is
+    // never torn down: benchmarks on other threads may still hold channels to it).
+    struct ScratchDir {
+      ScratchDir() {
+        std::string templ = "/dev/shm/pvegw-gwbench-XXXXXX";
+        if (::mkdtemp(templ.data()) != nullptr) path = templ;
+      }
+      ~ScratchDir() {
+        std::error_code ec;
+        if (!path.empty()) std::filesystem::remove_all(path, ec);
+      }
+      std::string path;
+    };
+    static ScratchDir scratch;
+    const std::string& dir = scratch.path;
     GatewayOptions options;
     options.listen = "127.0.0.1:0";
     options.mock.store.dir = dir;
