@@ -182,8 +182,8 @@ TEST(MetricsHttpTest, GarbageIsABadRequest) {
   EXPECT_EQ(AnswerRequest(std::string(kMaxRequestBytes, 'a'), false, Render).status, 431);
 }
 
-// Sends `payload` to the server and returns everything it answers until it closes.
-std::string Exchange(int port, const std::string& payload) {
+// A TCP connection to 127.0.0.1:`port` whose reads give up after 10 s; -1 if it fails.
+int ConnectLoopback(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -193,8 +193,15 @@ std::string Exchange(int port, const std::string& payload) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     close(fd);
-    return "connect failed";
+    return -1;
   }
+  return fd;
+}
+
+// Sends `payload` to the server and returns everything it answers until it closes.
+std::string Exchange(int port, const std::string& payload) {
+  const int fd = ConnectLoopback(port);
+  if (fd < 0) return "connect failed";
   std::size_t sent = 0;
   while (sent < payload.size()) {
     const ssize_t n = send(fd, payload.data() + sent, payload.size() - sent, MSG_NOSIGNAL);
@@ -251,21 +258,13 @@ TEST(MetricsServerTest, StopClosesIdleConnectionsAndScrapesGoOnUnderTheLimit) {
   auto server = MetricsServer::Start("127.0.0.1:0", [&] { return registry.Render(); });
   ASSERT_TRUE(server.ok()) << server.status();
   const int port = (*server)->port();
-  auto connect_idle = [port] {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    return fd;
-  };
   // Clients that connect and send nothing hold fewer than kMaxConnections slots: scrapes
   // are still answered.
   std::vector<int> idle;
-  for (int i = 0; i < kMaxConnections - 1; ++i) idle.push_back(connect_idle());
+  for (int i = 0; i < kMaxConnections - 1; ++i) {
+    idle.push_back(ConnectLoopback(port));
+    ASSERT_GE(idle.back(), 0);
+  }
   EXPECT_THAT(Exchange(port, "GET /metrics HTTP/1.1\r\n\r\n"), HasSubstr("up_total 1\n"));
   // Stop() does not wait for them (they could hold it for kRequestTimeout): it closes
   // their connections, which see EOF and no answer.
