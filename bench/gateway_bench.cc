@@ -22,6 +22,7 @@
 #include "gateway/call_metrics.h"
 #include "gateway/gateway_server.h"
 #include "gateway/method_table.h"
+#include "gateway/mock_mode_backend.h"
 #include "gateway/transcoder.h"
 
 namespace pvegw::gateway {
@@ -118,9 +119,9 @@ void BM_EncodeCreateWith20Params(benchmark::State& state) {
   }
   for (auto _ : state) {
     RestRequest out;
-    grpc::Status encoded = api.transcoder->Encode(*m->op, *request, &out);
+    absl::Status encoded = api.transcoder->Encode(*m->op, *request, &out);
     if (!encoded.ok()) {
-      state.SkipWithError(encoded.error_message().c_str());
+      state.SkipWithError(std::string(encoded.message()).c_str());
       break;
     }
     benchmark::DoNotOptimize(out);
@@ -147,8 +148,13 @@ GatewayServer& Server() {
     const std::string& dir = scratch.path;
     GatewayOptions options;
     options.listen = "127.0.0.1:0";
-    options.mock.store.dir = dir;
-    return GatewayServer::Start(options)->release();
+    MockOptions mock;
+    mock.store.dir = dir;
+    return GatewayServer::Start(options,
+                                [mock](std::shared_ptr<const pvegw::api::ApiIndex> api) {
+                                  return MockModeBackend::Create(std::move(api), mock);
+                                })
+        ->release();
   }();
   return *server;
 }

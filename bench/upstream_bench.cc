@@ -31,6 +31,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gateway/gateway_server.h"
+#include "gateway/upstream/upstream_backend.h"
 #include "spdlog/spdlog.h"
 
 namespace {
@@ -214,14 +215,20 @@ int main(int argc, char** argv) {
 
   pvegw::gateway::GatewayOptions options;
   options.listen = "127.0.0.1:0";
-  options.mode = "real";
-  options.upstream.url = absl::StrCat("https://127.0.0.1:", port);
-  options.upstream.fingerprint = fingerprint;
-  options.upstream.token_id = "root@pam!bench";
-  options.upstream.token_secret = auth.substr(auth.rfind('=') + 1);
-  options.upstream.max_connections = 32;
+  pvegw::gateway::upstream::UpstreamOptions upstream;
+  upstream.url = absl::StrCat("https://127.0.0.1:", port);
+  upstream.fingerprint = fingerprint;
+  upstream.token_id = "root@pam!bench";
+  upstream.token_secret = auth.substr(auth.rfind('=') + 1);
+  upstream.max_connections = 32;
   spdlog::set_level(spdlog::level::warn);
-  auto server = pvegw::gateway::GatewayServer::Start(options);
+  auto backend = pvegw::gateway::upstream::UpstreamBackend::Create(upstream);
+  if (!backend.ok()) {
+    std::cerr << backend.status() << "\n";
+    return 1;
+  }
+  auto server = pvegw::gateway::GatewayServer::Start(
+      options, std::unique_ptr<pvegw::gateway::Backend>(*std::move(backend)));
   if (!server.ok()) {
     std::cerr << server.status() << "\n";
     return 1;

@@ -53,8 +53,7 @@ constexpr char kUsage[] =
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
-  pvegw::HandleHelpFlag(argc, argv,
-                        {"schema", "out", "lock", "package", "check", "diff", "diff_format"});
+  pvegw::HandleHelpAndVersion(argc, argv, "pve-protogen", __FILE__);
   absl::ParseCommandLine(argc, argv);
 
   pvegw::codegen::ProtogenOptions options;

@@ -3,7 +3,6 @@
 #define PVEGW_GATEWAY_TRANSCODER_H_
 
 #include <google/protobuf/message.h>
-#include <grpcpp/support/status.h>
 
 #include <atomic>
 #include <cstdint>
@@ -13,6 +12,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "api/api_index.h"
 #include "common/rest_call.h"
@@ -42,8 +42,9 @@ class Transcoder {
   // fields as parameters (booleans 0/1, indexed maps as net0, net1, ..., repeated fields
   // once per element); unset fields are never sent. Validates first, like Proxmox: missing
   // required parameters and values outside enum/min/max/length/pattern/format give
-  // INVALID_ARGUMENT with a google.rpc.BadRequest naming every violation by Proxmox name.
-  grpc::Status Encode(const api::ApiOperation& op, const google::protobuf::Message& request,
+  // INVALID_ARGUMENT carrying every violation by Proxmox name (FieldViolationsOf; the
+  // client receives them as a google.rpc.BadRequest).
+  absl::Status Encode(const api::ApiOperation& op, const google::protobuf::Message& request,
                       RestRequest* out) const;
 
   // Fills `out` (the RPC's Response message) from Proxmox's answer, losing nothing
@@ -55,7 +56,7 @@ class Transcoder {
   // the latter are counted per method and field (DecodeFallbacks) and logged once per field
   // at debug level. With strict_decoding such a value is INTERNAL naming the field instead.
   // A body that is not a JSON object is INTERNAL.
-  grpc::Status Decode(const api::ApiOperation& op, const RestResponse& response,
+  absl::Status Decode(const api::ApiOperation& op, const RestResponse& response,
                       google::protobuf::Message* out) const;
 
   // Every field that needed a fallback so far, sorted by method and field.

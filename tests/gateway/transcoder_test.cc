@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/grpc_status.h"
 #include "gateway/method_table.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
@@ -53,16 +54,16 @@ class TranscoderTest : public ::testing::Test {
     EXPECT_TRUE(st.ok()) << st.ToString();
     return m;
   }
-  static grpc::Status Encode(const std::string& method, const std::string& json, RestRequest* out) {
+  static absl::Status Encode(const std::string& method, const std::string& json, RestRequest* out) {
     auto req = Request(method, json);
     return transcoder_->Encode(*Method(method).op, *req, out);
   }
-  static grpc::Status Decode(const std::string& method, const std::string& body,
+  static absl::Status Decode(const std::string& method, const std::string& body,
                              std::string* json_out, const Transcoder* t = transcoder_) {
     std::unique_ptr<google::protobuf::Message> m(Method(method).response->New());
     RestResponse r;
     r.body = body;
-    grpc::Status st = t->Decode(*Method(method).op, r, m.get());
+    absl::Status st = t->Decode(*Method(method).op, r, m.get());
     google::protobuf::util::JsonPrintOptions opts;
     opts.preserve_proto_field_names = false;
     json_out->clear();
@@ -103,10 +104,10 @@ TEST_F(TranscoderTest, EncodesPathQueryAndBodyParameters) {
 
 TEST_F(TranscoderTest, PlainAndIndexedFieldsWithOnePrefixBothEncode) {
   RestRequest r;
-  grpc::Status st =
+  absl::Status st =
       Encode("Nodes.PostNodesNodeQemu",
              R"({"node":"pve1","vmid":150,"numa":true,"numa_n":{"0":"cpus=0-1"}})", &r);
-  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_TRUE(st.ok()) << std::string(st.message());
   EXPECT_THAT(r.params, UnorderedElementsAre(Pair("vmid", "150"), Pair("numa", "1"),
                                              Pair("numa0", "cpus=0-1")));
 }
@@ -135,12 +136,13 @@ TEST_F(TranscoderTest, RepeatedParametersRepeatTheKey) {
 
 TEST_F(TranscoderTest, ValidationFailsWithBadRequestNamingEveryViolation) {
   RestRequest r;
-  grpc::Status st =
+  absl::Status st =
       Encode("Nodes.PostNodesNodeQemu", R"({"node":"pve1","vmid":5,"ostype":"beos"})", &r);
-  ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(st.error_message(), HasSubstr("vmid: value must have a minimum value of 100"));
+  ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("vmid: value must have a minimum value of 100"));
+  // Sent to the client as one google.rpc.BadRequest (gateway/grpc_status.h).
   google::rpc::Status rich;
-  ASSERT_TRUE(rich.ParseFromString(st.error_details()));
+  ASSERT_TRUE(rich.ParseFromString(ToGrpcStatus(st).error_details()));
   ASSERT_EQ(rich.details_size(), 1);
   google::rpc::BadRequest bad;
   ASSERT_TRUE(rich.details(0).UnpackTo(&bad));
@@ -150,9 +152,9 @@ TEST_F(TranscoderTest, ValidationFailsWithBadRequestNamingEveryViolation) {
   EXPECT_THAT(by_field["ostype"], HasSubstr("does not have a value in the enumeration"));
   // Missing required path and body parameters.
   st = Encode("Nodes.PostNodesNodeQemu", R"({})", &r);
-  ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(st.error_message(), HasSubstr("node: property is missing"));
-  EXPECT_THAT(st.error_message(), HasSubstr("vmid: property is missing"));
+  ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("node: property is missing"));
+  EXPECT_THAT(std::string(st.message()), HasSubstr("vmid: property is missing"));
 }
 
 TEST_F(TranscoderTest, DecodesWhatProxmoxReallySends) {
@@ -199,20 +201,20 @@ TEST_F(TranscoderTest, DecodesWhatProxmoxReallySends) {
 
 TEST_F(TranscoderTest, StrictDecodingFailsUnconvertibleValuesNamingTheField) {
   std::string out;
-  grpc::Status st = Decode("Nodes.GetNodesNodeQemu",
+  absl::Status st = Decode("Nodes.GetNodesNodeQemu",
                            R"({"data":[{"vmid":"one hundred","status":"x"}]})", &out, strict_);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
-  EXPECT_THAT(st.error_message(), HasSubstr("'GetNodesNodeQemu.data[0].vmid'"));
-  EXPECT_THAT(st.error_message(), HasSubstr("one hundred"));
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("'GetNodesNodeQemu.data[0].vmid'"));
+  EXPECT_THAT(std::string(st.message()), HasSubstr("one hundred"));
   st = Decode("Nodes.GetNodesNodeQemuVmidConfig", R"({"data":[1,2]})", &out, strict_);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
-  EXPECT_THAT(st.error_message(), HasSubstr("an object"));
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("an object"));
   st = Decode("Nodes.GetNodesNodeQemuVmidConfig", R"({"data":{"cores":1e300}})", &out, strict_);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
   // Unlisted keys are no failure, even in strict mode: they are kept.
   st = Decode("Nodes.GetNodesNodeQemu", R"({"data":[{"vmid":1,"status":"x","new":1}]})", &out,
               strict_);
-  EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(st.ok()) << std::string(st.message());
   EXPECT_THAT(out, HasSubstr(R"("additionalProperties":{"new":1})"));
 }
 
@@ -220,11 +222,11 @@ TEST_F(TranscoderTest, BodiesThatAreNotJsonObjectsAreInternalInEveryMode) {
   std::string out;
   for (const Transcoder* t :
        {static_cast<const Transcoder*>(transcoder_), static_cast<const Transcoder*>(strict_)}) {
-    grpc::Status st = Decode("Nodes.GetNodesNodeQemu", R"(not json)", &out, t);
-    EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
-    EXPECT_THAT(st.error_message(), HasSubstr("not a JSON object"));
+    absl::Status st = Decode("Nodes.GetNodesNodeQemu", R"(not json)", &out, t);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
+    EXPECT_THAT(std::string(st.message()), HasSubstr("not a JSON object"));
     st = Decode("Nodes.GetNodesNodeQemu", R"([1])", &out, t);
-    EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
   }
 }
 
@@ -236,12 +238,12 @@ TEST_F(TranscoderTest, UnconvertibleValueIsKeptInTheStructOfItsObject) {
   std::string out;
   // PVE sends the monitor's host name in `host`, which its schema declares boolean (the
   // example of README "Lossless answers").
-  grpc::Status st = Decode("Nodes.GetNodesNodeCephMon",
+  absl::Status st = Decode("Nodes.GetNodesNodeCephMon",
                            R"({"data": [{"name": "srv-proxmox-01", "rank": 0, "quorum": 1,
                                          "direxists": 1, "host": "srv-proxmox-01",
                                          "addr": "192.168.1.21:6789/0", "state": "running"}]})",
                            &out);
-  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_TRUE(st.ok()) << std::string(st.message());
   EXPECT_EQ(out,
             R"({"data":[{"addr":"192.168.1.21:6789/0","direxists":"1","name":"srv-proxmox-01",)"
             R"("quorum":true,"rank":"0","state":"running",)"

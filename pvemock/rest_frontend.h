@@ -2,8 +2,8 @@
 // and the API handler (PROXMOX-WIRE §1-§3): URL layout, parameters from query and body,
 // authentication and CSRF, fault rules, and the answer's status, reason and body. The
 // Beast server (rest_server.h) feeds it parsed requests; tests and fuzzers call it directly.
-#ifndef PVEGW_MOCKSTATE_REST_FRONTEND_H_
-#define PVEGW_MOCKSTATE_REST_FRONTEND_H_
+#ifndef PVEGW_PVEMOCK_REST_FRONTEND_H_
+#define PVEGW_PVEMOCK_REST_FRONTEND_H_
 
 #include <atomic>
 #include <cstdint>
@@ -17,7 +17,7 @@
 #include "common/rest_call.h"
 #include "mockstate/mock_backend.h"
 
-namespace pvegw::mockstate {
+namespace pvegw::pvemock {
 
 // pveproxy's limits (AnyEvent.pm): a POST body above 512 KiB is refused; headers are
 // bounded in size and count.
@@ -80,7 +80,7 @@ struct FrontendOptions {
 
 class RestFrontend {
  public:
-  RestFrontend(MockBackend& mock, FrontendOptions options)
+  RestFrontend(mockstate::MockBackend& mock, FrontendOptions options)
       : mock_(mock), options_(std::move(options)) {}
 
   // Checks what can be judged from the request line and headers alone, before the body is
@@ -100,7 +100,7 @@ class RestFrontend {
                        absl::string_view query);
   const FaultRule* MatchFault(absl::string_view verb, absl::string_view api_path);
 
-  MockBackend& mock_;
+  mockstate::MockBackend& mock_;
   FrontendOptions options_;
 };
 
@@ -108,6 +108,6 @@ class RestFrontend {
 // message as a plain-text body, connection closed.
 HttpAnswer RawError(int status, absl::string_view message);
 
-}  // namespace pvegw::mockstate
+}  // namespace pvegw::pvemock
 
-#endif  // PVEGW_MOCKSTATE_REST_FRONTEND_H_
+#endif  // PVEGW_PVEMOCK_REST_FRONTEND_H_

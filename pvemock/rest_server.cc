@@ -1,4 +1,4 @@
-#include "mockstate/rest_server.h"
+#include "pvemock/rest_server.h"
 
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -19,7 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-namespace pvegw::mockstate {
+namespace pvegw::pvemock {
 namespace {
 
 // A client's X-Request-ID goes into the access log only when it cannot forge a log line:
@@ -656,4 +656,4 @@ absl::StatusOr<std::unique_ptr<RestServer>> RestServer::Start(RestFrontend& fron
   return std::unique_ptr<RestServer>(new RestServer(std::move(impl)));
 }
 
-}  // namespace pvegw::mockstate
+}  // namespace pvegw::pvemock

@@ -1,4 +1,4 @@
-#include "tests/mockstate/mockstate_test_util.h"
+#include "tests/testing/mockstate_test_util.h"
 
 #include <signal.h>
 #include <sys/wait.h>

@@ -1,7 +1,7 @@
 // pve-mock's transport: an asynchronous HTTP/1.1 server (Boost.Beast, OpenSSL) with
 // pveproxy's connection behaviour, feeding parsed requests to a RestFrontend.
-#ifndef PVEGW_MOCKSTATE_REST_SERVER_H_
-#define PVEGW_MOCKSTATE_REST_SERVER_H_
+#ifndef PVEGW_PVEMOCK_REST_SERVER_H_
+#define PVEGW_PVEMOCK_REST_SERVER_H_
 
 #include <chrono>
 #include <functional>
@@ -9,10 +9,10 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "mockstate/rest_frontend.h"
-#include "mockstate/tls_cert.h"
+#include "pvemock/rest_frontend.h"
+#include "pvemock/tls_cert.h"
 
-namespace pvegw::mockstate {
+namespace pvegw::pvemock {
 
 // One served request, for the access log.
 struct AccessLogEntry {
@@ -62,6 +62,6 @@ class RestServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace pvegw::mockstate
+}  // namespace pvegw::pvemock
 
-#endif  // PVEGW_MOCKSTATE_REST_SERVER_H_
+#endif  // PVEGW_PVEMOCK_REST_SERVER_H_

@@ -1,4 +1,4 @@
-#include "mockstate/rest_frontend.h"
+#include "pvemock/rest_frontend.h"
 
 #include <atomic>
 #include <random>
@@ -6,9 +6,9 @@
 #include "boost/json.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/mockstate/mockstate_test_util.h"
+#include "tests/testing/mockstate_test_util.h"
 
-namespace pvegw::mockstate {
+namespace pvegw::pvemock {
 namespace {
 
 namespace json = boost::json;
@@ -71,12 +71,12 @@ TEST(FaultRuleTest, RejectsWithTheSyntax) {
 class RestFrontendTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    MockOptions options;
+    mockstate::MockOptions options;
     options.store = scratch_.Options();
     options.task_duration_ms = 0;
     options.ticket_lifetime_s = 60;
     options.now_ms = [this] { return now_ms_.load(); };
-    auto mock = MockBackend::Create(testing::FullApi(), options);
+    auto mock = mockstate::MockBackend::Create(mockstate::testing::FullApi(), options);
     ASSERT_TRUE(mock.ok()) << mock.status();
     mock_ = std::move(*mock);
     frontend_ = std::make_unique<RestFrontend>(*mock_, FrontendOptions{});
@@ -105,9 +105,9 @@ class RestFrontendTest : public ::testing::Test {
     csrf_ = std::string(data.at("CSRFPreventionToken").as_string());
   }
 
-  testing::ScratchSpace scratch_;
+  mockstate::testing::ScratchSpace scratch_;
   std::atomic<std::int64_t> now_ms_{1'750'000'000'000};
-  std::unique_ptr<MockBackend> mock_;
+  std::unique_ptr<mockstate::MockBackend> mock_;
   std::unique_ptr<RestFrontend> frontend_;
   std::string cookie_;
   std::string authorization_;
@@ -305,4 +305,4 @@ TEST_F(RestFrontendTest, RandomRequestsGetAnswersNotCrashes) {
 }
 
 }  // namespace
-}  // namespace pvegw::mockstate
+}  // namespace pvegw::pvemock

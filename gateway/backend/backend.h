@@ -1,6 +1,7 @@
-// Where REST calls go: the mock world or a real Proxmox host (DESIGN.md §2).
-#ifndef PVEGW_GATEWAY_BACKEND_H_
-#define PVEGW_GATEWAY_BACKEND_H_
+// Where REST calls go: the mock world or a real Proxmox host (DESIGN.md §2). The gRPC
+// services and the task pollers see only this interface; gateway/main.cc picks the one.
+#ifndef PVEGW_GATEWAY_BACKEND_BACKEND_H_
+#define PVEGW_GATEWAY_BACKEND_BACKEND_H_
 
 #include <grpcpp/support/string_ref.h>
 
@@ -11,7 +12,11 @@
 
 #include "absl/status/statusor.h"
 #include "common/rest_call.h"
-#include "proxmox/gateway/v1/gateway.pb.h"
+#include "gateway/backend/call_identity.h"
+
+namespace proxmox::gateway::v1 {
+class GetInfoResponse;
+}  // namespace proxmox::gateway::v1
 
 namespace pvegw::metrics {
 class Registry;
@@ -19,12 +24,19 @@ class Registry;
 
 namespace pvegw::gateway {
 
+// A backend's answer: Proxmox's (any HTTP status, mapped by StatusFromRest), or a failure
+// that never produced one (UNAVAILABLE: cannot connect, TLS, the node went away;
+// DEADLINE_EXCEEDED; CANCELLED; RESOURCE_EXHAUSTED: queue full; UNAUTHENTICATED: login
+// refused ...), with a message that says what happened.
+using RestResult = absl::StatusOr<RestResponse>;
+using RestCallback = std::function<void(RestResult)>;
+
 // Completes every call exactly once through `done`, possibly on another thread. Never
 // blocks a gRPC thread waiting for the network.
 class Backend {
  public:
   virtual ~Backend() = default;
-  virtual void Call(RestRequest request, std::function<void(RestResponse)> done) = 0;
+  virtual void Call(RestRequest request, RestCallback done) = 0;
   virtual std::string mode() const = 0;
   // Whether the Proxmox behind this backend answers (health service
   // proxmox.gateway.v1.Upstream). `listener` may run on any thread, now and on every
@@ -36,21 +48,18 @@ class Backend {
   // outlive every scrape of `registry`.
   virtual void RegisterMetrics(metrics::Registry& /*registry*/) {}
 
-  // The upstream identity a gRPC call acts as, derived from its client metadata (lower-case
-  // keys, e.g. "authorization"): an opaque string that may hold a secret (never log it).
-  // "" (the default, and mock mode's only identity) means the backend's configured
-  // credentials; unusable credentials are UNAUTHENTICATED. Work shared between calls (one task
-  // poller for many watchers) is shared only within one identity.
-  virtual absl::StatusOr<std::string> Identity(
+  // The identity a gRPC call acts as, from its client metadata (lower-case keys, e.g.
+  // "authorization"). The default (and mock mode's only identity) is the backend's
+  // configured one; unusable credentials are UNAUTHENTICATED.
+  virtual absl::StatusOr<CallIdentity> Identity(
       const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const {
     (void)metadata;
-    return std::string();
+    return CallIdentity();
   }
 
   // Call() made as `identity` (from Identity()). Backends with a single identity need not
   // override it.
-  virtual void CallAs(const std::string& identity, RestRequest request,
-                      std::function<void(RestResponse)> done) {
+  virtual void CallAs(const CallIdentity& identity, RestRequest request, RestCallback done) {
     (void)identity;
     Call(std::move(request), std::move(done));
   }
@@ -58,4 +67,4 @@ class Backend {
 
 }  // namespace pvegw::gateway
 
-#endif  // PVEGW_GATEWAY_BACKEND_H_
+#endif  // PVEGW_GATEWAY_BACKEND_BACKEND_H_

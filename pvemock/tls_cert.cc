@@ -1,4 +1,4 @@
-#include "mockstate/tls_cert.h"
+#include "pvemock/tls_cert.h"
 
 #include <openssl/bio.h>
 #include <openssl/ec.h>
@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-namespace pvegw::mockstate {
+namespace pvegw::pvemock {
 namespace {
 
 template <typename T, void (*Free)(T*)>
@@ -179,4 +179,4 @@ absl::StatusOr<TlsIdentity> LoadIdentity(const std::string& cert_path,
   return id;
 }
 
-}  // namespace pvegw::mockstate
+}  // namespace pvegw::pvemock

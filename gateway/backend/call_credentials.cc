@@ -1,38 +1,19 @@
-// Per-call Proxmox credentials from gRPC metadata, and the opaque identity string that
-// carries them from Backend::Identity to Backend::CallAs. Header-only: the real-mode backend
-// (gateway/upstream) and the gRPC services both use it and neither may link the other.
-#ifndef PVEGW_GATEWAY_CALL_CREDENTIALS_H_
-#define PVEGW_GATEWAY_CALL_CREDENTIALS_H_
-
-#include <grpcpp/support/string_ref.h>
+#include "gateway/backend/call_credentials.h"
 
 #include <iterator>
-#include <map>
-#include <optional>
-#include <string>
 
-#include "absl/status/status.h"
-#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "absl/strings/strip.h"
-#include "common/rest_call.h"
 
 namespace pvegw::gateway {
 
-inline constexpr char kApiTokenPrefix[] = "PVEAPIToken=";
-inline constexpr char kTicketMetadata[] = "x-proxmox-ticket";
-inline constexpr char kCsrfMetadata[] = "x-proxmox-csrf-token";
+namespace {
 
-namespace call_credentials_internal {
-
-inline absl::string_view View(const grpc::string_ref& s) {
-  return absl::string_view(s.data(), s.size());
-}
+absl::string_view View(const grpc::string_ref& s) { return absl::string_view(s.data(), s.size()); }
 
 // Visible ASCII only: a space, ';' or ',' would let a value add cookies or header fields.
-inline bool HeaderSafe(absl::string_view v) {
+bool HeaderSafe(absl::string_view v) {
   for (char c : v) {
     const auto u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u >= 0x7f || c == ';' || c == ',') return false;
@@ -41,7 +22,7 @@ inline bool HeaderSafe(absl::string_view v) {
 }
 
 // "USER@REALM!TOKENID=SECRET", every part non-empty.
-inline bool WellFormedToken(absl::string_view value) {
+bool WellFormedToken(absl::string_view value) {
   const auto eq = value.find('=');
   if (eq == absl::string_view::npos || eq + 1 == value.size()) return false;
   const absl::string_view id = value.substr(0, eq);
@@ -52,17 +33,10 @@ inline bool WellFormedToken(absl::string_view value) {
          bang > at + 1 && bang + 1 < id.size() && HeaderSafe(value);
 }
 
-}  // namespace call_credentials_internal
+}  // namespace
 
-// The Proxmox credentials a caller sent as metadata (gRPC keys are lower case): one
-// `authorization: PVEAPIToken=USER@REALM!TOKENID=SECRET` value, or `x-proxmox-ticket` (with
-// `x-proxmox-csrf-token` for writes). Other `authorization` values (the listener's
-// `Bearer ...`) are not Proxmox's and are skipped. Nothing sent: nullopt. Malformed or
-// contradictory credentials are UNAUTHENTICATED with a message that never repeats a secret.
-inline absl::StatusOr<std::optional<RestCredentials>> CredentialsFromMetadata(
+absl::StatusOr<std::optional<RestCredentials>> CredentialsFromMetadata(
     const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
-  using call_credentials_internal::HeaderSafe;
-  using call_credentials_internal::View;
   RestCredentials c;
   int tokens = 0;
   auto range = metadata.equal_range("authorization");
@@ -70,7 +44,7 @@ inline absl::StatusOr<std::optional<RestCredentials>> CredentialsFromMetadata(
     absl::string_view v = View(it->second);
     if (!absl::StartsWith(v, kApiTokenPrefix)) continue;
     ++tokens;
-    if (!call_credentials_internal::WellFormedToken(v.substr(sizeof(kApiTokenPrefix) - 1))) {
+    if (!WellFormedToken(v.substr(sizeof(kApiTokenPrefix) - 1))) {
       return absl::UnauthenticatedError(
           "metadata 'authorization' is not 'PVEAPIToken=USER@REALM!TOKENID=SECRET' (the secret "
           "is the token's UUID)");
@@ -115,26 +89,4 @@ inline absl::StatusOr<std::optional<RestCredentials>> CredentialsFromMetadata(
   return c;
 }
 
-// Credentials as an opaque identity string (it holds the secret: never log it) and back.
-// "" is the backend's configured identity.
-inline std::string IdentityOf(const std::optional<RestCredentials>& c) {
-  if (!c.has_value()) return "";
-  if (!c->api_token.empty()) return absl::StrCat("t\n", c->api_token);
-  return absl::StrCat("k\n", c->ticket, "\n", c->csrf_token);
-}
-
-inline std::optional<RestCredentials> CredentialsOfIdentity(absl::string_view identity) {
-  if (absl::ConsumePrefix(&identity, "t\n")) return RestCredentials{std::string(identity), "", ""};
-  if (absl::ConsumePrefix(&identity, "k\n")) {
-    const auto nl = identity.find('\n');
-    RestCredentials c;
-    c.ticket = std::string(identity.substr(0, nl));
-    if (nl != absl::string_view::npos) c.csrf_token = std::string(identity.substr(nl + 1));
-    return c;
-  }
-  return std::nullopt;
-}
-
 }  // namespace pvegw::gateway
-
-#endif  // PVEGW_GATEWAY_CALL_CREDENTIALS_H_

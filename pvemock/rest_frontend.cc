@@ -1,4 +1,4 @@
-#include "mockstate/rest_frontend.h"
+#include "pvemock/rest_frontend.h"
 
 #include <boost/json.hpp>
 
@@ -11,7 +11,7 @@
 #include "api/api_index.h"
 #include "common/status_mapping.h"
 
-namespace pvegw::mockstate {
+namespace pvegw::pvemock {
 namespace {
 
 namespace json = boost::json;
@@ -460,7 +460,7 @@ HttpAnswer RestFrontend::HandleApi(const HttpRequest& request, absl::string_view
       std::optional<std::string> ticket = ExtractAuthValue(request.cookie, "PVEAuthCookie");
       if (!ticket) ticket = ExtractAuthValue(request.authorization, "PVEAuthCookie");
       if (ticket) {
-        absl::StatusOr<MockBackend::Identity> who = mock_.VerifyTicket(*ticket);
+        absl::StatusOr<mockstate::MockBackend::Identity> who = mock_.VerifyTicket(*ticket);
         if (!who.ok()) return Unauthorized("Authentication failed!");
         if (verb != "GET" &&
             !(request.csrf_token && mock_.VerifyCsrfToken(*request.csrf_token, who->userid))) {
@@ -471,7 +471,7 @@ HttpAnswer RestFrontend::HandleApi(const HttpRequest& request, absl::string_view
         // USER@REALM!TOKENID=SECRET: the last '=' separates id and secret.
         const std::size_t eq = token_header->rfind('=');
         if (eq == std::string::npos) return Unauthorized("Authentication failed!");
-        absl::StatusOr<MockBackend::Identity> who =
+        absl::StatusOr<mockstate::MockBackend::Identity> who =
             mock_.VerifyApiToken(absl::string_view(*token_header).substr(0, eq),
                                  absl::string_view(*token_header).substr(eq + 1));
         if (!who.ok()) return Unauthorized("Authentication failed!");
@@ -562,4 +562,4 @@ HttpAnswer RestFrontend::HandleApi(const HttpRequest& request, absl::string_view
   return answer;
 }
 
-}  // namespace pvegw::mockstate
+}  // namespace pvegw::pvemock

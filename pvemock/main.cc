@@ -24,10 +24,11 @@
 #include "api/api_index.h"
 #include "api/embedded_descriptors.h"
 #include "common/cli_help.h"
+#include "common/version.h"
 #include "mockstate/mock_backend.h"
-#include "mockstate/rest_frontend.h"
-#include "mockstate/rest_server.h"
-#include "mockstate/tls_cert.h"
+#include "pvemock/rest_frontend.h"
+#include "pvemock/rest_server.h"
+#include "pvemock/tls_cert.h"
 
 ABSL_FLAG(std::string, listen, "",
           "host:port to serve on (port 0 picks a free port). Default: $PVE_MOCK_LISTEN, else "
@@ -125,29 +126,7 @@ int Fail(const std::string& message) {
 int main(int argc, char** argv) {
   const auto process_start = std::chrono::steady_clock::now();
   absl::SetProgramUsageMessage(kUsage);
-  pvegw::HandleHelpFlag(argc, argv,
-                        {"listen",
-                         "namespace",
-                         "tls_cert",
-                         "tls_key",
-                         "tls_cert_out",
-                         "plain_http",
-                         "auth",
-                         "root_password",
-                         "ticket_lifetime_s",
-                         "fault",
-                         "reset",
-                         "load_snapshot",
-                         "snapshot_on_exit",
-                         "access_log",
-                         "mock_data",
-                         "descriptors",
-                         "threads",
-                         "max_connections",
-                         "idle_timeout_ms",
-                         "auth_failure_delay_ms",
-                         "shutdown_grace_seconds",
-                         "log_level"});
+  pvegw::HandleHelpAndVersion(argc, argv, "pve-mock", __FILE__);
   std::vector<std::string> fault_texts = TakeFaultFlags(&argc, argv);
   absl::ParseCommandLine(argc, argv);
   spdlog::set_default_logger(spdlog::stderr_color_mt("pve-mock"));
@@ -165,10 +144,10 @@ int main(int argc, char** argv) {
   if (auth != "proxmox" && auth != "none") {
     return Fail(absl::StrCat("--auth=", auth, " is not one of: proxmox, none"));
   }
-  pvegw::mockstate::FrontendOptions frontend_options;
+  pvegw::pvemock::FrontendOptions frontend_options;
   frontend_options.auth = auth == "proxmox";
   for (const std::string& text : fault_texts) {
-    absl::StatusOr<pvegw::mockstate::FaultRule> rule = pvegw::mockstate::ParseFaultRule(text);
+    absl::StatusOr<pvegw::pvemock::FaultRule> rule = pvegw::pvemock::ParseFaultRule(text);
     if (!rule.ok()) return Fail(std::string(rule.status().message()));
     frontend_options.faults.push_back(*std::move(rule));
   }
@@ -176,7 +155,7 @@ int main(int argc, char** argv) {
   if (ticket_lifetime < 1 || ticket_lifetime > 7 * 24 * 3600) {
     return Fail("--ticket_lifetime_s must be between 1 and 604800");
   }
-  pvegw::mockstate::RestServerOptions server_options;
+  pvegw::pvemock::RestServerOptions server_options;
   server_options.listen = Setting(absl::GetFlag(FLAGS_listen), "PVE_MOCK_LISTEN", "127.0.0.1:8006");
   server_options.tls = !absl::GetFlag(FLAGS_plain_http);
   server_options.threads = absl::GetFlag(FLAGS_threads);
@@ -189,7 +168,7 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_idle_timeout_ms) < 10) return Fail("--idle_timeout_ms must be >= 10");
   if (absl::GetFlag(FLAGS_access_log)) {
-    server_options.access_log = [](const pvegw::mockstate::AccessLogEntry& e) {
+    server_options.access_log = [](const pvegw::pvemock::AccessLogEntry& e) {
       spdlog::info("access {} {} \"{} {}\" {} {} {:.3f}ms rid={}", e.remote, e.user, e.method,
                    e.path, e.status, e.bytes, e.ms, e.request_id);
     };
@@ -203,10 +182,10 @@ int main(int argc, char** argv) {
           "--tls_cert and --tls_key go together: give both, or neither for a "
           "self-signed certificate");
     }
-    absl::StatusOr<pvegw::mockstate::TlsIdentity> identity =
-        cert.empty() ? pvegw::mockstate::MakeSelfSignedIdentity("pve-mock", {"localhost"},
-                                                                {"127.0.0.1", "::1"})
-                     : pvegw::mockstate::LoadIdentity(cert, key);
+    absl::StatusOr<pvegw::pvemock::TlsIdentity> identity =
+        cert.empty() ? pvegw::pvemock::MakeSelfSignedIdentity("pve-mock", {"localhost"},
+                                                              {"127.0.0.1", "::1"})
+                     : pvegw::pvemock::LoadIdentity(cert, key);
     if (!identity.ok()) return Fail(std::string(identity.status().message()));
     server_options.identity = *std::move(identity);
     fingerprint = server_options.identity.fingerprint;
@@ -262,9 +241,9 @@ int main(int argc, char** argv) {
     }
   }
 
-  pvegw::mockstate::RestFrontend frontend(**mock, std::move(frontend_options));
-  absl::StatusOr<std::unique_ptr<pvegw::mockstate::RestServer>> server =
-      pvegw::mockstate::RestServer::Start(frontend, server_options);
+  pvegw::pvemock::RestFrontend frontend(**mock, std::move(frontend_options));
+  absl::StatusOr<std::unique_ptr<pvegw::pvemock::RestServer>> server =
+      pvegw::pvemock::RestServer::Start(frontend, server_options);
   if (!server.ok()) return Fail(std::string(server.status().message()));
   const std::string host = (*server)->host();
   const std::string url_host = absl::StrContains(host, ':') ? absl::StrCat("[", host, "]") : host;
@@ -283,7 +262,7 @@ int main(int argc, char** argv) {
   spdlog::info(
       "pve-mock {} serving {}://{}:{}/api2/json fingerprint={} namespace={} auth={} "
       "faults={} startup_ms={:.1f}",
-      PVEGW_VERSION, server_options.tls ? "https" : "http", url_host, (*server)->port(),
+      pvegw::kVersion, server_options.tls ? "https" : "http", url_host, (*server)->port(),
       fingerprint, ns, frontend.options().auth ? "proxmox" : "none",
       frontend.options().faults.size(), startup_ms);
 

@@ -1,7 +1,7 @@
 // pve-mock's TLS identity: a PEM certificate and key from files, or a self-signed pair
 // made at start-up, and the SHA-256 fingerprint in Proxmox's colon-hex form.
-#ifndef PVEGW_MOCKSTATE_TLS_CERT_H_
-#define PVEGW_MOCKSTATE_TLS_CERT_H_
+#ifndef PVEGW_PVEMOCK_TLS_CERT_H_
+#define PVEGW_PVEMOCK_TLS_CERT_H_
 
 #include <string>
 #include <vector>
@@ -9,7 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace pvegw::mockstate {
+namespace pvegw::pvemock {
 
 struct TlsIdentity {
   std::string cert_pem;     // leaf certificate (and chain, if the file had one)
@@ -29,6 +29,6 @@ absl::StatusOr<TlsIdentity> LoadIdentity(const std::string& cert_path, const std
 // The fingerprint of the first certificate in `cert_pem`.
 absl::StatusOr<std::string> PemFingerprint(absl::string_view cert_pem);
 
-}  // namespace pvegw::mockstate
+}  // namespace pvegw::pvemock
 
-#endif  // PVEGW_MOCKSTATE_TLS_CERT_H_
+#endif  // PVEGW_PVEMOCK_TLS_CERT_H_
