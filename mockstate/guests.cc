@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "mockstate/backend_impl.h"
@@ -122,6 +123,77 @@ bool IsDiskKey(absl::string_view key, bool lxc) {
     }
   }
   return false;
+}
+
+// qemu-server's NIC models: "virtio=MAC" names the model and the MAC in one key.
+bool IsNicModel(absl::string_view key) {
+  static const auto* const kModels = new std::set<std::string, std::less<>>{
+      "e1000",  "e1000-82540em", "e1000-82544gc", "e1000-82545em", "e1000e",
+      "i82551", "i82557b",       "i82559er",      "ne2k_isa",      "ne2k_pci",
+      "pcnet",  "rtl8139",       "virtio",        "vmxnet3"};
+  return kModels->count(key) != 0;
+}
+
+bool IsNetKey(absl::string_view key) {
+  return absl::StartsWith(key, "net") && key.size() > 3 &&
+         std::all_of(key.begin() + 3, key.end(),
+                     [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); });
+}
+
+// PVE::Tools::random_ether_addr with datacenter.cfg's default mac_prefix BC:24:11: the
+// prefix replaces the leading bytes of a random (unicast, locally administered) address.
+std::string RandomMac(std::uint64_t h) {
+  return absl::StrFormat("BC:24:11:%02X:%02X:%02X", (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
+}
+
+// A NIC as Proxmox stores it: qemu-server's parse_net/print_net ("virtio=MAC" first, then
+// the other keys sorted) and pve-container's parse_lxc_network/print_lxc_network ("name="
+// first, hwaddr= and type=veth added). A missing MAC, or every MAC when `fresh_mac` (a
+// clone), is a new random one. A value that names no model is returned as sent.
+std::string NormalizeNet(absl::string_view value, bool lxc, std::uint64_t h, bool fresh_mac) {
+  std::map<std::string, std::string> pieces;  // key -> "key=value" as sent
+  std::string model, mac, name;
+  for (absl::string_view piece : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+    const std::size_t eq = piece.find('=');
+    const std::string key(piece.substr(0, eq));
+    const std::string val(eq == absl::string_view::npos ? "" : piece.substr(eq + 1));
+    if (!lxc && key == "model") {
+      model = val;
+    } else if (!lxc && key == "macaddr") {
+      mac = val;
+    } else if (!lxc && IsNicModel(key)) {
+      model = key;
+      mac = val;
+    } else if (lxc && key == "name") {
+      name = std::string(piece);
+    } else if (lxc && key == "hwaddr") {
+      mac = val;
+    } else {
+      pieces[key] = std::string(piece);
+    }
+  }
+  if (!lxc && model.empty()) return std::string(value);
+  if (mac.empty() || fresh_mac) mac = RandomMac(h);
+  std::string out;
+  if (lxc) {
+    pieces["hwaddr"] = absl::StrCat("hwaddr=", mac);
+    pieces["type"] = "type=veth";
+    out = name;
+  } else {
+    out = absl::StrCat(model, "=", mac);
+  }
+  for (const auto& [key, piece] : pieces) absl::StrAppend(&out, out.empty() ? "" : ",", piece);
+  return out;
+}
+
+// Gives every NIC in `props` its MAC, as Proxmox does on create, update and clone.
+void AddRandomMacs(json::object& props, bool lxc, absl::string_view seed, bool fresh_mac) {
+  for (auto& kv : props) {
+    const std::string key(kv.key());
+    if (!IsNetKey(key) || !kv.value().is_string()) continue;
+    const std::string value(kv.value().get_string());
+    kv.value() = NormalizeNet(value, lxc, StableHash(absl::StrCat(seed, "/", key)), fresh_mac);
+  }
 }
 
 // Proxmox's format_size: the largest unit that divides the size.
@@ -345,6 +417,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestCreate(CallContext& ctx, boo
     }
     // Proxmox writes the architecture of a new container into its config.
     if (lxc && !props.contains("arch")) props["arch"] = "amd64";
+    AddRandomMacs(props, lxc, absl::StrCat(vmid, "/", ctx.now_ms), false);
     PVEGW_RETURN_IF_ERROR(AllocateDisks(txn, props, node, vmid, lxc, ctx.now_ms));
     props["vmid"] = vmid;
     props["node"] = node;
@@ -421,6 +494,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestConfig(CallContext& ctx, boo
           if (ctx.IsPathParam(key) || IsControlParam(key)) continue;
           changes[kv.key()] = kv.value();
         }
+        AddRandomMacs(changes, lxc, absl::StrCat(vmid, "/", ctx.now_ms), false);
         PVEGW_RETURN_IF_ERROR(
             AllocateDisks(txn, changes, node, IntOf(props, "vmid", 0), lxc, ctx.now_ms));
         for (const auto& kv : changes) props[kv.key()] = kv.value();
@@ -513,6 +587,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestClone(CallContext& ctx, bool
         for (const char* k : {"started_ms", "pid", "qmpstatus", "template"}) props.erase(k);
         props["vmid"] = newid;
         props["node"] = target;
+        AddRandomMacs(props, lxc, absl::StrCat(newid, "/", ctx.now_ms), true);
         props["status"] = "stopped";
         const char* name_key = lxc ? "hostname" : "name";
         if (auto name = ctx.Param(name_key)) {

@@ -552,6 +552,35 @@ absl::StatusOr<json::value> MockBackend::Impl::MutationResult(WriteTxn& txn, Cal
     if (type.empty()) type = absl::AsciiStrToLower(ctx.op->verb);
     std::string id(task_id);
     if (id.empty() && !ctx.route->path_params.empty()) id = ctx.route->path_params.back().second;
+    // The worker types Proxmox's fork_worker calls use, with the guest id as the UPID's id
+    // (qemu-server API2/Qemu.pm, pve-container API2/LXC*.pm, pve-storage API2/Storage/*.pm).
+    struct ProxmoxTask {
+      const char* verb;
+      const char* path;
+      const char* type;
+      const char* id_param;  // "" = the UPID's id is empty (fork_worker's undef)
+    };
+    static constexpr ProxmoxTask kTasks[] = {
+        {"POST", "/nodes/{node}/qemu/{vmid}/snapshot", "qmsnapshot", "vmid"},
+        {"POST", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback", "qmrollback", "vmid"},
+        {"DELETE", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}", "qmdelsnapshot", "vmid"},
+        {"POST", "/nodes/{node}/qemu/{vmid}/template", "qmtemplate", "vmid"},
+        {"PUT", "/nodes/{node}/qemu/{vmid}/resize", "resize", "vmid"},
+        {"POST", "/nodes/{node}/lxc/{vmid}/snapshot", "vzsnapshot", "vmid"},
+        {"POST", "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback", "vzrollback", "vmid"},
+        {"DELETE", "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}", "vzdelsnapshot", "vmid"},
+        {"PUT", "/nodes/{node}/lxc/{vmid}/resize", "resize", "vmid"},
+        {"DELETE", "/nodes/{node}/storage/{storage}/content/{volume}", "imgdel", ""},
+        {"POST", "/nodes/{node}/storage/{storage}/upload", "imgcopy", ""},
+        {"POST", "/nodes/{node}/storage/{storage}/download-url", "download", ""},
+        {"POST", "/nodes/{node}/aplinfo", "download", ""},
+    };
+    for (const ProxmoxTask& t : kTasks) {
+      if (ctx.op->verb != t.verb || ctx.op->path != t.path) continue;
+      type = t.type;
+      id = *t.id_param == '\0' ? std::string() : ctx.PathParam(t.id_param);
+      break;
+    }
     PVEGW_ASSIGN_OR_RETURN(std::string upid, StartTask(txn, node, type, id, ctx.now_ms, ctx.user));
     return json::value(upid);
   }

@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""pve-mock answers like a real Proxmox host to what automation tools do through proxmoxer.
+
+Each test drives pve-mock's REST API with Debian's python3-proxmoxer and asserts what a
+PVE 8/9 host answers: NIC MACs, form values with '=', task types and UPID ids.
+
+Run by ctest; by hand:
+  /usr/bin/python3 tests/e2e/pve_mock_fidelity_test.py --pve-mock build/bin/pve-mock
+"""
+import os
+import re
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pvetest  # noqa: E402
+
+from proxmoxer import ProxmoxAPI  # noqa: E402
+
+ARGS = None
+# qemu-server's print_net: "<model>=<MAC>" first; Proxmox's default mac_prefix BC:24:11.
+MAC = r"BC:24:11:[0-9A-F]{2}:[0-9A-F]{2}:[0-9A-F]{2}"
+
+
+class FidelityTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.state = pvetest.StateDir()
+        cls.mock = pvetest.PveMock(ARGS.pve_mock, cls.state.path, "fidelity", ["--reset"],
+                                   env={"PVE_MOCK_ROOT_PASSWORD": "fidelity-pw",
+                                        "PROXMOX_MOCK_TASK_DURATION_MS": "100"})
+        cls.px = ProxmoxAPI(cls.mock.host, port=cls.mock.port, verify_ssl=cls.mock.cert_file,
+                            timeout=10, user="root@pam", password="fidelity-pw")
+        cls.node = cls.px.nodes("pve1")
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.mock.terminate()
+        cls.state.cleanup()
+        assert code == 0, cls.mock.log()
+
+    def wait_task(self, upid):
+        def stopped():
+            status = self.node.tasks(upid).status.get()
+            return status if status["status"] == "stopped" else None
+        status = pvetest.wait_until(stopped, timeout=15, interval=0.05, what="task " + upid)
+        self.assertEqual(status["exitstatus"], "OK", status)
+        return status
+
+    # --- 1. NICs get a MAC ---------------------------------------------------------------
+    def test_vm_nic_gets_a_proxmox_mac_and_a_second_nic_can_be_added(self):
+        self.wait_task(self.node.qemu.post(vmid=610, name="nic-vm", net0="virtio,bridge=vmbr0,firewall=1"))
+        config = self.node.qemu(610).config.get()
+        self.assertRegex(config["net0"], "^virtio=" + MAC + ",bridge=vmbr0,firewall=1$")
+        mac0 = config["net0"].split(",")[0].split("=")[1]
+        # A MAC the client sends is kept; model=/macaddr= keys are printed the Proxmox way.
+        self.node.qemu(610).config.put(net1="model=e1000,macaddr=BC:24:11:00:00:01,bridge=vmbr1")
+        self.node.qemu(610).config.put(net2="bridge=vmbr0,virtio")
+        config = self.node.qemu(610).config.get()
+        self.assertEqual(config["net0"].split(",")[0], "virtio=" + mac0, "MAC must stay")
+        self.assertEqual(config["net1"], "e1000=BC:24:11:00:00:01,bridge=vmbr1")
+        self.assertRegex(config["net2"], "^virtio=" + MAC + ",bridge=vmbr0$")
+        self.assertNotEqual(config["net2"], config["net0"])
+        # A clone gets new MACs, as qemu-server's clone_vm gives it.
+        self.wait_task(self.node.qemu(610).clone.post(newid=611))
+        clone = self.node.qemu(611).config.get()
+        self.assertRegex(clone["net0"], "^virtio=" + MAC + ",bridge=vmbr0,firewall=1$")
+        self.assertNotEqual(clone["net0"], config["net0"])
+
+    def test_container_nic_gets_hwaddr_and_type_veth(self):
+        self.wait_task(self.node.lxc.post(vmid=620, hostname="nic-ct",
+                                          ostemplate="local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
+                                          net0="name=eth0,ip=dhcp,bridge=vmbr0"))
+        net0 = self.node.lxc(620).config.get()["net0"]
+        # pve-container's print_lxc_network: name first, then the keys sorted.
+        self.assertRegex(net0, "^name=eth0,bridge=vmbr0,hwaddr=" + MAC + ",ip=dhcp,type=veth$")
+
+    # --- 2. Form values keep their '=' ---------------------------------------------------
+    def test_values_with_equals_signs_round_trip(self):
+        self.wait_task(self.node.qemu.post(vmid=630, name="eq-vm"))
+        # proxmoxer percent-encodes '=' and ',' in form bodies, as pveproxy requires.
+        self.node.qemu(630).config.put(description="a=b", boot="order=scsi0;net0")
+        config = self.node.qemu(630).config.get()
+        self.assertEqual(config["description"], "a=b")
+        self.assertEqual(config["boot"], "order=scsi0;net0")
+
+    # --- 8. Task types as Proxmox names them ---------------------------------------------
+    def upid_fields(self, upid):
+        # UPID:node:pid:pstart:starttime:type:id:user:
+        return upid.split(":")[5:7]
+
+    def test_task_types_and_ids_are_proxmox_names(self):
+        self.wait_task(self.node.qemu.post(vmid=640, name="task-vm", scsi0="local-lvm:1"))
+        upid = self.node.qemu(640).snapshot.post(snapname="s1")
+        self.assertEqual(self.upid_fields(upid), ["qmsnapshot", "640"])
+        self.assertEqual(self.wait_task(upid)["type"], "qmsnapshot")
+        upid = self.node.qemu(640).snapshot("s1").rollback.post()
+        self.assertEqual(self.upid_fields(upid), ["qmrollback", "640"])
+        self.wait_task(upid)
+        upid = self.node.qemu(640).snapshot("s1").delete()
+        self.assertEqual(self.upid_fields(upid), ["qmdelsnapshot", "640"])
+        self.wait_task(upid)
+        upid = self.node.qemu(640).resize.put(disk="scsi0", size="+1G")
+        self.assertEqual(self.upid_fields(upid), ["resize", "640"])
+        self.wait_task(upid)
+        upid = self.node.qemu(640).template.post()
+        self.assertEqual(self.upid_fields(upid), ["qmtemplate", "640"])
+        self.wait_task(upid)
+
+        self.wait_task(self.node.lxc.post(vmid=641, hostname="task-ct",
+                                          ostemplate="local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"))
+        upid = self.node.lxc(641).snapshot.post(snapname="c1")
+        self.assertEqual(self.upid_fields(upid), ["vzsnapshot", "641"])
+        self.wait_task(upid)
+        upid = self.node.lxc(641).snapshot("c1").rollback.post()
+        self.assertEqual(self.upid_fields(upid), ["vzrollback", "641"])
+        self.wait_task(upid)
+        upid = self.node.lxc(641).snapshot("c1").delete()
+        self.assertEqual(self.upid_fields(upid), ["vzdelsnapshot", "641"])
+        self.wait_task(upid)
+        # pve-container converts a container to a template without a task (returns null).
+        self.assertIsNone(self.node.lxc(641).template.post())
+        for task in self.node.tasks.get(limit=500):
+            self.assertIsNone(re.match(r"^(snapshot|template|delete|rollback)$", task["type"]),
+                              task)
+
+
+if __name__ == "__main__":
+    sys.exit(pvetest.run_tests(globals(), gateway=False))
