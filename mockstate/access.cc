@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "mockstate/backend_impl.h"
@@ -431,6 +432,95 @@ absl::StatusOr<json::value> MockBackend::Impl::TokenDelete(CallContext& ctx) {
     return txn.Delete(TokenSecretKey(userid, name));
   }));
   return json::value(nullptr);
+}
+
+namespace {
+
+// Users that name `groupid` in their "groups" list.
+std::vector<std::string> GroupMembers(
+    const std::vector<std::pair<std::string, json::object>>& users, absl::string_view groupid) {
+  std::vector<std::string> members;
+  for (const auto& [userid, props] : users) {
+    const json::value* groups = props.if_contains("groups");
+    if (groups == nullptr) continue;
+    std::vector<std::string> names;
+    if (groups->is_array()) {
+      for (const auto& g : groups->get_array()) names.push_back(JsonText(g));
+    } else {
+      names = SplitList(JsonText(*groups));
+    }
+    if (std::find(names.begin(), names.end(), groupid) != names.end()) members.push_back(userid);
+  }
+  return members;
+}
+
+}  // namespace
+
+absl::StatusOr<json::value> MockBackend::Impl::GroupList(CallContext& ctx) {
+  PVEGW_ASSIGN_OR_RETURN(json::value rows, GenericGet(ctx));
+  const CollectionInfo* users_info = Collection("/access/users");
+  if (users_info != nullptr) PVEGW_RETURN_IF_ERROR(EnsureCollection("/access/users", *users_info));
+  std::vector<std::pair<std::string, json::object>> users;
+  PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
+    PVEGW_ASSIGN_OR_RETURN(users, ListEntities(txn, "/access/users"));
+    return absl::OkStatus();
+  }));
+  if (!rows.is_array()) return rows;
+  for (auto& row : rows.get_array()) {
+    if (!row.is_object() || !row.get_object().contains("groupid")) continue;
+    const std::vector<std::string> members =
+        GroupMembers(users, JsonText(row.get_object().at("groupid")));
+    if (members.empty()) {
+      row.get_object().erase("users");
+    } else {
+      row.get_object()["users"] = absl::StrJoin(members, ",");
+    }
+  }
+  return rows;
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::GroupGet(CallContext& ctx) {
+  const std::string groupid = ctx.PathParam("groupid");
+  json::object out;
+  PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
+    std::optional<json::object> group = GetEntity(txn, "/access/groups", groupid);
+    if (!group) return HttpError(500, absl::StrCat("group '", groupid, "' does not exist"));
+    PVEGW_ASSIGN_OR_RETURN(auto users, ListEntities(txn, "/access/users"));
+    if (const json::value* comment = group->if_contains("comment")) out["comment"] = *comment;
+    json::array members;
+    for (const std::string& m : GroupMembers(users, groupid)) members.push_back(json::value(m));
+    out["members"] = std::move(members);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::UserList(CallContext& ctx) {
+  PVEGW_ASSIGN_OR_RETURN(json::value rows, GenericGet(ctx));
+  const bool full = IntOf(ctx.params, "full", 0) != 0;
+  if (!rows.is_array()) return rows;
+  PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
+    for (auto& row : rows.get_array()) {
+      if (!row.is_object()) continue;
+      json::object& user = row.get_object();
+      user.erase("tokens");
+      if (!full || !user.contains("userid")) continue;
+      PVEGW_ASSIGN_OR_RETURN(auto tokens,
+                             ListEntities(txn, TokenCollection(JsonText(user.at("userid")))));
+      json::array list;
+      for (auto& [tokenid, props] : tokens) {
+        json::object token;
+        token["tokenid"] = tokenid;
+        for (const char* key : {"comment", "expire", "privsep"}) {
+          if (const json::value* v = props.if_contains(key)) token[key] = *v;
+        }
+        list.push_back(std::move(token));
+      }
+      user["tokens"] = std::move(list);
+    }
+    return absl::OkStatus();
+  }));
+  return rows;
 }
 
 }  // namespace pvegw::mockstate

@@ -145,6 +145,10 @@ class MockBackend::Impl {
   absl::StatusOr<json::value> ClusterResources(CallContext& ctx);
   absl::StatusOr<json::value> NextId(CallContext& ctx);
   absl::StatusOr<json::value> NodeStorage(CallContext& ctx);
+  // GET /storage with Proxmox's ?type= filter.
+  absl::StatusOr<json::value> StorageList(CallContext& ctx);
+  // GET .../storage/{storage}/content with Proxmox's ?content= and ?vmid= filters.
+  absl::StatusOr<json::value> StorageContentList(CallContext& ctx);
   absl::StatusOr<json::value> PoolGet(CallContext& ctx);
   absl::StatusOr<json::value> PoolList(CallContext& ctx);
   absl::StatusOr<json::value> PoolUpdate(CallContext& ctx);
@@ -175,6 +179,12 @@ class MockBackend::Impl {
   absl::StatusOr<json::value> TokenCreate(CallContext& ctx);
   absl::StatusOr<json::value> TokenUpdate(CallContext& ctx);
   absl::StatusOr<json::value> TokenDelete(CallContext& ctx);
+  // Groups' members are the users whose "groups" name them (pve-access-control keeps
+  // membership on the user).
+  absl::StatusOr<json::value> GroupList(CallContext& ctx);
+  // With full=1, each user's "tokens" are the API tokens created for it.
+  absl::StatusOr<json::value> UserList(CallContext& ctx);
+  absl::StatusOr<json::value> GroupGet(CallContext& ctx);
   absl::Status SeedAccess(WriteTxn& txn);
   absl::StatusOr<MockBackend::Identity> VerifyTicket(absl::string_view ticket);
   bool VerifyCsrfToken(absl::string_view token, absl::string_view userid);

@@ -47,7 +47,19 @@ std::string KindOf(absl::string_view template_path) {
 bool StartsEmpty(absl::string_view template_path) {
   return absl::StartsWith(template_path, "/nodes/{node}/qemu/{vmid}/") ||
          absl::StartsWith(template_path, "/nodes/{node}/lxc/{vmid}/") ||
-         template_path == "/nodes/{node}/tasks";
+         template_path == "/nodes/{node}/tasks" ||
+         // A user's tokens are the ones created through the API; a storage holds the
+         // volumes written to it.
+         template_path == "/access/users/{userid}/token" ||
+         template_path == "/nodes/{node}/storage/{storage}/content";
+}
+
+// Collections whose rows are what the world holds (volumes written to a storage, users and
+// their API tokens), so a list answers those keys and nothing generated.
+bool OnlyStoredRows(absl::string_view template_path) {
+  return template_path == "/nodes/{node}/storage/{storage}/content" ||
+         template_path == "/access/users" || template_path == "/access/users/{userid}/token" ||
+         template_path == "/access/domains" || template_path == "/access/groups";
 }
 
 }  // namespace
@@ -258,6 +270,12 @@ void MockBackend::Impl::RegisterHandlers() {
   add("GET", "/cluster/resources", [this](CallContext& c) { return ClusterResources(c); });
   add("GET", "/cluster/nextid", [this](CallContext& c) { return NextId(c); });
   add("GET", "/nodes/{node}/storage", [this](CallContext& c) { return NodeStorage(c); });
+  add("GET", "/storage", [this](CallContext& c) { return StorageList(c); });
+  add("GET", "/nodes/{node}/storage/{storage}/content",
+      [this](CallContext& c) { return StorageContentList(c); });
+  add("GET", "/access/groups", [this](CallContext& c) { return GroupList(c); });
+  add("GET", "/access/users", [this](CallContext& c) { return UserList(c); });
+  add("GET", "/access/groups/{groupid}", [this](CallContext& c) { return GroupGet(c); });
   add("GET", "/pools", [this](CallContext& c) { return PoolList(c); });
   add("GET", "/pools/{poolid}", [this](CallContext& c) { return PoolGet(c); });
   for (const char* path : {"/pools", "/pools/{poolid}"}) {
@@ -499,8 +517,10 @@ absl::StatusOr<json::value> MockBackend::Impl::GenericGet(CallContext& ctx) {
           rows.push_back(std::move(view));
           continue;
         }
-        json::object row = ShapeObject(info->row, absl::StrCat(source, "/", id),
-                                       Shape(&view, &source_info->settable));
+        ShapeOptions shape = Shape(&view, &source_info->settable);
+        // Rows a real host answers with exactly what it stores: no generated fillers.
+        shape.generate = !OnlyStoredRows(source_info->template_path);
+        json::object row = ShapeObject(info->row, absl::StrCat(source, "/", id), shape);
         if (config_entries) {
           for (const auto& kv : view) {
             // Secrets are written, never read back.

@@ -62,4 +62,35 @@ absl::StatusOr<json::value> MockBackend::Impl::NodeStorage(CallContext& ctx) {
   return json::value(std::move(rows));
 }
 
+namespace {
+
+// Keeps the rows of a list answer whose `key` is one of `wanted` (a Proxmox list such as
+// "iso,vztmpl"); `wanted` empty keeps all.
+json::value FilterRows(json::value rows, absl::string_view key, absl::string_view wanted) {
+  if (wanted.empty() || !rows.is_array()) return rows;
+  const std::vector<std::string> allowed = SplitList(wanted);
+  json::array kept;
+  for (auto& row : rows.get_array()) {
+    const json::value* v =
+        row.is_object() ? row.get_object().if_contains(json::string_view(key.data(), key.size()))
+                        : nullptr;
+    if (v != nullptr && std::find(allowed.begin(), allowed.end(), JsonText(*v)) != allowed.end())
+      kept.push_back(std::move(row));
+  }
+  return kept;
+}
+
+}  // namespace
+
+absl::StatusOr<json::value> MockBackend::Impl::StorageList(CallContext& ctx) {
+  PVEGW_ASSIGN_OR_RETURN(json::value rows, GenericGet(ctx));
+  return FilterRows(std::move(rows), "type", ctx.Param("type").value_or(""));
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::StorageContentList(CallContext& ctx) {
+  PVEGW_ASSIGN_OR_RETURN(json::value rows, GenericGet(ctx));
+  rows = FilterRows(std::move(rows), "content", ctx.Param("content").value_or(""));
+  return FilterRows(std::move(rows), "vmid", ctx.Param("vmid").value_or(""));
+}
+
 }  // namespace pvegw::mockstate

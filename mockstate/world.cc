@@ -264,6 +264,15 @@ absl::Status MockBackend::Impl::Seed(WriteTxn& txn) {
     PVEGW_RETURN_IF_ERROR(mark(absl::StrCat("/nodes/", node, "/storage/nfs-backup/content")));
   }
 
+  // Realms: every Proxmox host has pam and pve (pve-access-control's default domains.cfg).
+  PVEGW_RETURN_IF_ERROR(PutEntity(
+      txn, "/access/domains", "pam",
+      Obj({{"realm", "pam"}, {"type", "pam"}, {"comment", "Linux PAM standard authentication"}})));
+  PVEGW_RETURN_IF_ERROR(PutEntity(
+      txn, "/access/domains", "pve",
+      Obj({{"realm", "pve"}, {"type", "pve"}, {"comment", "Proxmox VE authentication server"}})));
+  PVEGW_RETURN_IF_ERROR(mark("/access/domains"));
+
   // Users, groups, pools.
   PVEGW_RETURN_IF_ERROR(PutEntity(txn, "/access/users", "root@pam",
                                   Obj({{"userid", "root@pam"},

@@ -2,7 +2,8 @@
 """pve-mock answers like a real Proxmox host to what automation tools do through proxmoxer.
 
 Each test drives pve-mock's REST API with Debian's python3-proxmoxer and asserts what a
-PVE 8/9 host answers: NIC MACs, form values with '=', task types and UPID ids.
+PVE 8/9 host answers: NIC MACs, form values with '=', coherent access data (realms,
+tokens, group members), storage list filters, task types and UPID ids.
 
 Run by ctest; by hand:
   /usr/bin/python3 tests/e2e/pve_mock_fidelity_test.py --pve-mock build/bin/pve-mock
@@ -83,6 +84,52 @@ class FidelityTest(unittest.TestCase):
         config = self.node.qemu(630).config.get()
         self.assertEqual(config["description"], "a=b")
         self.assertEqual(config["boot"], "order=scsi0;net0")
+
+    # --- 6. Access data is coherent ------------------------------------------------------
+    def test_realms_are_pam_and_pve(self):
+        realms = {d["realm"]: d for d in self.px.access.domains.get()}
+        self.assertEqual(sorted(realms), ["pam", "pve"])
+        self.assertEqual(realms["pam"]["type"], "pam")
+        self.assertEqual(realms["pam"]["comment"], "Linux PAM standard authentication")
+        self.assertEqual(self.px.access.domains("pam").get()["type"], "pam")
+        self.assertEqual(self.px.access.domains("pve").get()["type"], "pve")
+
+    def test_tokens_are_the_ones_created(self):
+        user = self.px.access.users("ci-bot@pve")
+        self.assertEqual(user.token.get(), [])
+        user.token("deploy").post(privsep=1, comment="deploys")
+        self.assertEqual([(t["tokenid"], t["comment"]) for t in user.token.get()],
+                         [("deploy", "deploys")])
+        full = {u["userid"]: u for u in self.px.access.users.get(full=1)}
+        self.assertEqual([t["tokenid"] for t in full["ci-bot@pve"]["tokens"]], ["deploy"])
+        self.assertEqual(full["root@pam"]["tokens"], [])
+        # Without full=1, Proxmox lists no tokens.
+        self.assertNotIn("tokens", {u["userid"]: u for u in self.px.access.users.get()}["ci-bot@pve"])
+        user.token("deploy").delete()
+        self.assertEqual(user.token.get(), [])
+
+    def test_group_members_follow_the_users_groups(self):
+        self.px.access.groups.post(groupid="ops", comment="Operations")
+        self.assertEqual(self.px.access.groups("ops").get()["members"], [])
+        self.px.access.users.post(userid="olga@pve", groups="ops,admins")
+        self.assertEqual(self.px.access.groups("ops").get(),
+                         {"comment": "Operations", "members": ["olga@pve"]})
+        self.assertEqual(sorted(self.px.access.groups("admins").get()["members"]),
+                         ["admin@pve", "olga@pve"])
+        groups = {g["groupid"]: g for g in self.px.access.groups.get()}
+        self.assertEqual(groups["ops"]["users"], "olga@pve")
+
+    def test_storage_lists_filter_like_proxmox(self):
+        self.assertEqual([s["storage"] for s in self.px.storage.get(type="dir")], ["local"])
+        self.assertEqual([s["storage"] for s in self.px.storage.get(type="nfs")], ["nfs-backup"])
+        isos = self.node.storage("local").content.get(content="iso")
+        self.assertTrue(isos)
+        self.assertEqual({v["content"] for v in isos}, {"iso"})
+        # A volume lists what Proxmox lists for it, no generated fillers.
+        for volume in self.node.storage("local").content.get():
+            self.assertLessEqual(set(volume), {"volid", "content", "format", "size", "ctime",
+                                                "vmid", "notes", "protected", "parent", "used"},
+                                 volume)
 
     # --- 8. Task types as Proxmox names them ---------------------------------------------
     def upid_fields(self, upid):

@@ -56,8 +56,19 @@ std::string GetWalker::ParamValue(const api::ApiOperation& op, std::size_t i,
           }
         }
       }
-      // An empty collection: create an entry through its POST, as a user would.
+      // An empty collection: create an entry through its POST, as a user would (on the
+      // collection, or on the item path where Proxmox names the new entry there: tokens).
+      std::string create_path = parent;
       const api::ApiOperation* create = api_.Find("POST", parent_template);
+      if (create == nullptr) {
+        create = api_.Find("POST", absl::StrCat(parent_template, "/", op.segments[i]));
+        const auto it = op.params.find(name);
+        if (create != nullptr && it != op.params.end()) {
+          create_path = absl::StrCat(parent, "/", Generated(it->second, parent + "/" + name));
+        } else {
+          create = nullptr;
+        }
+      }
       if (create == nullptr || attempt > 0) break;
       RestParams params;
       for (const auto& [pname, field] : create->params) {
@@ -65,7 +76,7 @@ std::string GetWalker::ParamValue(const api::ApiOperation& op, std::size_t i,
           params.emplace_back(pname, Generated(field, parent + "/" + pname));
         }
       }
-      RestResponse created = call_(RestRequest{"POST", parent, params});
+      RestResponse created = call_(RestRequest{"POST", create_path, params});
       if (created.status != 200) create_failures_.push_back(parent + ": " + created.reason);
     }
   }
