@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 
@@ -184,6 +185,15 @@ absl::StatusOr<Route> ApiIndex::Match(absl::string_view verb, absl::string_view 
     if (node->param) {
       params.emplace_back(node->param_name, route.segments[i]);
       if (const Node* found = walk(node->param.get(), i + 1)) return found;
+      // A volume id takes the rest of the path with its raw '/' (local:iso/x.iso):
+      // pve-storage registers {volume} with fragmentDelimiter => ''.
+      if (absl::EndsWith(node->param->template_path, "/content/{volume}") &&
+          i + 1 < route.segments.size() && !node->param->ops.empty()) {
+        params.back().second = absl::StrJoin(route.segments.begin() + i, route.segments.end(), "/");
+        route.segments.resize(i + 1);  // segments stay aligned with the template
+        route.segments[i] = params.back().second;
+        return node->param.get();
+      }
       params.pop_back();
     }
     return nullptr;

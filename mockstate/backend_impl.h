@@ -149,6 +149,8 @@ class MockBackend::Impl {
   absl::StatusOr<json::value> StorageList(CallContext& ctx);
   // GET .../storage/{storage}/content with Proxmox's ?content= and ?vmid= filters.
   absl::StatusOr<json::value> StorageContentList(CallContext& ctx);
+  // GET .../content/{volume}: its path on the storage, size and format.
+  absl::StatusOr<json::value> VolumeInfo(CallContext& ctx);
   absl::StatusOr<json::value> PoolGet(CallContext& ctx);
   absl::StatusOr<json::value> PoolList(CallContext& ctx);
   absl::StatusOr<json::value> PoolUpdate(CallContext& ctx);

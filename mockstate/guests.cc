@@ -417,7 +417,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestCreate(CallContext& ctx, boo
     }
     // Proxmox writes the architecture of a new container into its config.
     if (lxc && !props.contains("arch")) props["arch"] = "amd64";
-    AddRandomMacs(props, lxc, absl::StrCat(vmid, "/", ctx.now_ms), false);
+    AddRandomMacs(props, lxc, absl::StrCat(vmid), false);
     PVEGW_RETURN_IF_ERROR(AllocateDisks(txn, props, node, vmid, lxc, ctx.now_ms));
     props["vmid"] = vmid;
     props["node"] = node;
@@ -494,7 +494,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestConfig(CallContext& ctx, boo
           if (ctx.IsPathParam(key) || IsControlParam(key)) continue;
           changes[kv.key()] = kv.value();
         }
-        AddRandomMacs(changes, lxc, absl::StrCat(vmid, "/", ctx.now_ms), false);
+        AddRandomMacs(changes, lxc, vmid, false);
         PVEGW_RETURN_IF_ERROR(
             AllocateDisks(txn, changes, node, IntOf(props, "vmid", 0), lxc, ctx.now_ms));
         for (const auto& kv : changes) props[kv.key()] = kv.value();
@@ -587,7 +587,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestClone(CallContext& ctx, bool
         for (const char* k : {"started_ms", "pid", "qmpstatus", "template"}) props.erase(k);
         props["vmid"] = newid;
         props["node"] = target;
-        AddRandomMacs(props, lxc, absl::StrCat(newid, "/", ctx.now_ms), true);
+        AddRandomMacs(props, lxc, absl::StrCat(newid), true);
         props["status"] = "stopped";
         const char* name_key = lxc ? "hostname" : "name";
         if (auto name = ctx.Param(name_key)) {

@@ -273,6 +273,8 @@ void MockBackend::Impl::RegisterHandlers() {
   add("GET", "/storage", [this](CallContext& c) { return StorageList(c); });
   add("GET", "/nodes/{node}/storage/{storage}/content",
       [this](CallContext& c) { return StorageContentList(c); });
+  add("GET", "/nodes/{node}/storage/{storage}/content/{volume}",
+      [this](CallContext& c) { return VolumeInfo(c); });
   add("GET", "/access/groups", [this](CallContext& c) { return GroupList(c); });
   add("GET", "/access/users", [this](CallContext& c) { return UserList(c); });
   add("GET", "/access/groups/{groupid}", [this](CallContext& c) { return GroupGet(c); });

@@ -93,4 +93,49 @@ absl::StatusOr<json::value> MockBackend::Impl::StorageContentList(CallContext& c
   return FilterRows(std::move(rows), "vmid", ctx.Param("vmid").value_or(""));
 }
 
+absl::StatusOr<json::value> MockBackend::Impl::VolumeInfo(CallContext& ctx) {
+  const std::string node = ctx.PathParam("node");
+  const std::string sid = ctx.PathParam("storage");
+  const std::string volid = ctx.PathParam("volume");
+  json::object out;
+  PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
+    std::optional<json::object> storage = GetEntity(txn, "/storage", sid);
+    std::optional<json::object> volume =
+        GetEntity(txn, absl::StrCat("/nodes/", node, "/storage/", sid, "/content"), volid);
+    if (!storage || !volume) {
+      return HttpError(500, absl::StrCat("can't find volume '", volid, "'"));
+    }
+    // pve-storage's path(): the directory layout of a dir-like storage, the device of a
+    // volume group.
+    const std::string name = volid.substr(volid.find(':') + 1);
+    const std::string content =
+        volume->contains("content") ? JsonText(volume->at("content")) : "images";
+    if (storage->contains("path")) {
+      const std::string base = JsonText(storage->at("path"));
+      const std::size_t slash = name.find('/');
+      const std::string file = slash == std::string::npos ? name : name.substr(slash + 1);
+      if (content == "iso") {
+        out["path"] = absl::StrCat(base, "/template/iso/", file);
+      } else if (content == "vztmpl") {
+        out["path"] = absl::StrCat(base, "/template/cache/", file);
+      } else if (content == "backup") {
+        out["path"] = absl::StrCat(base, "/dump/", file);
+      } else {
+        out["path"] = absl::StrCat(base, "/images/", name);
+      }
+    } else if (storage->contains("vgname")) {
+      out["path"] = absl::StrCat("/dev/", JsonText(storage->at("vgname")), "/", name);
+    }
+    const std::int64_t size = IntOf(*volume, "size", 0);
+    out["size"] = size;
+    out["used"] = size;
+    if (const json::value* format = volume->if_contains("format")) out["format"] = *format;
+    for (const char* key : {"notes", "protected"}) {
+      if (const json::value* v = volume->if_contains(key)) out[key] = *v;
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
 }  // namespace pvegw::mockstate

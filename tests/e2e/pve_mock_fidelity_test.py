@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pvetest  # noqa: E402
 
 from proxmoxer import ProxmoxAPI  # noqa: E402
+from proxmoxer.core import ResourceException  # noqa: E402
 
 ARGS = None
 # qemu-server's print_net: "<model>=<MAC>" first; Proxmox's default mac_prefix BC:24:11.
@@ -41,8 +42,11 @@ class FidelityTest(unittest.TestCase):
         assert code == 0, cls.mock.log()
 
     def wait_task(self, upid):
+        return self.wait_task_on("pve1", upid)
+
+    def wait_task_on(self, node, upid):
         def stopped():
-            status = self.node.tasks(upid).status.get()
+            status = self.px.nodes(node).tasks(upid).status.get()
             return status if status["status"] == "stopped" else None
         status = pvetest.wait_until(stopped, timeout=15, interval=0.05, what="task " + upid)
         self.assertEqual(status["exitstatus"], "OK", status)
@@ -84,6 +88,26 @@ class FidelityTest(unittest.TestCase):
         config = self.node.qemu(630).config.get()
         self.assertEqual(config["description"], "a=b")
         self.assertEqual(config["boot"], "order=scsi0;net0")
+
+    # --- 3. Storage content paths with raw slashes -----------------------------------------
+    def test_volume_ids_route_with_raw_slashes(self):
+        volid = "local:iso/ubuntu-24.04.1-live-server-amd64.iso"
+        # proxmoxer puts the volume id into the path as it is: "local:iso/ubuntu...iso".
+        info = self.px("nodes/pve1/storage/local/content/" + volid).get()
+        self.assertEqual(info, {"path": "/var/lib/vz/template/iso/ubuntu-24.04.1-live-server-amd64.iso",
+                                "size": 2773874688, "used": 2773874688, "format": "iso"})
+        lvm = self.node.storage("local-lvm").content.get(vmid=100)
+        self.assertEqual([v["volid"] for v in lvm], ["local-lvm:vm-100-disk-0"])
+        self.assertEqual(self.node.storage("local-lvm").content("local-lvm:vm-100-disk-0").get()["path"],
+                         "/dev/pve/vm-100-disk-0")
+        upid = self.px("nodes/pve2/storage/local/content/" + volid).delete()
+        self.assertEqual(self.upid_fields(upid), ["imgdel", ""])
+        self.wait_task_on("pve2", upid)
+        self.assertNotIn(volid, [v["volid"] for v in self.px.nodes("pve2").storage("local").content.get()])
+        with self.assertRaises(ResourceException) as err:
+            self.px("nodes/pve2/storage/local/content/" + volid).get()
+        self.assertEqual(err.exception.status_code, 500)
+        self.assertIn(volid, str(err.exception))
 
     # --- 6. Access data is coherent ------------------------------------------------------
     def test_realms_are_pam_and_pve(self):

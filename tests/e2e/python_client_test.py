@@ -108,7 +108,8 @@ class PythonClientTest(unittest.TestCase):
             self.pb.GetNodesNodeQemuVmidConfigRequest(node="pve1", vmid=170), timeout=10).data
         self.assertEqual(config.name, "from-python")
         self.assertEqual(config.cores, 2)
-        self.assertEqual(config.net[0], "virtio,bridge=vmbr0")
+        # Stored as Proxmox stores a NIC: with a MAC of its prefix BC:24:11.
+        self.assertRegex(config.net[0], r"^virtio=BC:24:11(:[0-9A-F]{2}){3},bridge=vmbr0$")
         self.assertTrue(config.HasField("memory"))
         self.assertFalse(config.HasField("sockets"), "unset keys stay unset")
         self.nodes.DeleteNodesNodeQemuVmid(self.pb.DeleteNodesNodeQemuVmidRequest(node="pve1", vmid=170), timeout=10)
