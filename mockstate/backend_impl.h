@@ -142,6 +142,8 @@ class MockBackend::Impl {
   using GuestFn = std::function<absl::StatusOr<json::value>(WriteTxn&, json::object& props)>;
   absl::StatusOr<json::value> WithGuest(CallContext& ctx, bool lxc, const GuestFn& fn);
   std::string ConfigDigest(const json::object& props, bool lxc) const;
+  // Rolling back to a snapshot stops the guest (and starts it with start=1 or RAM state).
+  absl::StatusOr<json::value> GuestRollback(CallContext& ctx, bool lxc);
   absl::StatusOr<json::value> ClusterResources(CallContext& ctx);
   absl::StatusOr<json::value> NextId(CallContext& ctx);
   absl::StatusOr<json::value> NodeStorage(CallContext& ctx);

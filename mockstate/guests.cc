@@ -635,4 +635,33 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestMigrate(CallContext& ctx, bo
       });
 }
 
+absl::StatusOr<json::value> MockBackend::Impl::GuestRollback(CallContext& ctx, bool lxc) {
+  const std::string node = ctx.PathParam("node");
+  const std::string vmid = ctx.PathParam("vmid");
+  const std::string snapname = ctx.PathParam("snapname");
+  return WithGuest(
+      ctx, lxc, [&](WriteTxn& txn, json::object& props) -> absl::StatusOr<json::value> {
+        // qemu-server/pve-container snapshot_rollback: a running guest is stopped; it runs
+        // again afterwards only with start=1 or when the snapshot holds its RAM (vmstate).
+        std::optional<json::object> snapshot = GetEntity(
+            txn, absl::StrCat(GuestCollection(node, lxc), "/", vmid, "/snapshot"), snapname);
+        const json::value* vmstate = snapshot ? snapshot->if_contains("vmstate") : nullptr;
+        const bool with_ram =
+            vmstate != nullptr && JsonText(*vmstate) != "0" && !JsonText(*vmstate).empty();
+        const bool start = IntOf(ctx.params, "start", 0) != 0 || (with_ram && !lxc);
+        if (start) {
+          props["status"] = "running";
+          props["started_ms"] = ctx.now_ms;
+          props["pid"] =
+              1000 + static_cast<std::int64_t>(StableHash(absl::StrCat(vmid, ctx.now_ms)) % 60000);
+        } else {
+          props["status"] = "stopped";
+          for (const char* k : {"started_ms", "pid"}) props.erase(k);
+        }
+        props.erase("qmpstatus");
+        PVEGW_RETURN_IF_ERROR(PutEntity(txn, GuestCollection(node, lxc), vmid, props));
+        return MutationResult(txn, ctx, "");
+      });
+}
+
 }  // namespace pvegw::mockstate

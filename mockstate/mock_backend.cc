@@ -249,6 +249,8 @@ void MockBackend::Impl::RegisterHandlers() {
     add("POST", base + "/{vmid}/config",
         [this, lxc](CallContext& c) { return GuestConfig(c, lxc); });
     add("POST", base + "/{vmid}/clone", [this, lxc](CallContext& c) { return GuestClone(c, lxc); });
+    add("POST", base + "/{vmid}/snapshot/{snapname}/rollback",
+        [this, lxc](CallContext& c) { return GuestRollback(c, lxc); });
     add("POST", base + "/{vmid}/migrate",
         [this, lxc](CallContext& c) { return GuestMigrate(c, lxc); });
     for (const char* action :

@@ -109,6 +109,29 @@ class FidelityTest(unittest.TestCase):
         self.assertEqual(err.exception.status_code, 500)
         self.assertIn(volid, str(err.exception))
 
+    # --- 5. Snapshot rollback stops the guest --------------------------------------------
+    def status(self, kind, vmid):
+        return getattr(self.node, kind)(vmid).status.current.get()["status"]
+
+    def test_rollback_stops_a_running_guest_unless_asked_to_start(self):
+        for kind, vmid, create in (("qemu", 650, {"name": "rb-vm"}),
+                                   ("lxc", 651, {"hostname": "rb-ct", "ostemplate":
+                                                 "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"})):
+            guests = getattr(self.node, kind)
+            self.wait_task(guests.post(vmid=vmid, **create))
+            self.wait_task(guests(vmid).status.start.post())
+            self.wait_task(guests(vmid).snapshot.post(snapname="before"))
+            self.assertEqual(self.status(kind, vmid), "running")
+            self.wait_task(guests(vmid).snapshot("before").rollback.post())
+            self.assertEqual(self.status(kind, vmid), "stopped", kind)
+            self.wait_task(guests(vmid).snapshot("before").rollback.post(start=1))
+            self.assertEqual(self.status(kind, vmid), "running", kind)
+        # A VM snapshot with RAM resumes the VM.
+        self.wait_task(self.node.qemu(650).snapshot.post(snapname="ram", vmstate=1))
+        self.wait_task(self.node.qemu(650).status.stop.post())
+        self.wait_task(self.node.qemu(650).snapshot("ram").rollback.post())
+        self.assertEqual(self.status("qemu", 650), "running")
+
     # --- 6. Access data is coherent ------------------------------------------------------
     def test_realms_are_pam_and_pve(self):
         realms = {d["realm"]: d for d in self.px.access.domains.get()}
