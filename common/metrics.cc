@@ -195,8 +195,8 @@ Family<Gauge>& Registry::AddGauge(std::string name, std::string help,
   name = MetricName(std::move(name));
   help = EscapeHelp(help);
   label_names = LabelNames(std::move(label_names));
-  Family<Gauge>& family = state_->Find<Gauge>(
-      name, Type::kGauge, state_->gauges, [&](prometheus::Registry& registry) {
+  Family<Gauge>& family =
+      state_->Find<Gauge>(name, Type::kGauge, state_->gauges, [&](prometheus::Registry& registry) {
         auto& p = prometheus::BuildGauge().Name(name).Help(help).Register(registry);
         return std::unique_ptr<Family<Gauge>>(
             new Family<Gauge>(label_names, [&p](const prometheus::Labels& labels) {

@@ -65,23 +65,24 @@ const CivetCallbacks& Callbacks() {
 }
 
 std::vector<std::string> Options(const std::string& listening_port) {
-  return {"listening_ports",
-          listening_port,
-          "num_threads",
-          std::to_string(kMaxConnections),
-          "max_request_size",
-          std::to_string(kMaxRequestBytes),
-          "request_timeout_ms",
-          std::to_string(kRequestTimeout.count()),
-          "enable_keep_alive",
-          "no",
-          "listen_backlog",
-          "64",
-          // After the answer, what the client still sends is read and dropped for at most
-          // this long: closing with unread input would reset the connection and could
-          // destroy the answer in flight.
-          "linger_timeout_ms",
-          "500"};
+  const std::vector<std::pair<const char*, std::string>> options = {
+      {"listening_ports", listening_port},
+      {"num_threads", std::to_string(kMaxConnections)},
+      {"max_request_size", std::to_string(kMaxRequestBytes)},
+      {"request_timeout_ms", std::to_string(kRequestTimeout.count())},
+      {"enable_keep_alive", "no"},
+      {"listen_backlog", "64"},
+      // After the answer, what the client still sends is read and dropped for at most this
+      // long: closing with unread input would reset the connection and could destroy the
+      // answer in flight.
+      {"linger_timeout_ms", "500"},
+  };
+  std::vector<std::string> out;
+  for (const auto& [name, value] : options) {
+    out.push_back(name);
+    out.push_back(value);
+  }
+  return out;
 }
 
 // HOST:PORT addresses as civetweb spells them ("1.2.3.4:80", "[::1]:80"), numeric.
@@ -109,8 +110,8 @@ absl::StatusOr<std::vector<std::string>> ListeningPorts(const std::string& liste
   addrinfo* found = nullptr;
   const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &found);
   if (rc != 0 || found == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("--metrics_listen=", listen,
-                                                   ": cannot resolve host: ", gai_strerror(rc)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics_listen=", listen, ": cannot resolve host: ", gai_strerror(rc)));
   }
   std::vector<std::string> out;
   for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
@@ -119,9 +120,8 @@ absl::StatusOr<std::vector<std::string>> ListeningPorts(const std::string& liste
                     NI_NUMERICHOST) != 0) {
       continue;
     }
-    std::string address = a->ai_family == AF_INET6
-                              ? absl::StrCat("[", numeric, "]:", port)
-                              : absl::StrCat(numeric, ":", port);
+    std::string address = a->ai_family == AF_INET6 ? absl::StrCat("[", numeric, "]:", port)
+                                                   : absl::StrCat(numeric, ":", port);
     if (std::find(out.begin(), out.end(), address) == out.end()) out.push_back(address);
   }
   freeaddrinfo(found);
@@ -158,8 +158,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
     exposer->RegisterCollectable(registry.collectable(), kMetricsPath);
     return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(exposer), ports.front()));
   }
-  return absl::UnavailableError(
-      absl::StrCat("cannot listen on ", listen, " for metrics: ", error));
+  return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, " for metrics: ", error));
 }
 
 MetricsServer::MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, int port)

@@ -19,8 +19,10 @@
 namespace pvegw::metrics {
 namespace {
 
+using ::testing::AnyOf;
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::Not;
 
 TEST(MetricsRegistryTest, CounterAndGaugeWithHelpAndTypeInRegistrationOrder) {
@@ -148,8 +150,9 @@ TEST(MetricsRegistryTest, CallbacksRunAtScrapeTimeInRegistrationOrder) {
                   out.push_back({{"https://a:8006"}, static_cast<double>(value)});
                 });
   r.AddCounter("later_total", "Later.");
-  r.AddCallback("polls_total", "Polls.", Type::kCounter, {"a", "b"},
-                [](std::vector<Sample>& out) { out.push_back({{"only-a"}, 2}); });
+  r.AddCallback("polls_total", "Polls.", Type::kCounter, {"a", "b"}, [](std::vector<Sample>& out) {
+    out.push_back({{"only-a"}, 2});
+  });
   std::string text = r.Render();
   EXPECT_THAT(text, HasSubstr("# TYPE pool_open_connections gauge\n"
                               "pool_open_connections{endpoint=\"https://a:8006\"} 1\n"));
@@ -262,10 +265,14 @@ TEST(MetricsServerTest, ServesScrapesAndSurvivesGarbage) {
     EXPECT_THAT(Exchange(port, bad), ContainsRegex("^HTTP/1\\.[01] 400 ")) << bad;
   }
   // Request headers beyond kMaxRequestBytes: civetweb 1.15 stops reading and answers them as
-  // malformed (400), not 431.
-  EXPECT_THAT(Exchange(port, "GET /" + std::string(64 * 1024, 'a')),
-              ContainsRegex("^HTTP/1\\.[01] 400 "));
-  EXPECT_THAT(Exchange(port, std::string(64 * 1024, 'A')), ContainsRegex("^HTTP/1\\.[01] 400 "));
+  // malformed (400), not 431. It closes without reading what the client still sends, so the
+  // answer may also be lost to a reset; either way the server goes on.
+  for (const std::string& oversized :
+       {"GET /" + std::string(64 * 1024, 'a'), std::string(64 * 1024, 'A'),
+        "GET /metrics HTTP/1.1\r\nX: " + std::string(9000, 'a') + "\r\n\r\n"}) {
+    const std::string answer = Exchange(port, oversized);
+    EXPECT_THAT(answer, AnyOf(IsEmpty(), ContainsRegex("^HTTP/1\\.[01] 400 ")));
+  }
   std::string binary;
   for (int i = 0; i < 3000; ++i) binary.push_back(static_cast<char>(i * 7919 % 256));
   Exchange(port, binary);  // whatever it answers, the server goes on
