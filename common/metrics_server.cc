@@ -72,10 +72,6 @@ std::vector<std::string> Options(const std::string& listening_port) {
       {"request_timeout_ms", std::to_string(kRequestTimeout.count())},
       {"enable_keep_alive", "no"},
       {"listen_backlog", "64"},
-      // After the answer, what the client still sends is read and dropped for at most this
-      // long: closing with unread input would reset the connection and could destroy the
-      // answer in flight.
-      {"linger_timeout_ms", "500"},
   };
   std::vector<std::string> out;
   for (const auto& [name, value] : options) {

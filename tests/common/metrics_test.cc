@@ -248,6 +248,10 @@ TEST(MetricsServerTest, ServesScrapesAndSurvivesGarbage) {
   EXPECT_THAT(ok, HasSubstr("\r\n\r\n# HELP exposer_transferred_bytes_total "));
   EXPECT_THAT(ok, HasSubstr("\nscrapes_total 1\n"));
   EXPECT_THAT(Exchange(port, "GET /metrics?x=1 HTTP/1.0\r\n\r\n"), HasSubstr("scrapes_total 1\n"));
+  // Prometheus asks for gzip, and gets it.
+  const std::string gzip = Exchange(port, "GET /metrics HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n");
+  EXPECT_THAT(gzip, HasSubstr("Content-Encoding: gzip\r\n"));
+  EXPECT_THAT(gzip, HasSubstr("\r\n\r\n\x1f\x8b"));  // the gzip magic number
   for (const char* other : {"GET / HTTP/1.1\r\n\r\n", "GET /other HTTP/1.1\r\n\r\n",
                             "GET /metricsx HTTP/1.1\r\n\r\n", "GET /metrics/x HTTP/1.1\r\n\r\n"}) {
     EXPECT_THAT(Exchange(port, other), HasSubstr("HTTP/1.1 404 ")) << other;
