@@ -37,11 +37,14 @@ RUN apt-get update \
        libboost-json1.81.0 \
        libc-ares2 \
        libc6 \
+       libcivetweb1 \
        libfmt9 \
        libgcc-s1 \
        libgrpc++1.51 \
        libgrpc29 \
        liblmdb0 \
+       libprometheus-cpp-core1.0 \
+       libprometheus-cpp-pull1.0 \
        libprotobuf32 \
        libre2-9 \
        libspdlog1.10 \

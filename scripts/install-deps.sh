@@ -15,6 +15,7 @@ packages=(
   libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev liblmdb-dev
+  prometheus-cpp-dev libcivetweb-dev  # metrics: registry and the /metrics exposer
   golang-github-gogo-googleapis-dev
   python3  # configuring registers the Python tests
 )
