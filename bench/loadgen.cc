@@ -22,6 +22,7 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -63,7 +64,8 @@ ABSL_FLAG(std::string, data, "{}",
 ABSL_FLAG(int64_t, seq_start, 0, "First value of {{seq}} in --data.");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "How long to measure, e.g. 10s, 500ms.");
 ABSL_FLAG(int64_t, count, 0,
-          "Stop after this many measured calls (0: no limit; --duration still bounds the run).");
+          "Stop after this many measured calls, failed ones included (0: no limit; --duration "
+          "still bounds the run).");
 ABSL_FLAG(int, concurrency, 16, "Calls in flight at once (spread over the connections).");
 ABSL_FLAG(int, connections, 1, "HTTP/2 connections (channels with distinct arguments).");
 ABSL_FLAG(absl::Duration, warmup, absl::Seconds(1),
@@ -273,6 +275,7 @@ class ReflectionClient {
     stream_ = stub_->ServerReflectionInfo(&ctx_);
   }
   ~ReflectionClient() {
+    if (finished_) return;
     stream_->WritesDone();
     (void)stream_->Finish();
   }
@@ -505,7 +508,9 @@ class Histogram {
   double Quantile(double q) const {
     const uint64_t n = count();
     if (n == 0) return 0;
-    const auto rank = static_cast<uint64_t>(q * static_cast<double>(n - 1)) + 1;
+    // Nearest rank: the smallest recording with at least q of them at or below it.
+    const auto rank =
+        std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(q * static_cast<double>(n) - 1e-9)));
     uint64_t seen = 0;
     for (std::size_t i = 0; i < kBuckets; ++i) {
       seen += buckets_[i].load(std::memory_order_relaxed);
@@ -680,15 +685,17 @@ class UnaryLoad {
       if (status.ok()) {
         result_->latency.Record(static_cast<uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(now - slot->started).count()));
-        const uint64_t n = ++measured_;
-        if (max_calls_ > 0 && n >= static_cast<uint64_t>(max_calls_)) {
-          std::lock_guard<std::mutex> lock(mu_);
-          counted_limit_reached_ = true;
-          stop_.store(true);
-          done_.notify_all();
-        }
+        measured_.fetch_add(1, std::memory_order_relaxed);
       } else {
         result_->errors.Record(status);
+      }
+      // --count bounds the calls made, failed ones included.
+      const uint64_t n = ++finished_;
+      if (max_calls_ > 0 && n >= static_cast<uint64_t>(max_calls_)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        counted_limit_reached_ = true;
+        stop_.store(true);
+        done_.notify_all();
       }
     }
     if (!stop_.load(std::memory_order_relaxed)) {
@@ -712,6 +719,7 @@ class UnaryLoad {
   std::atomic<bool> stop_{false};
   std::atomic<bool> measuring_{false};
   std::atomic<uint64_t> measured_{0};
+  std::atomic<uint64_t> finished_{0};
   Clock::time_point measure_from_;
   Clock::time_point measure_until_;
   std::mutex mu_;
