@@ -623,9 +623,9 @@ class UnaryLoad {
     result_ = result;
     max_calls_ = count;
     stop_.store(false);
-    measuring_.store(false);
-    const auto start = Clock::now();
-    measure_from_ = start + absl::ToChronoNanoseconds(warmup);
+    // The window starts at a fixed time: a call counts when it started inside it (a flag set
+    // later would miss, yet not stop, the first calls of a run without warm-up).
+    measure_from_ = Clock::now() + absl::ToChronoNanoseconds(warmup);
     {
       std::lock_guard<std::mutex> lock(mu_);
       in_flight_ = concurrency;
@@ -638,15 +638,12 @@ class UnaryLoad {
     }
     for (auto& slot : slots_) Start(slot.get());
     std::unique_lock<std::mutex> lock(mu_);
-    done_.wait_until(lock, measure_from_, [&] { return in_flight_ == 0; });
-    measuring_.store(true);
-    const auto t0 = Clock::now();
+    const auto t0 = measure_from_;
     const auto until = t0 + absl::ToChronoNanoseconds(duration);
     done_.wait_until(lock, until, [&] { return in_flight_ == 0 || counted_limit_reached_; });
     stop_.store(true);
     const auto t1 = Clock::now();
     result->seconds = std::chrono::duration<double>(t1 - t0).count();
-    measure_until_ = t1;
     // Calls in flight end by their deadline at the latest.
     const auto drain = Clock::now() + absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_timeout)) +
                        std::chrono::seconds(5);
@@ -680,8 +677,7 @@ class UnaryLoad {
 
   void OnDone(Slot* slot, const grpc::Status& status) {
     const auto now = Clock::now();
-    if (measuring_.load(std::memory_order_relaxed) && !stop_.load(std::memory_order_relaxed) &&
-        slot->started >= measure_from_) {
+    if (!stop_.load(std::memory_order_relaxed) && slot->started >= measure_from_) {
       if (status.ok()) {
         result_->latency.Record(static_cast<uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(now - slot->started).count()));
@@ -717,11 +713,9 @@ class UnaryLoad {
   Result* result_ = nullptr;
   int64_t max_calls_ = 0;
   std::atomic<bool> stop_{false};
-  std::atomic<bool> measuring_{false};
   std::atomic<uint64_t> measured_{0};
   std::atomic<uint64_t> finished_{0};
   Clock::time_point measure_from_;
-  Clock::time_point measure_until_;
   std::mutex mu_;
   std::condition_variable done_;
   int in_flight_ = 0;
@@ -971,11 +965,18 @@ int main(int argc, char** argv) {
     const pb::MethodDescriptor* cmd = resolver.Find(compare_method);
     compare.emplace(cmd, resolver.factory(cmd), absl::GetFlag(FLAGS_compare_data), 0);
   }
-  // Every connection up before the clock starts, so connecting is not measured.
+  // Every connection up before the clock starts, so connecting is not measured; a refused
+  // connection fails at once instead of after the setup deadline.
   for (auto& c : connections) {
-    if (!c.channel->WaitForConnected(std::chrono::system_clock::now() + kSetupDeadline)) {
-      std::cerr << "pve-loadgen: cannot connect to " << target << "\n";
-      return 1;
+    const auto deadline = std::chrono::system_clock::now() + kSetupDeadline;
+    grpc_connectivity_state state = c.channel->GetState(/*try_to_connect=*/true);
+    while (state != GRPC_CHANNEL_READY) {
+      if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN ||
+          !c.channel->WaitForStateChange(state, deadline)) {
+        std::cerr << "pve-loadgen: cannot connect to " << target << "\n";
+        return 1;
+      }
+      state = c.channel->GetState(/*try_to_connect=*/true);
     }
   }
 

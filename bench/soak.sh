@@ -93,16 +93,21 @@ soak() {
   while ((total < calls_limit && SECONDS - start < max_seconds)); do
     round=$((round + 1))
     # A task to watch: one create whose UPID the streams follow during the reads.
-    upid=$(lg --print_response --method=proxmox.ve.v1.Nodes/PostNodesNodeQemu \
-      --data="{\"node\":\"pve1\",\"vmid\":$seq,\"name\":\"soak-watch\"}" | json 'r["data"]')
+    local watch=()
+    if upid=$(lg --print_response --method=proxmox.ve.v1.Nodes/PostNodesNodeQemu \
+      --data="{\"node\":\"pve1\",\"vmid\":$seq,\"name\":\"soak-watch\"}" | json 'r["data"]'); then
+      watch=(--watch_tasks="$watch_streams" --watch_upid="$upid")
+    else
+      errors=$((errors + 1))
+    fi
     total=$((total + 1))
     for read in 'proxmox.ve.v1.Nodes/GetNodesNodeQemu|{"node":"pve1"}' \
                 'proxmox.ve.v1.Nodes/GetNodesNodeQemuVmidConfig|{"node":"pve1","vmid":100}' \
                 'proxmox.ve.v1.Version/GetVersion|{}'; do
       IFS='|' read -r method data <<<"$read"
       report=$(lg --method="$method" --data="$data" --count="$reads" --concurrency="$concurrency" \
-        --connections=2 --watch_tasks="$watch_streams" --watch_upid="$upid") || true
-      read -r n e w < <(json '"%d %d %d" % (r["result"]["calls"], r["result"]["errors"] + len(r["watch"]["errors"]), r["watch"]["opened"])' <<<"$report")
+        --connections=2 "${watch[@]}") || true
+      read -r n e w < <(json '"%d %d %d" % (r["result"]["calls"], r["result"]["errors"] + sum(x["count"] for x in r.get("watch", {}).get("errors", [])), r.get("watch", {}).get("opened", 0))' <<<"$report")
       total=$((total + n + w))
       errors=$((errors + e))
       ((e == 0)) || errors_of "$report"

@@ -150,6 +150,20 @@ class LoadgenTest(unittest.TestCase):
                 self.assertIn(message, err)
                 self.assertNotIn("Aborted", err)
 
+    def test_unreachable_target_exits_1_at_once(self):
+        # A port bound but never listened on: connections to it are refused.
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            closed = "127.0.0.1:%d" % s.getsockname()[1]
+            for flags in (["--method=grpc.health.v1.Health/Check"],
+                          ["--descriptors=" + ARGS.descriptors,
+                           "--method=proxmox.ve.v1.Version/GetVersion"]):
+                with self.subTest(flags=flags):
+                    code, out, err = loadgen("--target=" + closed, *flags, timeout=15)
+                    self.assertEqual(code, 1, out + err)
+                    self.assertIn(closed, err)
+
     def test_help_and_version(self):
         code, out, _ = loadgen("--help")
         self.assertEqual(code, 0)
