@@ -75,7 +75,8 @@ fmt() { printf "%.0f" "$1" | sed -E ':a; s/([0-9])([0-9]{3})($|,)/\1,\2\3/; ta';
 
 echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(uname -m)), commit" \
   "$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown); load" \
-  "tool on the same machine. Every row: $duration after $warmup warm-up."
+  "tool on the same machine, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start." \
+  "Every row: $duration after $warmup warm-up."
 echo
 
 # --- 1. Mock mode --------------------------------------------------------------------------
