@@ -130,8 +130,7 @@ soak() {
     seq=$((seq + creates + 1))
   done
   local elapsed=$((SECONDS - start))
-  # One last sample after the load, then stop sampling.
-  sleep 1
+  # Stop sampling; one last sample right after the load.
   kill "$sampler" 2>/dev/null || true
   wait "$sampler" 2>/dev/null || true
   printf '%d\t%s\t%s\t%s\t%s\n' "$elapsed" "$(awk '/^VmRSS:/ {print $2}' "/proc/$gw/status")" \

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import pvetest  # noqa: E402
 
 ARGS = None
-SHORT = ["--duration=300ms", "--warmup=100ms"]
+SHORT = ["--duration=200ms", "--warmup=50ms"]
 
 
 def loadgen(*flags, timeout=60):
