@@ -24,6 +24,7 @@ if [ "${1:-}" != "--build" ]; then
     python3-grpcio python3-protobuf python3-proxmoxer python3-requests python3-yaml
     python3-prometheus-client  # the metrics tests parse /metrics with its text parser
     curl wrk
+    openssl  # tests make throw-away TLS certificates with its command line
     clang-format clang-tidy
     # examples/go: built offline from Debian's Go libraries
     golang-go protoc-gen-go protoc-gen-go-grpc
