@@ -201,7 +201,7 @@ class KeyChecker {
   }
 };
 
-// The status table of README "Errors" (DESIGN.md §3), written out independently here.
+// The status table of docs/api.md "Errors" (DESIGN.md §3), written out independently here.
 grpc::StatusCode ExpectedCode(int http_status, const std::string& text) {
   switch (http_status) {
     case 400:
