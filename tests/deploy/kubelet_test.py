@@ -447,11 +447,14 @@ class KubeletStart(unittest.TestCase):
         docker_args, image_args = readme_docker_run()
         ports = [a for a in docker_args if re.fullmatch(r"[0-9.:]+", a)]
         container_port = int(ports[0].rsplit(":", 1)[1]) if ports else 50051
+        env = [{"name": v.split("=", 1)[0], "value": v.split("=", 1)[1]}
+               for flag, v in zip(docker_args, docker_args[1:]) if flag in ("-e", "--env")]
         # The image's entrypoint with the line's arguments and no environment of its own,
         # probed on the published container port like the kubelet's gRPC probe would.
         pod = {"kind": "Pod", "metadata": {"name": "docker-run"},
                "spec": {"containers": [{
                    "name": "pve-gateway", "command": ["pve-gateway"], "args": image_args,
+                   "env": env,
                    "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}],
                    "startupProbe": {"grpc": {"port": container_port}, "periodSeconds": 1,
                                     "failureThreshold": 30}}],
