@@ -94,7 +94,8 @@ class RenderedOverlays(unittest.TestCase):
         docs = rendered("standalone")
         settings = manifest_checker.Checker(docs).settings(gateway(docs))
         self.assertNotIn("PVE_GATEWAY_INSECURE_LISTEN", settings)
-        self.assertTrue(settings["PVE_GATEWAY_TLS_CERT"] and settings["PVE_GATEWAY_AUTH_TOKENS_FILE"])
+        self.assertTrue(settings["PVE_GATEWAY_TLS_CERT"])
+        self.assertTrue(settings["PVE_GATEWAY_AUTH_TOKENS_FILE"])
         mounts = {m["mountPath"] for m in gateway(docs)["volumeMounts"]}
         for key in ("PVE_GATEWAY_TLS_CERT", "PVE_GATEWAY_TLS_KEY", "PVE_GATEWAY_AUTH_TOKENS_FILE"):
             self.assertIn(os.path.dirname(settings[key]), mounts, key)

@@ -116,6 +116,7 @@ class Pod:
         self.workdir = workdir
         self.procs = {}
         self.shm_mounted = False
+        self.envs = {}
         self.volumes = {v["name"]: v for v in self.spec.get("volumes") or []}
         self.containers = [c for c in self.spec.get("containers") or []
                            if os.path.basename((c.get("command") or [""])[0]) in OUR_BINARIES]
@@ -200,6 +201,7 @@ class Pod:
             proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=subprocess.STDOUT, cwd="/")
             self.procs[c["name"]] = (proc, log, command)
+            self.envs[c["name"]] = env
 
     def log(self, name):
         log = self.procs[name][1]
@@ -283,6 +285,43 @@ class Pod:
             time.sleep(min(0.2, probe.get("periodSeconds", 10)))
         return f"{kind} did not pass within {budget} s: {last}"
 
+    def check_api_port(self, c):
+        """What a client of the gateway's API port meets, as the manifest configured it: TLS
+        (verified against the Secret's certificate) and bearer tokens when set. One
+        Gateway/GetInfo call with what a client needs, one without the token. None if fine."""
+        import grpc
+        env = self.envs[c["name"]]
+        port = env.get("PVE_GATEWAY_LISTEN", "127.0.0.1:50051").rsplit(":", 1)[1]
+        target = f"127.0.0.1:{port}"
+        if env.get("PVE_GATEWAY_TLS_CERT"):
+            with open(env["PVE_GATEWAY_TLS_CERT"], "rb") as f:
+                creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+            channel = grpc.secure_channel(target, creds,
+                                          options=[("grpc.ssl_target_name_override", "localhost")])
+        else:
+            channel = grpc.insecure_channel(target)
+        token = "authorization", "Bearer " + CLIENT_TOKEN
+        get_info = channel.unary_unary("/proxmox.gateway.v1.Gateway/GetInfo",
+                                       request_serializer=lambda _: b"",
+                                       response_deserializer=lambda b: b)
+        with channel:
+            try:
+                get_info(None, timeout=10, metadata=[token])
+            except grpc.RpcError as e:
+                return f"API port {target}: GetInfo failed: {e.code().name} {e.details()}"
+            if env.get("PVE_GATEWAY_AUTH_TOKENS_FILE"):
+                try:
+                    get_info(None, timeout=10)
+                    return f"API port {target}: GetInfo without a bearer token succeeded"
+                except grpc.RpcError as e:
+                    if e.code() != grpc.StatusCode.UNAUTHENTICATED:
+                        return f"API port {target}: no token gave {e.code().name}"
+        how = " over TLS" if env.get("PVE_GATEWAY_TLS_CERT") else ""
+        if env.get("PVE_GATEWAY_AUTH_TOKENS_FILE"):
+            how += ", refuses a call without a bearer token"
+        print(f"{self.name} container {c['name']}: API port {target} answers GetInfo{how}")
+        return None
+
     def probe_all(self):
         problems = []
         # The kubelet runs liveness and readiness once the startup probe has passed.
@@ -294,6 +333,11 @@ class Pod:
                 problem = self.run_probe(c, kind)
                 if problem:
                     failed.add(c["name"])
+                    problems.append(f"{self.name} container {c['name']}: {problem}")
+        for c in self.containers:
+            if c["name"] not in failed and os.path.basename(c["command"][0]) == "pve-gateway":
+                problem = self.check_api_port(c)
+                if problem:
                     problems.append(f"{self.name} container {c['name']}: {problem}")
         for name, (proc, _, _) in self.procs.items():
             if proc.poll() is not None:

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The README's sessions, run: every `$ scripts/grpc-call.py ...` command of "A session in
-mock mode" (and of docs/api.md's "A session") against a fresh pve-gateway in mock mode (its shown output lines must appear in
-order; `...` marks cuts), and the lines of "Real mode in five lines" with a started pve-mock
+mock mode" (and of docs/api.md's "A session") against a fresh pve-gateway in mock mode (its
+shown output lines must appear in order; `...` marks cuts), and the lines of "Real mode in five lines" with a started pve-mock
 standing for the Proxmox host (its URL, API token and certificate fingerprint in place of
 the placeholders; every other value as written).
 
