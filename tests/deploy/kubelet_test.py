@@ -19,6 +19,7 @@ The README's `docker run` line is run the same way: the image's entrypoint with 
 Usage: kubelet_test.py --gateway BIN --pve-mock BIN --protoc BIN [unittest arguments]
 """
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -44,6 +45,10 @@ import pvetest  # noqa: E402
 
 OVERLAYS = ["base", "standalone", "sidecar", "mock"]
 OUR_BINARIES = ("pve-gateway", "pve-mock")
+OUR_IMAGE = "pve-grpc-gateway"
+# The Dockerfile's ENTRYPOINT: what a container of the image runs without a command.
+with open(os.path.join(REPO, "Dockerfile"), encoding="utf-8") as _f:
+    IMAGE_ENTRYPOINT = re.search(r'^ENTRYPOINT \["([^"]+)"\]', _f.read(), re.M).group(1)
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HEALTH_PROTO = "/usr/share/grpc-proto/grpc/health/v1/health.proto"
 RUN_POD_TIMEOUT_S = 240
@@ -61,10 +66,14 @@ def bring_up_loopback():
     """`ip link set lo up`, without iproute2: a new network namespace starts with lo down."""
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        import fcntl
         ifreq = struct.pack("16sH14x", b"lo", 0)
         flags = struct.unpack("16sH14x", fcntl.ioctl(s, siocgifflags, ifreq))[1]
         fcntl.ioctl(s, siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
+
+
+def image_repository(image):
+    """'registry:5000/team/pve-grpc-gateway:1.0@sha256:...' -> 'pve-grpc-gateway'."""
+    return image.split("@")[0].rsplit("/", 1)[-1].split(":")[0]
 
 
 def health_module():
@@ -118,12 +127,16 @@ class Pod:
         self.shm_mounted = False
         self.envs = {}
         self.volumes = {v["name"]: v for v in self.spec.get("volumes") or []}
-        self.containers = [c for c in self.spec.get("containers") or []
-                           if os.path.basename((c.get("command") or [""])[0]) in OUR_BINARIES]
+        self.containers = []
+        for c in self.spec.get("containers") or []:
+            if not c.get("command") and image_repository(c.get("image", "")) == OUR_IMAGE:
+                c = dict(c, command=[IMAGE_ENTRYPOINT])  # the image's ENTRYPOINT
+            if os.path.basename((c.get("command") or [""])[0]) in OUR_BINARIES:
+                self.containers.append(c)
 
     def volume_path(self, name):
         """A pod volume as a directory: Secret and ConfigMap volumes hold their keys."""
-        path = os.path.join(self.workdir, "volumes", name)
+        path = os.path.join(self.workdir, self.name.replace("/", "-"), "volumes", name)
         if os.path.isdir(path):
             return path
         os.makedirs(path)
@@ -497,7 +510,7 @@ class KubeletStart(unittest.TestCase):
         # probed on the published container port like the kubelet's gRPC probe would.
         pod = {"kind": "Pod", "metadata": {"name": "docker-run"},
                "spec": {"containers": [{
-                   "name": "pve-gateway", "command": ["pve-gateway"], "args": image_args,
+                   "name": "pve-gateway", "image": "pve-grpc-gateway:0.1.0", "args": image_args,
                    "env": env,
                    "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}],
                    "startupProbe": {"grpc": {"port": container_port}, "periodSeconds": 1,
