@@ -29,8 +29,9 @@ cleanup() {
   for id in "${containers[@]}"; do pm rm --force --time 5 "$id" >/dev/null 2>&1 || true; done
   pm rmi --all --force >/dev/null 2>&1 || true
   # Layers podman still has mounted under the temporary storage, then the directory itself.
+  # (debootstrap mounts /proc and /sys in the root it builds, should it be interrupted.)
   grep -o " $work/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "$work"
+  rm -rf --one-file-system "$work"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -74,6 +75,7 @@ step "imported debian:12 and debian:12-slim ($(pm image inspect debian:12 --form
 schema_dir=$(dirname "$PROXMOX_SCHEMA")
 schema_file=$(basename "$PROXMOX_SCHEMA")
 step "podman build (schema $PROXMOX_SCHEMA)"
+# Host network while building: the build stage's apt reaches the mirror as the host does.
 pm build --pull=never --network=host -t pve-grpc-gateway:0.1.0 \
   --build-context schema="$schema_dir" --build-arg PROXMOX_SCHEMA_FILE="$schema_file" \
   -f Dockerfile . >"$work/build.log" 2>&1 || {
