@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import socket
 import subprocess
 import sys
 import unittest
@@ -86,6 +87,31 @@ class ReadmeSession(unittest.TestCase):
 
     def test_the_api_pages_session(self):
         self.run_session("docs/api.md", "A session")
+
+    def test_grpc_call_answers_bad_input_with_a_clear_error(self):
+        gateway = pvetest.Gateway(ARGS.gateway, self.state.path, "readme-bad-input")
+        self.addCleanup(gateway.terminate)
+        unused = socket.socket()
+        unused.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        self.addCleanup(unused.close)
+        cases = {
+            "proxmox.ve.v1.Nodes/NoSuchMethod": "proxmox.ve.v1.Nodes has no method 'NoSuchMethod'",
+            "no.such.Service/Call": "symbol not found: no.such.Service",
+            "describe proxmox.ve.v1.Nodes.Nope": "is neither a service nor a method",
+            "-d {bad proxmox.ve.v1.Version/GetVersion": "-d: Failed to load JSON",
+            "-d '{\"nodex\": 1}' proxmox.ve.v1.Nodes/GetNodesNodeQemu": "has no field named",
+        }
+        for args, message in cases.items():
+            with self.subTest(args=args):
+                code, out = grpc_call("scripts/grpc-call.py " + README_ADDRESS + " " + args,
+                                      gateway.address)
+                self.assertEqual(code, 1, "\n".join(out))
+                self.assertIn(message, "\n".join(out))
+                self.assertNotIn("Traceback", "\n".join(out))
+        code, out = grpc_call("scripts/grpc-call.py " + README_ADDRESS + " list",
+                              "127.0.0.1:%d" % unused.getsockname()[1])
+        self.assertEqual(code, 1)
+        self.assertTrue(out[-1].startswith("UNAVAILABLE: "), out)
 
     def test_real_mode_in_five_lines(self):
         mock = pvetest.PveMock(ARGS.pve_mock, self.state.path, "readme-upstream",
