@@ -2,7 +2,8 @@
 """Starts what deploy/k8s describes the way a kubelet would, with the real binaries.
 
 Each overlay is rendered with `kubectl kustomize`; every pod holding a pve-gateway or pve-mock
-container gets a network namespace of its own (only loopback, like a pod's) and a mount
+container gets a network namespace of its own (loopback and a pod IP that the probes dial,
+so that what listens on 127.0.0.1 alone fails them, as on a node) and a mount
 namespace with /dev/shm as a memory volume of the pod's sizeLimit. In it every such container
 is started from its `command`/`args`, with the environment a kubelet gives it (`envFrom`
 ConfigMaps, then `env`, `$(VAR)` expanded as the kubelet does, Secrets replaced by test
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 import yaml
@@ -52,6 +54,7 @@ with open(os.path.join(REPO, "Dockerfile"), encoding="utf-8") as _f:
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HEALTH_PROTO = "/usr/share/grpc-proto/grpc/health/v1/health.proto"
 RUN_POD_TIMEOUT_S = 240
+POD_IP = "10.244.0.2"  # in the pod's own network namespace only
 PROBE_KINDS = ("grpc", "tcpSocket", "httpGet")
 # Test values for every Secret the manifests reference. PROXMOX_API_TOKEN_* are made on the
 # started pve-mock for real mode; tls.crt/tls.key are generated.
@@ -62,13 +65,24 @@ ARGS = None
 
 # ---- inside the pod's namespaces ----------------------------------------------------------
 
-def bring_up_loopback():
-    """`ip link set lo up`, without iproute2: a new network namespace starts with lo down."""
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+def set_up_pod_network():
+    """The pod's network, without iproute2: loopback up (a new network namespace starts with
+    it down) and the pod IP as a second address on it, so that, as with a kubelet, a probe
+    reaches only what listens on the pod IP, never what listens on 127.0.0.1 alone."""
+    siocgifflags, siocsifflags, siocsifaddr, siocsifnetmask, iff_up = (
+        0x8913, 0x8914, 0x8916, 0x891C, 0x1)
+
+    def with_address(name, ip):
+        return struct.pack("16sH2s4s8x", name, socket.AF_INET, b"\0\0", socket.inet_aton(ip))
+
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        ifreq = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s, siocgifflags, ifreq))[1]
-        fcntl.ioctl(s, siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
+        for name in (b"lo", b"lo:1"):
+            if name == b"lo:1":
+                fcntl.ioctl(s, siocsifaddr, with_address(name, POD_IP))
+                fcntl.ioctl(s, siocsifnetmask, with_address(name, "255.255.255.255"))
+            ifreq = struct.pack("16sH14x", name, 0)
+            flags = struct.unpack("16sH14x", fcntl.ioctl(s, siocgifflags, ifreq))[1]
+            fcntl.ioctl(s, siocsifflags, struct.pack("16sH14x", name, flags | iff_up))
 
 
 def image_repository(image):
@@ -232,13 +246,13 @@ class Pod:
         raise AssertionError(f"{self.name} container {c['name']}: no port named {port}")
 
     def attempt(self, c, probe):
-        """One probe attempt as the kubelet makes it against the pod IP (here: loopback)."""
+        """One probe attempt as the kubelet makes it, against the pod IP."""
         timeout = probe.get("timeoutSeconds", 1)
         if "grpc" in probe:
             import grpc
             health_pb2 = health_module()
             port = self.port(c, probe["grpc"]["port"])
-            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            with grpc.insecure_channel(f"{POD_IP}:{port}") as channel:
                 check = channel.unary_unary(
                     "/grpc.health.v1.Health/Check",
                     request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
@@ -254,7 +268,7 @@ class Pod:
                 return None
         if "tcpSocket" in probe:
             try:
-                socket.create_connection(("127.0.0.1", self.port(c, probe["tcpSocket"]["port"])),
+                socket.create_connection((POD_IP, self.port(c, probe["tcpSocket"]["port"])),
                                          timeout=timeout).close()
                 return None
             except OSError as e:
@@ -262,10 +276,11 @@ class Pod:
         if "httpGet" in probe:
             h = probe["httpGet"]
             scheme = h.get("scheme", "HTTP").lower()
-            url = f"{scheme}://127.0.0.1:{self.port(c, h['port'])}{h.get('path', '/')}"
+            url = f"{scheme}://{POD_IP}:{self.port(c, h['port'])}{h.get('path', '/')}"
             request = urllib.request.Request(
                 url, headers={x["name"]: x["value"] for x in h.get("httpHeaders") or []})
-            context = ssl._create_unverified_context()  # the kubelet does not verify either
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # as the kubelet
             try:
                 with urllib.request.urlopen(request, timeout=timeout, context=context) as r:
                     return None if 200 <= r.status < 400 else f"HTTP {r.status}"
@@ -303,9 +318,18 @@ class Pod:
         (verified against the Secret's certificate) and bearer tokens when set. One
         Gateway/GetInfo call with what a client needs, one without the token. None if fine."""
         import grpc
-        env = self.envs[c["name"]]
-        port = env.get("PVE_GATEWAY_LISTEN", "127.0.0.1:50051").rsplit(":", 1)[1]
-        target = f"127.0.0.1:{port}"
+        # Flags win over the environment, as in pve-gateway.
+        env = dict(self.envs[c["name"]])
+        flags = {"listen": "PVE_GATEWAY_LISTEN", "tls_cert": "PVE_GATEWAY_TLS_CERT",
+                 "auth_tokens_file": "PVE_GATEWAY_AUTH_TOKENS_FILE"}
+        for arg in self.procs[c["name"]][2][1:]:
+            m = re.fullmatch(r"--([a-z_]+)=(.*)", arg)
+            if m and m.group(1) in flags:
+                env[flags[m.group(1)]] = m.group(2)
+        host, _, port = env.get("PVE_GATEWAY_LISTEN", "127.0.0.1:50051").rpartition(":")
+        # A client in another pod dials the pod IP; on loopback, only the pod's own containers
+        # can call (a sidecar's application).
+        target = f"{'127.0.0.1' if host.startswith('127.') else POD_IP}:{port}"
         if env.get("PVE_GATEWAY_TLS_CERT"):
             with open(env["PVE_GATEWAY_TLS_CERT"], "rb") as f:
                 creds = grpc.ssl_channel_credentials(root_certificates=f.read())
@@ -390,7 +414,7 @@ def real_mode_upstream(workdir, mock_binary):
 
 def run_pods(docs_file, binaries):
     """Runs every pod of ours in the rendered objects; prints one line per problem."""
-    bring_up_loopback()
+    set_up_pod_network()
     docs = [d for d in yaml.safe_load_all(open(docs_file)) if d]
     workdir = tempfile.mkdtemp(prefix="pvegw-kubelet-")
     os.makedirs(os.path.join(workdir, "upstream-state"))
@@ -471,7 +495,7 @@ class KubeletStart(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.stubs, ignore_errors=True)
 
-    def run_in_pod_namespaces(self, manifests):
+    def run_in_pod_namespaces(self, manifests, expect_problems=False):
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
             f.write(manifests)
         try:
@@ -490,8 +514,12 @@ class KubeletStart(unittest.TestCase):
             os.unlink(f.name)
         report = out.stdout + out.stderr
         print(report)
-        self.assertEqual(out.returncode, 0, report)
-        self.assertNotIn("PROBLEM:", report)
+        if expect_problems:
+            self.assertEqual(out.returncode, 1, report)
+            self.assertIn("PROBLEM:", report)
+        else:
+            self.assertEqual(out.returncode, 0, report)
+            self.assertNotIn("PROBLEM:", report)
         return report
 
     def test_every_overlay_starts_and_passes_its_probes(self):
@@ -499,6 +527,42 @@ class KubeletStart(unittest.TestCase):
             with self.subTest(overlay=overlay):
                 path = os.path.join(K8S, "base" if overlay == "base" else "overlays/" + overlay)
                 self.run_in_pod_namespaces(render(path))
+
+    @staticmethod
+    def one_container_pod(container):
+        container = dict({"name": "pve-gateway", "command": ["pve-gateway"],
+                          "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}]}, **container)
+        return yaml.safe_dump({
+            "kind": "Pod", "metadata": {"name": "probes"},
+            "spec": {"terminationGracePeriodSeconds": 30, "containers": [container],
+                     "volumes": [{"name": "shm",
+                                  "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}]}})
+
+    def test_http_and_tcp_probes_with_named_ports(self):
+        report = self.run_in_pod_namespaces(self.one_container_pod({
+            "args": ["--listen=0.0.0.0:50051", "--insecure_listen",
+                     "--metrics_listen=0.0.0.0:9090"],
+            "ports": [{"name": "metrics", "containerPort": 9090}],
+            "startupProbe": {"tcpSocket": {"port": 50051}, "periodSeconds": 1,
+                             "failureThreshold": 30},
+            "readinessProbe": {"httpGet": {"path": "/metrics", "port": "metrics"},
+                               "periodSeconds": 1, "failureThreshold": 5}}))
+        self.assertIn('readinessProbe {"httpGet": {"path": "/metrics", "port": "metrics"}} passed',
+                      report)
+
+    def test_a_probe_that_never_passes_or_an_exit_fails(self):
+        # The gateway's default listener is loopback, which the kubelet's probes of the pod IP
+        # never reach: the budget (2 x 1 s) runs out.
+        report = self.run_in_pod_namespaces(self.one_container_pod({
+            "startupProbe": {"grpc": {"port": 50051}, "periodSeconds": 1,
+                             "failureThreshold": 2}}), expect_problems=True)
+        self.assertIn("startupProbe did not pass within 2 s", report)
+        # The gateway refuses plaintext on a pod IP unless told the network is trusted.
+        report = self.run_in_pod_namespaces(self.one_container_pod({
+            "args": ["--listen=0.0.0.0:50051"],
+            "startupProbe": {"grpc": {"port": 50051}, "periodSeconds": 1,
+                             "failureThreshold": 30}}), expect_problems=True)
+        self.assertIn("exited with status 2 during its startupProbe", report)
 
     def test_the_readme_docker_run_line_starts(self):
         docker_args, image_args = readme_docker_run()
