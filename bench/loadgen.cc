@@ -105,7 +105,6 @@ namespace {
 namespace pb = google::protobuf;
 using Clock = std::chrono::steady_clock;
 
-constexpr char kVersion[] = "0.1.0";
 constexpr char kUsage[] =
     "pve-loadgen: load for a gRPC server, the request as JSON.\n\n"
     "  pve-loadgen --target=HOST:PORT --method=package.Service/Method [--data=JSON]\n"
@@ -133,10 +132,6 @@ constexpr auto kSetupDeadline = std::chrono::seconds(20);
 void ParseFlags(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--version" || arg == "-version") {
-      std::cout << "pve-loadgen " << kVersion << "\n";
-      std::exit(0);
-    }
     if (arg.rfind("--", 0) != 0 && arg.rfind("-", 0) == 0) arg = "-" + arg;
     if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
       Usage(absl::StrCat("unexpected argument '", argv[i], "' (flags are --name=value)"));
@@ -915,12 +910,7 @@ int PrintResponse(const RequestSource& requests, pb::MessageFactory* factory,
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
-  pvegw::HandleHelpFlag(
-      argc, argv, {"target",   "method",       "data",          "seq_start",       "duration",
-                   "count",    "concurrency",  "connections",   "warmup",          "timeout",
-                   "compare",  "compare_data", "watch_tasks",   "watch_upid",      "descriptors",
-                   "tls_ca",   "tls_cert",     "tls_key",       "tls_server_name", "token",
-                   "metadata", "json",         "print_response"});
+  pvegw::HandleHelpAndVersion(argc, argv, "pve-loadgen", __FILE__);
   ParseFlags(argc, argv);
 
   const std::string target = absl::GetFlag(FLAGS_target);
