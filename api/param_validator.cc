@@ -5,13 +5,13 @@
 #include <cmath>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <unordered_map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "api/property_string.h"
 
 namespace pvegw::api {
@@ -42,12 +42,17 @@ std::string TranslatePattern(const std::string& pattern) {
   return out;
 }
 
+// Patterns come from the schema (a few hundred); every call reads the cache, so readers
+// share the lock and only a first use of a pattern writes.
 const boost::regex* CompiledPattern(const std::string& pattern) {
-  static std::mutex mu;
-  static auto* cache = new std::unordered_map<std::string, std::unique_ptr<boost::regex>>();
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache->find(pattern);
-  if (it != cache->end()) return it->second.get();
+  static absl::Mutex mu;
+  static auto* cache = new absl::flat_hash_map<std::string, std::unique_ptr<boost::regex>>();
+  {
+    absl::ReaderMutexLock lock(&mu);
+    if (auto it = cache->find(pattern); it != cache->end()) return it->second.get();
+  }
+  absl::MutexLock lock(&mu);
+  if (auto it = cache->find(pattern); it != cache->end()) return it->second.get();
   std::unique_ptr<boost::regex> compiled;
   try {
     compiled = std::make_unique<boost::regex>(TranslatePattern(pattern), boost::regex::perl);

@@ -5,15 +5,15 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
-#include <mutex>
-#include <unordered_map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "api/param_validator.h"
 
 namespace pvegw::api {
@@ -275,16 +275,19 @@ std::optional<std::string> SingleFormatError(absl::string_view format, absl::str
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const PropertyFormat>> ParsePropertyFormat(absl::string_view text) {
-  static std::mutex mu;
-  static auto* cache = new std::unordered_map<std::string, std::shared_ptr<const PropertyFormat>>();
+  // Every validated property string looks its format up here: readers share the lock and
+  // find by the view (no key string is built per call).
+  static absl::Mutex mu;
+  static auto* cache =
+      new absl::flat_hash_map<std::string, std::shared_ptr<const PropertyFormat>>();
   {
-    std::lock_guard<std::mutex> lock(mu);
-    if (auto it = cache->find(std::string(text)); it != cache->end()) return it->second;
+    absl::ReaderMutexLock lock(&mu);
+    if (auto it = cache->find(text); it != cache->end()) return it->second;
   }
   absl::StatusOr<PropertyFormat> built = BuildFormat(text);
   if (!built.ok()) return built.status();
   auto format = std::make_shared<const PropertyFormat>(*std::move(built));
-  std::lock_guard<std::mutex> lock(mu);
+  absl::MutexLock lock(&mu);
   if (cache->size() < kMaxCachedFormats) cache->emplace(std::string(text), format);
   return format;
 }

@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/embedded_descriptors.h"
+#include "bench/scratch.h"
 #include "common/metrics.h"
 #include "gateway/call_metrics.h"
 #include "gateway/gateway_server.h"
@@ -131,21 +132,10 @@ BENCHMARK(BM_EncodeCreateWith20Params)->Unit(benchmark::kMicrosecond);
 
 GatewayServer& Server() {
   static GatewayServer* server = [] {
-    // The mock world's directory, removed when the benchmark exits (the server itself is
-    // never torn down: benchmarks on other threads may still hold channels to it).
-    struct ScratchDir {
-      ScratchDir() {
-        std::string templ = "/dev/shm/pvegw-gwbench-XXXXXX";
-        if (::mkdtemp(templ.data()) != nullptr) path = templ;
-      }
-      ~ScratchDir() {
-        std::error_code ec;
-        if (!path.empty()) std::filesystem::remove_all(path, ec);
-      }
-      std::string path;
-    };
-    static ScratchDir scratch;
-    const std::string& dir = scratch.path;
+    // The mock world's directory, removed when the benchmark exits or is interrupted (the
+    // server itself is never torn down: benchmarks on other threads may still hold channels
+    // to it).
+    const std::string dir = bench::Scratch::Get().MakeDir("/dev/shm/pvegw-gwbench-XXXXXX");
     GatewayOptions options;
     options.listen = "127.0.0.1:0";
     MockOptions mock;
@@ -245,4 +235,11 @@ BENCHMARK(BM_RenderMetricsAllMethodsUsed)->Unit(benchmark::kMillisecond);
 }  // namespace
 }  // namespace pvegw::gateway
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  pvegw::bench::Scratch::CleanUpOnSignals();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

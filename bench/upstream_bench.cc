@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "bench/scratch.h"
 #include "gateway/gateway_server.h"
 #include "gateway/upstream/upstream_backend.h"
 #include "spdlog/spdlog.h"
@@ -147,8 +148,13 @@ int main(int argc, char** argv) {
     if (a.rfind("--seconds=", 0) == 0) seconds = std::stod(a.substr(10));
   }
   // pve-mock on a private state directory and a free port.
-  char dir_template[] = "/dev/shm/pvegw-upbench-XXXXXX";
-  const std::string dir = ::mkdtemp(dir_template);
+  // The state directory and pve-mock go away also when the run is interrupted.
+  pvegw::bench::Scratch::CleanUpOnSignals();
+  const std::string dir = pvegw::bench::Scratch::Get().MakeDir("/dev/shm/pvegw-upbench-XXXXXX");
+  if (dir.empty()) {
+    std::perror("mkdtemp /dev/shm/pvegw-upbench-XXXXXX");
+    return 1;
+  }
   int pipe_fds[2];
   if (::pipe(pipe_fds) != 0) return 1;
   posix_spawn_file_actions_t actions;
@@ -167,6 +173,7 @@ int main(int argc, char** argv) {
     std::cerr << "cannot start " << pve_mock << "\n";
     return 1;
   }
+  pvegw::bench::Scratch::Get().AddChild(pid);
   ::close(pipe_fds[1]);
   FILE* err = ::fdopen(pipe_fds[0], "r");
   const std::regex line_re(R"(serving https://([0-9.]+):(\d+)/api2/json fingerprint=(\S+))");
@@ -270,9 +277,10 @@ int main(int argc, char** argv) {
                     (static_cast<double>(direct.latencies_us.size()) / direct.seconds));
   }
   (*server)->Shutdown();
+  pvegw::bench::Scratch::Get().ForgetChild(pid);
   ::kill(pid, SIGTERM);
   ::waitpid(pid, nullptr, 0);
   drain.join();
-  std::filesystem::remove_all(dir);
+  pvegw::bench::Scratch::Get().RemoveAll();
   return 0;
 }

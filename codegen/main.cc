@@ -106,8 +106,8 @@ int main(int argc, char** argv) {
     std::cout << "pve-protogen: " << result->Summary() << lock_line << "\n";
     if (result->lock_changed) {
       for (const std::string& example : changes.examples) std::cout << "  " << example << "\n";
-      std::cout << "pve-protogen: the lock would change; regenerate it (see README: "
-                   "'Updating the field-number lock')\n";
+      std::cout << "pve-protogen: the lock would change; regenerate it (see "
+                   "docs/protogen-and-schemas.md: 'Updating the field-number lock')\n";
       return kExitLockDrift;
     }
     return kExitOk;

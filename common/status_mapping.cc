@@ -67,23 +67,6 @@ absl::StatusCode CodeFor(int http_status, absl::string_view message) {
 constexpr char kHttpPayload[] = "pvegw.http_status";
 constexpr char kErrorsPayload[] = "pvegw.param_errors";
 
-absl::StatusCode AbslCodeFor(int http_status) {
-  switch (http_status) {
-    case 400:
-      return absl::StatusCode::kInvalidArgument;
-    case 401:
-      return absl::StatusCode::kUnauthenticated;
-    case 403:
-      return absl::StatusCode::kPermissionDenied;
-    case 404:
-      return absl::StatusCode::kNotFound;
-    case 501:
-      return absl::StatusCode::kUnimplemented;
-    default:
-      return absl::StatusCode::kFailedPrecondition;
-  }
-}
-
 std::string ErrorsJson(const std::vector<FieldViolation>& violations) {
   json::object errors;
   for (const FieldViolation& v : violations) errors[v.field] = v.description;
@@ -93,7 +76,8 @@ std::string ErrorsJson(const std::vector<FieldViolation>& violations) {
 }  // namespace
 
 absl::Status HttpError(int http_status, absl::string_view message) {
-  absl::Status status(AbslCodeFor(http_status), message);
+  // The canonical code a client of the gateway would see for this answer.
+  absl::Status status(CodeFor(http_status, message), message);
   status.SetPayload(kHttpPayload, absl::Cord(absl::StrCat(http_status)));
   return status;
 }

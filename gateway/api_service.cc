@@ -1,6 +1,9 @@
 #include "gateway/api_service.h"
 
+#include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+#include <grpcpp/support/proto_buffer_writer.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
@@ -180,15 +183,13 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
     try {
       std::unique_ptr<google::protobuf::Message> request(entry_->request->New());
       request_bytes_ = request_.Length();
-      std::string bytes;
-      std::vector<grpc::Slice> slices;
-      if (!request_.Dump(&slices).ok()) {
+      // Parsed straight from gRPC's slices, as its generated stubs do (no flat copy first).
+      grpc::ProtoBufferReader reader(&request_);
+      if (!reader.status().ok()) {
         Fail(grpc::Status(grpc::StatusCode::INTERNAL, "cannot read the request bytes"));
         return;
       }
-      for (const grpc::Slice& s : slices)
-        bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-      if (!request->ParseFromString(bytes)) {
+      if (!request->ParseFromZeroCopyStream(&reader)) {
         Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           absl::StrCat("the request is not a valid ",
                                        entry_->request->GetTypeName(), " message")));
@@ -236,10 +237,16 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
         Fail(ToGrpcStatus(st));
         return;
       }
-      std::string bytes = response->SerializeAsString();
-      response_bytes_ = bytes.size();
-      grpc::Slice slice(bytes);
-      response_ = grpc::ByteBuffer(&slice, 1);
+      // Serialized into gRPC's own slices (no intermediate string), as its generated stubs do.
+      bool own_buffer = false;
+      if (grpc::Status written =
+              grpc::GenericSerialize<grpc::ProtoBufferWriter, google::protobuf::Message>(
+                  *response, &response_, &own_buffer);
+          !written.ok()) {
+        Fail(written);
+        return;
+      }
+      response_bytes_ = response_.Length();
       final_ = grpc::Status::OK;
       StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
     } catch (const std::exception& e) {

@@ -75,7 +75,7 @@ class BearerTokens {
 // Per call it also hands the backend what real mode needs from the gRPC call: the
 // deadline, a cancellation that fires when the client gives up, and the caller's identity:
 // Backend::Identity reads per-call Proxmox credentials from metadata
-// (gateway/call_credentials.h) and the call goes out through Backend::CallAs, as task polls
+// (gateway/backend/call_credentials.h) and the call goes out through Backend::CallAs, as task polls
 // do; a refused identity ends the call with the backend's status. With bearer tokens
 // configured, a call without a matching `authorization: Bearer ...` is refused with
 // UNAUTHENTICATED.

@@ -448,9 +448,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(GatewayOptio
   // Before the backend learns about the servers: a failure here leaves nothing behind that
   // could call into them.
   if (!options.metrics_listen.empty()) {
-    const metrics::Registry* registry = &impl->metrics;
-    auto metrics_server = metrics::MetricsServer::Start(options.metrics_listen,
-                                                        [registry] { return registry->Render(); });
+    auto metrics_server = metrics::MetricsServer::Start(options.metrics_listen, impl->metrics);
     if (!metrics_server.ok()) {
       impl->server->Shutdown();
       if (impl->health_server != nullptr) impl->health_server->Shutdown();

@@ -10,23 +10,14 @@
 #include "common/log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/json_lines.h"
 
 namespace pvegw::gateway {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::vector<boost::json::object> JsonLines(const std::string& text) {
-  std::vector<boost::json::object> out;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    boost::json::error_code ec;
-    boost::json::value v =
-        boost::json::parse(boost::json::string_view(line.data(), line.size()), ec);
-    EXPECT_FALSE(ec) << "not JSON: " << line;
-    if (!ec && v.is_object()) out.push_back(v.as_object());
-  }
-  return out;
-}
+using ::pvegw::testing::JsonLines;
 
 TEST(GrpcLogTest, GrpcCoreMessagesJoinTheLog) {
   ASSERT_TRUE(log::Configure("log-test", "info", "json").ok());

@@ -237,7 +237,7 @@ TEST_F(TranscoderTest, BodiesThatAreNotJsonObjectsAreInternalInEveryMode) {
 TEST_F(TranscoderTest, UnconvertibleValueIsKeptInTheStructOfItsObject) {
   std::string out;
   // PVE sends the monitor's host name in `host`, which its schema declares boolean (the
-  // example of README "Lossless answers").
+  // example of docs/api.md "Lossless answers").
   absl::Status st = Decode("Nodes.GetNodesNodeCephMon",
                            R"({"data": [{"name": "srv-proxmox-01", "rank": 0, "quorum": 1,
                                          "direxists": 1, "host": "srv-proxmox-01",
