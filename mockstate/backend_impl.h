@@ -144,6 +144,11 @@ class MockBackend::Impl {
   std::string ConfigDigest(const json::object& props, bool lxc) const;
   // Rolling back to a snapshot stops the guest (and starts it with start=1 or RAM state).
   absl::StatusOr<json::value> GuestRollback(CallContext& ctx, bool lxc);
+  // Disk operations that change the world: resize grows the volume and size=, unlink
+  // detaches (or with force destroys) disks, template renames disks to base-<vmid>-disk-<n>.
+  absl::StatusOr<json::value> GuestResize(CallContext& ctx, bool lxc);
+  absl::StatusOr<json::value> GuestUnlink(CallContext& ctx);
+  absl::StatusOr<json::value> GuestTemplate(CallContext& ctx, bool lxc);
   absl::StatusOr<json::value> ClusterResources(CallContext& ctx);
   absl::StatusOr<json::value> NextId(CallContext& ctx);
   absl::StatusOr<json::value> NodeStorage(CallContext& ctx);

@@ -9,6 +9,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "mockstate/backend_impl.h"
@@ -249,6 +251,12 @@ absl::Status AllocateDisks(WriteTxn& txn, json::object& props, absl::string_view
     }
     std::optional<json::object> storage = MockBackend::Impl::GetEntity(txn, "/storage", sid);
     if (!storage) return HttpError(500, absl::StrCat("storage '", sid, "' does not exist"));
+    // qemu-server's $check_storage_access: a new VM disk needs a storage with "images".
+    const std::string content =
+        storage->contains("content") ? JsonText(storage->at("content")) : "";
+    if (!lxc && !absl::StrContains(absl::StrCat(",", content, ","), ",images,")) {
+      return ParamError("storage", absl::StrCat("storage '", sid, "' does not support vm images"));
+    }
     if (gib <= 0) continue;  // STORAGE:0 goes with import-from, which the mock does not copy
     const std::string content_collection =
         absl::StrCat("/nodes/", node, "/storage/", sid, "/content");
@@ -289,6 +297,68 @@ absl::Status FreeDisks(WriteTxn& txn, const json::object& props, absl::string_vi
         absl::StrCat("/nodes/", node, "/storage/", volid.substr(0, colon), "/content"), volid)));
   }
   return absl::OkStatus();
+}
+
+// The volume id a disk key holds ("local-lvm:vm-100-disk-0"), or "" for none/cdrom.
+std::string DiskVolid(const json::value& v) {
+  if (!v.is_string()) return "";
+  const std::string value(v.get_string());
+  std::string volid = value.substr(0, value.find(','));
+  if (volid.find(':') == std::string::npos || absl::StrContains(value, "media=cdrom")) return "";
+  return volid;
+}
+
+absl::Status FreeVolume(WriteTxn& txn, absl::string_view node, absl::string_view volid) {
+  const std::size_t colon = volid.find(':');
+  if (colon == absl::string_view::npos) return absl::OkStatus();
+  return txn.Delete(EntityKey(
+      absl::StrCat("/nodes/", node, "/storage/", volid.substr(0, colon), "/content"), volid));
+}
+
+// Removing a disk key as Proxmox's vmconfig_delete_or_detach_drive does: the volume moves
+// to the first free unusedN (with force=1, or for an unusedN key, it is destroyed).
+absl::Status RemoveDiskKey(WriteTxn& txn, json::object& props, const std::string& key,
+                           absl::string_view node, bool lxc, bool force) {
+  const json::value* v = props.if_contains(key);
+  const bool unused = absl::StartsWith(key, "unused");
+  if (v == nullptr || (!unused && !IsDiskKey(key, lxc))) {
+    props.erase(key);
+    return absl::OkStatus();
+  }
+  const std::string volid = unused ? JsonText(*v) : DiskVolid(*v);
+  props.erase(key);
+  if (volid.empty()) return absl::OkStatus();
+  if (force || unused) return FreeVolume(txn, node, volid);
+  for (int n = 0;; ++n) {
+    const std::string slot = absl::StrCat("unused", n);
+    if (!props.contains(slot)) {
+      props[slot] = volid;
+      return absl::OkStatus();
+    }
+  }
+}
+
+// "+1G" / "10G" / "512M" -> bytes (qemu-server's resize size syntax), nullopt when malformed.
+std::optional<std::int64_t> ParseSize(absl::string_view text) {
+  std::size_t end = 0;
+  while (end < text.size() &&
+         (absl::ascii_isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.'))
+    ++end;
+  double amount = 0;
+  if (end == 0 || !absl::SimpleAtod(text.substr(0, end), &amount)) return std::nullopt;
+  const absl::string_view unit = text.substr(end);
+  int shift = 0;
+  if (unit == "K")
+    shift = 10;
+  else if (unit == "M")
+    shift = 20;
+  else if (unit == "G" || unit.empty())
+    shift = unit.empty() ? 0 : 30;
+  else if (unit == "T")
+    shift = 40;
+  else
+    return std::nullopt;
+  return static_cast<std::int64_t>(amount * static_cast<double>(std::int64_t{1} << shift));
 }
 
 }  // namespace
@@ -485,7 +555,8 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestConfig(CallContext& ctx, boo
             if (key == "vmid" || key == "status") {
               return ParamError("delete", absl::StrCat("unable to delete '", key, "'"));
             }
-            props.erase(key);
+            PVEGW_RETURN_IF_ERROR(
+                RemoveDiskKey(txn, props, key, node, lxc, IntOf(ctx.params, "force", 0) != 0));
           }
         }
         json::object changes;
@@ -659,6 +730,94 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestRollback(CallContext& ctx, b
           for (const char* k : {"started_ms", "pid"}) props.erase(k);
         }
         props.erase("qmpstatus");
+        PVEGW_RETURN_IF_ERROR(PutEntity(txn, GuestCollection(node, lxc), vmid, props));
+        return MutationResult(txn, ctx, "");
+      });
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::GuestResize(CallContext& ctx, bool lxc) {
+  const std::string node = ctx.PathParam("node");
+  const std::string vmid = ctx.PathParam("vmid");
+  const std::string disk = ctx.Param("disk").value_or("");
+  const std::string size = ctx.Param("size").value_or("");
+  return WithGuest(
+      ctx, lxc, [&](WriteTxn& txn, json::object& props) -> absl::StatusOr<json::value> {
+        const json::value* v = props.if_contains(disk);
+        const std::string volid = v != nullptr ? DiskVolid(*v) : "";
+        if (volid.empty()) return ParamError("disk", absl::StrCat("no such disk '", disk, "'"));
+        const std::int64_t current = DiskSize(props, {disk.c_str()});
+        const bool grow = absl::StartsWith(size, "+");
+        std::optional<std::int64_t> bytes = ParseSize(grow ? size.substr(1) : size);
+        if (!bytes) return ParamError("size", "unable to parse size");
+        const std::int64_t wanted = grow ? current + *bytes : *bytes;
+        if (wanted < current) return HttpError(500, "shrinking disks is not supported");
+        // The config's size= follows the volume, and so does the storage's content list.
+        std::string value(v->get_string());
+        std::vector<std::string> parts = absl::StrSplit(value, ',');
+        parts.erase(
+            std::remove_if(parts.begin() + 1, parts.end(),
+                           [](const std::string& p) { return absl::StartsWith(p, "size="); }),
+            parts.end());
+        parts.push_back(absl::StrCat("size=", FormatSize(wanted)));
+        props[disk] = absl::StrJoin(parts, ",");
+        const std::string content = absl::StrCat("/nodes/", node, "/storage/",
+                                                 volid.substr(0, volid.find(':')), "/content");
+        if (std::optional<json::object> volume = GetEntity(txn, content, volid)) {
+          (*volume)["size"] = wanted;
+          PVEGW_RETURN_IF_ERROR(PutEntity(txn, content, volid, *volume));
+        }
+        PVEGW_RETURN_IF_ERROR(PutEntity(txn, GuestCollection(node, lxc), vmid, props));
+        return MutationResult(txn, ctx, "");
+      });
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::GuestUnlink(CallContext& ctx) {
+  const std::string node = ctx.PathParam("node");
+  const std::string vmid = ctx.PathParam("vmid");
+  return WithGuest(
+      ctx, false, [&](WriteTxn& txn, json::object& props) -> absl::StatusOr<json::value> {
+        const bool force = IntOf(ctx.params, "force", 0) != 0;
+        for (const std::string& key : SplitList(ctx.Param("idlist").value_or(""))) {
+          PVEGW_RETURN_IF_ERROR(RemoveDiskKey(txn, props, key, node, false, force));
+        }
+        PVEGW_RETURN_IF_ERROR(PutEntity(txn, GuestCollection(node, false), vmid, props));
+        return json::value(nullptr);
+      });
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::GuestTemplate(CallContext& ctx, bool lxc) {
+  const std::string node = ctx.PathParam("node");
+  const std::string vmid = ctx.PathParam("vmid");
+  return WithGuest(
+      ctx, lxc, [&](WriteTxn& txn, json::object& props) -> absl::StatusOr<json::value> {
+        if (IntOf(props, "template", 0) != 0) {
+          return HttpError(500, lxc ? "you can't convert a template to a template"
+                                    : "you can't convert a template to a template");
+        }
+        if (JsonText(props["status"]) == "running") {
+          return HttpError(500, lxc ? "you can't convert a CT to template if the CT is running"
+                                    : "you can't convert a VM to template if VM is running");
+        }
+        // vm-<vmid>-disk-<n> becomes base-<vmid>-disk-<n> (the storage's create_base).
+        for (auto& kv : props) {
+          const std::string key(kv.key());
+          if (!IsDiskKey(key, lxc)) continue;
+          const std::string volid = DiskVolid(kv.value());
+          const std::string from = absl::StrCat("vm-", vmid, "-disk-");
+          if (volid.empty() || !absl::StrContains(volid, from)) continue;
+          const std::string renamed =
+              absl::StrReplaceAll(volid, {{from, absl::StrCat("base-", vmid, "-disk-")}});
+          const std::string content = absl::StrCat("/nodes/", node, "/storage/",
+                                                   volid.substr(0, volid.find(':')), "/content");
+          if (std::optional<json::object> volume = GetEntity(txn, content, volid)) {
+            (*volume)["volid"] = renamed;
+            PVEGW_RETURN_IF_ERROR(txn.Delete(EntityKey(content, volid)));
+            PVEGW_RETURN_IF_ERROR(PutEntity(txn, content, renamed, *volume));
+          }
+          const std::string value(kv.value().get_string());
+          kv.value() = absl::StrCat(renamed, value.substr(volid.size()));
+        }
+        props["template"] = 1;
         PVEGW_RETURN_IF_ERROR(PutEntity(txn, GuestCollection(node, lxc), vmid, props));
         return MutationResult(txn, ctx, "");
       });

@@ -249,6 +249,10 @@ void MockBackend::Impl::RegisterHandlers() {
     add("POST", base + "/{vmid}/config",
         [this, lxc](CallContext& c) { return GuestConfig(c, lxc); });
     add("POST", base + "/{vmid}/clone", [this, lxc](CallContext& c) { return GuestClone(c, lxc); });
+    add("PUT", base + "/{vmid}/resize",
+        [this, lxc](CallContext& c) { return GuestResize(c, lxc); });
+    add("POST", base + "/{vmid}/template",
+        [this, lxc](CallContext& c) { return GuestTemplate(c, lxc); });
     add("POST", base + "/{vmid}/snapshot/{snapname}/rollback",
         [this, lxc](CallContext& c) { return GuestRollback(c, lxc); });
     add("POST", base + "/{vmid}/migrate",
@@ -259,6 +263,7 @@ void MockBackend::Impl::RegisterHandlers() {
           [this, lxc, action](CallContext& c) { return GuestStatus(c, lxc, action); });
     }
   }
+  add("PUT", "/nodes/{node}/qemu/{vmid}/unlink", [this](CallContext& c) { return GuestUnlink(c); });
   add("POST", "/access/ticket", [this](CallContext& c) { return Login(c); });
   add("POST", "/access/users", [this](CallContext& c) { return UserCreate(c); });
   add("DELETE", "/access/users/{userid}", [this](CallContext& c) { return UserDelete(c); });

@@ -8,6 +8,7 @@ tokens, group members), storage list filters, task types and UPID ids.
 Run by ctest; by hand:
   /usr/bin/python3 tests/e2e/pve_mock_fidelity_test.py --pve-mock build/bin/pve-mock
 """
+import json
 import os
 import re
 import sys
@@ -34,6 +35,8 @@ class FidelityTest(unittest.TestCase):
         cls.px = ProxmoxAPI(cls.mock.host, port=cls.mock.port, verify_ssl=cls.mock.cert_file,
                             timeout=10, user="root@pam", password="fidelity-pw")
         cls.node = cls.px.nodes("pve1")
+        token = cls.px.access.users("root@pam").token("fidelity").post(privsep=0)
+        cls.token = "root@pam!fidelity=" + token["value"]
 
     @classmethod
     def tearDownClass(cls):
@@ -109,6 +112,51 @@ class FidelityTest(unittest.TestCase):
         self.assertEqual(err.exception.status_code, 500)
         self.assertIn(volid, str(err.exception))
 
+    # --- 4. Disk operations change the world ---------------------------------------------
+    def volumes(self, storage="local-lvm", vmid=None):
+        rows = self.node.storage(storage).content.get(**({"vmid": vmid} if vmid else {}))
+        return {v["volid"]: v for v in rows}
+
+    def test_disk_operations_change_config_and_storage(self):
+        self.wait_task(self.node.qemu.post(vmid=660, name="disk-vm", scsi0="local-lvm:2",
+                                           scsi1="local-lvm:1", scsi2="local-lvm:1"))
+        config = self.node.qemu(660).config.get()
+        self.assertEqual(config["scsi0"], "local-lvm:vm-660-disk-0,size=2G")
+        self.assertEqual(self.volumes(vmid=660)["local-lvm:vm-660-disk-0"]["size"], 2 << 30)
+        # resize grows the disk and its size=.
+        self.wait_task(self.node.qemu(660).resize.put(disk="scsi0", size="+1G"))
+        self.assertEqual(self.node.qemu(660).config.get()["scsi0"],
+                         "local-lvm:vm-660-disk-0,size=3G")
+        self.assertEqual(self.volumes(vmid=660)["local-lvm:vm-660-disk-0"]["size"], 3 << 30)
+        with self.assertRaises(ResourceException) as err:
+            self.node.qemu(660).resize.put(disk="scsi0", size="1G")
+        self.assertIn("shrinking disks is not supported", str(err.exception))
+        # Deleting a disk key detaches the volume to unusedN; deleting unusedN destroys it.
+        self.node.qemu(660).config.put(delete="scsi1")
+        config = self.node.qemu(660).config.get()
+        self.assertNotIn("scsi1", config)
+        self.assertEqual(config["unused0"], "local-lvm:vm-660-disk-1")
+        self.node.qemu(660).config.put(delete="unused0")
+        self.assertNotIn("local-lvm:vm-660-disk-1", self.volumes(vmid=660))
+        # unlink with force removes key and volume.
+        self.node.qemu(660).unlink.put(idlist="scsi2", force=1)
+        self.assertNotIn("scsi2", self.node.qemu(660).config.get())
+        self.assertNotIn("local-lvm:vm-660-disk-2", self.volumes(vmid=660))
+        # template: template 1, disks renamed to base-<vmid>-disk-<n>.
+        self.wait_task(self.node.qemu(660).template.post())
+        config = self.node.qemu(660).config.get()
+        self.assertEqual(str(config["template"]), "1")
+        self.assertEqual(config["scsi0"], "local-lvm:base-660-disk-0,size=3G")
+        self.assertEqual(list(self.volumes(vmid=660)), ["local-lvm:base-660-disk-0"])
+
+    def test_vm_disk_on_storage_without_images_is_refused(self):
+        status, _, _, body = self.mock.request(
+            "POST", "/nodes/pve1/qemu", {"vmid": "661", "scsi0": "local:4"},
+            {"Authorization": "PVEAPIToken=" + self.token})
+        self.assertEqual(status, 400)
+        self.assertEqual(json.loads(body)["errors"],
+                         {"storage": "storage 'local' does not support vm images"})
+
     # --- 5. Snapshot rollback stops the guest --------------------------------------------
     def status(self, kind, vmid):
         return getattr(self.node, kind)(vmid).status.current.get()["status"]
@@ -149,7 +197,7 @@ class FidelityTest(unittest.TestCase):
                          [("deploy", "deploys")])
         full = {u["userid"]: u for u in self.px.access.users.get(full=1)}
         self.assertEqual([t["tokenid"] for t in full["ci-bot@pve"]["tokens"]], ["deploy"])
-        self.assertEqual(full["root@pam"]["tokens"], [])
+        self.assertEqual(full["root@pam"]["tokens"], [{"tokenid": "fidelity", "privsep": 0}])
         # Without full=1, Proxmox lists no tokens.
         self.assertNotIn("tokens", {u["userid"]: u for u in self.px.access.users.get()}["ci-bot@pve"])
         user.token("deploy").delete()
