@@ -158,6 +158,10 @@ class MockBackend::Impl {
   absl::StatusOr<json::value> StorageContentList(CallContext& ctx);
   // GET .../content/{volume}: its path on the storage, size and format.
   absl::StatusOr<json::value> VolumeInfo(CallContext& ctx);
+  // pve-manager's appliance index and its download into a storage; download-url.
+  absl::StatusOr<json::value> ApplianceList(CallContext& ctx);
+  absl::StatusOr<json::value> ApplianceDownload(CallContext& ctx);
+  absl::StatusOr<json::value> DownloadUrl(CallContext& ctx);
   absl::StatusOr<json::value> PoolGet(CallContext& ctx);
   absl::StatusOr<json::value> PoolList(CallContext& ctx);
   absl::StatusOr<json::value> PoolUpdate(CallContext& ctx);

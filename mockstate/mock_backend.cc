@@ -282,6 +282,10 @@ void MockBackend::Impl::RegisterHandlers() {
       [this](CallContext& c) { return StorageContentList(c); });
   add("GET", "/nodes/{node}/storage/{storage}/content/{volume}",
       [this](CallContext& c) { return VolumeInfo(c); });
+  add("GET", "/nodes/{node}/aplinfo", [this](CallContext& c) { return ApplianceList(c); });
+  add("POST", "/nodes/{node}/aplinfo", [this](CallContext& c) { return ApplianceDownload(c); });
+  add("POST", "/nodes/{node}/storage/{storage}/download-url",
+      [this](CallContext& c) { return DownloadUrl(c); });
   add("GET", "/access/groups", [this](CallContext& c) { return GroupList(c); });
   add("GET", "/access/users", [this](CallContext& c) { return UserList(c); });
   add("GET", "/access/groups/{groupid}", [this](CallContext& c) { return GroupGet(c); });

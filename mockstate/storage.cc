@@ -138,4 +138,119 @@ absl::StatusOr<json::value> MockBackend::Impl::VolumeInfo(CallContext& ctx) {
   return out;
 }
 
+namespace {
+
+// The appliance index pve-manager serves from download.proxmox.com (APLInfo.pm), a few
+// current system templates.
+struct Appliance {
+  const char* os;
+  const char* package;
+  const char* version;
+  const char* headline;
+  const char* infopage;
+  std::int64_t size;
+};
+constexpr Appliance kAppliances[] = {
+    {"debian-12", "debian-12-standard", "12.7-1", "Debian 12 Bookworm (standard)",
+     "https://pve.proxmox.com/wiki/Linux_Container#pct_supported_distributions", 126516234},
+    {"ubuntu-24.04", "ubuntu-24.04-standard", "24.04-2", "Ubuntu 24.04 Noble (standard)",
+     "https://pve.proxmox.com/wiki/Linux_Container#pct_supported_distributions", 141762560},
+    {"alpine-3.20", "alpine-3.20-default", "20240908", "Alpine Linux 3.20",
+     "https://pve.proxmox.com/wiki/Linux_Container#pct_supported_distributions", 3047424},
+};
+
+std::string ApplianceTemplate(const Appliance& a) {
+  return absl::StrCat(a.package, "_", a.version, "_amd64.tar.",
+                      absl::StartsWith(a.os, "alpine") ? "xz" : "zst");
+}
+
+// Stores a downloaded volume `<sid>:<content>/<name>` on `node`, where the storage must hold
+// that content.
+absl::Status StoreDownload(WriteTxn& txn, absl::string_view node, absl::string_view sid,
+                           absl::string_view content, absl::string_view name, std::int64_t size,
+                           std::int64_t now_ms) {
+  std::optional<json::object> storage = MockBackend::Impl::GetEntity(txn, "/storage", sid);
+  if (!storage) return HttpError(500, absl::StrCat("storage '", sid, "' does not exist"));
+  const std::string allowed = storage->contains("content") ? JsonText(storage->at("content")) : "";
+  if (!absl::StrContains(absl::StrCat(",", allowed, ","), absl::StrCat(",", content, ","))) {
+    // pve-storage API2/Storage/Status.pm download_url (and upload).
+    return HttpError(500, absl::StrCat("storage '", sid, "' is not configured for content-type '",
+                                       content, "'"));
+  }
+  const std::string collection = absl::StrCat("/nodes/", node, "/storage/", sid, "/content");
+  const std::string volid = absl::StrCat(sid, ":", content, "/", name);
+  std::string format = content == "iso" ? "iso" : "raw";
+  if (absl::EndsWith(name, ".tar.zst")) format = "tzst";
+  if (absl::EndsWith(name, ".tar.xz")) format = "txz";
+  if (absl::EndsWith(name, ".tar.gz")) format = "tgz";
+  json::object volume;
+  volume["volid"] = volid;
+  volume["content"] = std::string(content);
+  volume["format"] = format;
+  volume["size"] = size;
+  volume["ctime"] = now_ms / 1000;
+  PVEGW_RETURN_IF_ERROR(MockBackend::Impl::PutEntity(txn, collection, volid, volume));
+  return txn.Put(MarkerKey(collection), "1");
+}
+
+}  // namespace
+
+absl::StatusOr<json::value> MockBackend::Impl::ApplianceList(CallContext&) {
+  json::array rows;
+  for (const Appliance& a : kAppliances) {
+    json::object row;
+    const std::string tmpl = ApplianceTemplate(a);
+    row["template"] = tmpl;
+    row["package"] = a.package;
+    row["version"] = a.version;
+    row["os"] = a.os;
+    row["type"] = "lxc";
+    row["section"] = "system";
+    row["architecture"] = "amd64";
+    row["headline"] = a.headline;
+    row["description"] = a.headline;
+    row["infopage"] = a.infopage;
+    row["maintainer"] = "Proxmox Support Team <support@proxmox.com>";
+    row["location"] = absl::StrCat("system/", tmpl);
+    row["source"] = absl::StrCat("http://download.proxmox.com/images/system/", tmpl);
+    rows.push_back(std::move(row));
+  }
+  return json::value(std::move(rows));
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::ApplianceDownload(CallContext& ctx) {
+  const std::string node = ctx.PathParam("node");
+  const std::string tmpl = ctx.Param("template").value_or("");
+  const std::string sid = ctx.Param("storage").value_or("");
+  const Appliance* found = nullptr;
+  for (const Appliance& a : kAppliances) {
+    if (ApplianceTemplate(a) == tmpl) found = &a;
+  }
+  if (found == nullptr) return HttpError(500, "no such template");
+  absl::StatusOr<json::value> result;
+  PVEGW_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
+    PVEGW_RETURN_IF_ERROR(StoreDownload(txn, node, sid, "vztmpl", tmpl, found->size, ctx.now_ms));
+    result = MutationResult(txn, ctx, "");
+    return result.status();
+  }));
+  return result;
+}
+
+absl::StatusOr<json::value> MockBackend::Impl::DownloadUrl(CallContext& ctx) {
+  const std::string node = ctx.PathParam("node");
+  const std::string sid = ctx.PathParam("storage");
+  const std::string content = ctx.Param("content").value_or("");
+  const std::string filename = ctx.Param("filename").value_or("");
+  const std::string url = ctx.Param("url").value_or("");
+  absl::StatusOr<json::value> result;
+  PVEGW_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
+    // The mock fetches nothing: the size stands for what the URL would have delivered.
+    const std::int64_t size = (static_cast<std::int64_t>(StableHash(url) % 4096) + 64) << 20;
+    PVEGW_RETURN_IF_ERROR(StoreDownload(txn, node, sid, content, filename, size, ctx.now_ms));
+    result = MutationResult(txn, ctx, "");
+    return result.status();
+  }));
+  return result;
+}
+
 }  // namespace pvegw::mockstate

@@ -180,6 +180,32 @@ class FidelityTest(unittest.TestCase):
         self.wait_task(self.node.qemu(650).snapshot("ram").rollback.post())
         self.assertEqual(self.status("qemu", 650), "running")
 
+    def test_appliances_and_download_url_create_volumes(self):
+        appliances = self.node.aplinfo.get()
+        debian = [a for a in appliances if a["os"] == "debian-12"][0]
+        self.assertEqual(debian["template"], "debian-12-standard_12.7-1_amd64.tar.zst")
+        self.assertEqual(debian["type"], "lxc")
+        self.assertTrue(debian["source"].startswith("http://download.proxmox.com/images/system/"))
+        ubuntu = [a["template"] for a in appliances if a["os"] == "ubuntu-24.04"][0]
+        upid = self.node.aplinfo.post(storage="local", template=ubuntu)
+        self.assertEqual(self.upid_fields(upid)[0], "download")
+        self.wait_task(upid)
+        self.assertIn("local:vztmpl/" + ubuntu, self.volumes("local"))
+        with self.assertRaises(ResourceException) as err:
+            self.node.aplinfo.post(storage="local", template="made-up_1.0_amd64.tar.zst")
+        self.assertIn("no such template", str(err.exception))
+
+        upid = self.node.storage("local").post("download-url", content="iso", filename="alpine.iso",
+                                               url="https://example.invalid/alpine.iso")
+        self.assertEqual(self.upid_fields(upid)[0], "download")
+        self.wait_task(upid)
+        iso = self.volumes("local")["local:iso/alpine.iso"]
+        self.assertEqual((iso["content"], iso["format"]), ("iso", "iso"))
+        with self.assertRaises(ResourceException) as err:
+            self.node.storage("local-lvm").post("download-url", content="iso", filename="x.iso",
+                                                url="https://example.invalid/x.iso")
+        self.assertIn("is not configured for content-type 'iso'", str(err.exception))
+
     # --- 6. Access data is coherent ------------------------------------------------------
     def test_realms_are_pam_and_pve(self):
         realms = {d["realm"]: d for d in self.px.access.domains.get()}
