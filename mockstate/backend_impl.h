@@ -144,6 +144,8 @@ class MockBackend::Impl {
   std::string ConfigDigest(const json::object& props, bool lxc) const;
   // Rolling back to a snapshot stops the guest (and starts it with start=1 or RAM state).
   absl::StatusOr<json::value> GuestRollback(CallContext& ctx, bool lxc);
+  // GET .../pending: the config as {key, value} rows.
+  absl::StatusOr<json::value> GuestPending(CallContext& ctx, bool lxc);
   // Disk operations that change the world: resize grows the volume and size=, unlink
   // detaches (or with force destroys) disks, template renames disks to base-<vmid>-disk-<n>.
   absl::StatusOr<json::value> GuestResize(CallContext& ctx, bool lxc);

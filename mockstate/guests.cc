@@ -823,4 +823,23 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestTemplate(CallContext& ctx, b
       });
 }
 
+absl::StatusOr<json::value> MockBackend::Impl::GuestPending(CallContext& ctx, bool lxc) {
+  // PVE::GuestHelpers::config_with_pending_array: one {key, value} per config key; the mock
+  // applies changes at once, so nothing is pending.
+  PVEGW_ASSIGN_OR_RETURN(json::object props, LoadOwner(ctx));
+  std::map<std::string, json::value> config;
+  for (const auto& kv : props) {
+    if (!IsRuntimeKey(kv.key())) config[std::string(kv.key())] = kv.value();
+  }
+  config["digest"] = ConfigDigest(props, lxc);
+  json::array rows;
+  for (const auto& [key, value] : config) {
+    json::object row;
+    row["key"] = key;
+    row["value"] = JsonText(value);  // read from the config file: text
+    rows.push_back(std::move(row));
+  }
+  return json::value(std::move(rows));
+}
+
 }  // namespace pvegw::mockstate

@@ -253,6 +253,8 @@ void MockBackend::Impl::RegisterHandlers() {
         [this, lxc](CallContext& c) { return GuestResize(c, lxc); });
     add("POST", base + "/{vmid}/template",
         [this, lxc](CallContext& c) { return GuestTemplate(c, lxc); });
+    add("GET", base + "/{vmid}/pending",
+        [this, lxc](CallContext& c) { return GuestPending(c, lxc); });
     add("POST", base + "/{vmid}/snapshot/{snapname}/rollback",
         [this, lxc](CallContext& c) { return GuestRollback(c, lxc); });
     add("POST", base + "/{vmid}/migrate",

@@ -252,6 +252,16 @@ class FidelityTest(unittest.TestCase):
                                                 "vmid", "notes", "protected", "parent", "used"},
                                  volume)
 
+    # --- 7. No placeholders -------------------------------------------------------------
+    def test_pending_lists_the_config(self):
+        self.wait_task(self.node.qemu.post(vmid=670, name="pending-vm", memory=1024))
+        pending = {row["key"]: row for row in self.node.qemu(670).pending.get()}
+        self.assertEqual(pending["name"]["value"], "pending-vm")
+        self.assertEqual(str(pending["memory"]["value"]), "1024")
+        self.assertEqual(pending["digest"]["value"], self.node.qemu(670).config.get()["digest"])
+        for key in pending:
+            self.assertNotRegex(key, r"^[a-z_-]+-[0-9a-f]{4}$")
+
     # --- 8. Task types as Proxmox names them ---------------------------------------------
     def upid_fields(self, upid):
         # UPID:node:pid:pstart:starttime:type:id:user:
