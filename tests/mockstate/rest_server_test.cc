@@ -1,10 +1,14 @@
 #include "mockstate/rest_server.h"
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <atomic>
 #include <boost/json.hpp>
 #include <string>
 #include <thread>
@@ -59,8 +63,11 @@ class RestServerTest : public ::testing::Test {
 class Client {
  public:
   explicit Client(int port) : stream_(io_) {
-    stream_.expires_after(std::chrono::seconds(30));
     stream_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    // Synchronous reads ignore the stream's expiry; a socket timeout bounds them instead.
+    const timeval limit{30, 0};
+    ::setsockopt(stream_.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    ::setsockopt(stream_.socket().native_handle(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
   }
   http::response<http::string_body> Send(http::verb verb, const std::string& target,
                                          const std::string& body = "") {
@@ -73,7 +80,6 @@ class Client {
       req.body() = body;
     }
     req.prepare_payload();
-    stream_.expires_after(std::chrono::seconds(30));
     http::write(stream_, req);
     http::response<http::string_body> res;
     http::read(stream_, buffer_, res);
@@ -158,8 +164,9 @@ TEST_F(RestServerTest, ShutdownWithBusyClientsFinishes) {
   }
   ASSERT_EQ(connected.load(), kClients);
   server_->Shutdown(std::chrono::milliseconds(500));
-  for (auto& t : clients) t.join();
+  // Connections still open after the grace period close with the server.
   server_.reset();
+  for (auto& t : clients) t.join();
 }
 
 }  // namespace
