@@ -24,7 +24,7 @@ if [[ ${#targets[@]} -eq 0 ]]; then
   echo "fuzz.sh: no fuzz target '$target'; one of: all $(ls fuzz/*_fuzz.cc | xargs -n1 basename | sed 's/_fuzz.cc//' | tr '\n' ' ')" >&2
   exit 2
 fi
-command -v clang++-14 >/dev/null || { echo "fuzz.sh: clang-14 is missing (scripts/install-deps.sh)" >&2; exit 2; }
+command -v clang++-14 >/dev/null || { echo "fuzz.sh: clang-14 is missing (apt-get install clang-14; it brings libFuzzer)" >&2; exit 2; }
 
 source scripts/schema-path.sh
 cmake --preset fuzz -DPROXMOX_SCHEMA="$PROXMOX_SCHEMA" >/dev/null
