@@ -7,6 +7,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "codegen/api_diff.h"
 #include "codegen/protogen.h"
 #include "common/cli_help.h"
@@ -91,7 +92,10 @@ int main(int argc, char** argv) {
   }
   for (const auto& [kind, entry] : result->warnings.entries()) {
     std::cerr << "pve-protogen: warning: " << kind << " (" << entry.count
-              << (entry.count == 1 ? " time" : " times") << ", e.g. " << entry.example << ")\n";
+              << (entry.count == 1 ? " time" : " times")
+              << (entry.places.empty() ? ", e.g. " + entry.example
+                                       : ": " + absl::StrJoin(entry.places, ", "))
+              << ")\n";
   }
   const pvegw::codegen::LockChanges& changes = result->lock_changes;
   std::string lock_line;

@@ -133,6 +133,82 @@ absl::Status AddOperation(ApiOperation op,
   return absl::OkStatus();
 }
 
+// Rewrites the spellings Backup Server's Rust generator (proxmox-backup docgen.rs,
+// dump_schema) uses into the PVE ones the rest of pve-protogen reads, in place and
+// recursively: a regex `pattern` printed between slashes ("/^[a-z]+$/") loses them, and a
+// property-string `format` printed as a whole object schema ({"type": "object",
+// "properties": {...}, "default_key": "k"}) becomes PVE's bare key hash ({k: {...,
+// "default_key": 1}}). A list-valued property string ({"type": "array", ...}) has no
+// typed form; the parameter stays a plain string.
+void NormalizeSchema(json::object& s, const std::string& place, Warnings& warnings) {
+  if (json::value* p = s.if_contains("pattern"); p != nullptr && p->is_string()) {
+    const json::string& pattern = p->get_string();
+    if (pattern.size() >= 2 && pattern.front() == '/' && pattern.back() == '/') {
+      *p = json::string(pattern.subview(1, pattern.size() - 2));
+    }
+  }
+  if (json::value* f = s.if_contains("format"); f != nullptr && f->is_object()) {
+    json::object& format = f->get_object();
+    const json::value* type = format.if_contains("type");
+    if (type != nullptr && type->is_string() && type->get_string() == "object" &&
+        format.contains("properties") && format.at("properties").is_object()) {
+      json::object keys = format.at("properties").get_object();
+      if (const json::value* dk = format.if_contains("default_key");
+          dk != nullptr && dk->is_string()) {
+        if (json::value* k = keys.if_contains(dk->get_string()); k != nullptr && k->is_object()) {
+          k->get_object()["default_key"] = 1;
+        }
+      }
+      *f = std::move(keys);
+    } else if (type != nullptr && type->is_string() && type->get_string() == "array") {
+      warnings.Add("list-valued property-string format kept as a plain string", place);
+      s.erase("format");
+    }
+  }
+  if (json::value* f = s.if_contains("format"); f != nullptr && f->is_object()) {
+    for (auto& kv : f->get_object()) {
+      if (kv.value().is_object()) NormalizeSchema(kv.value().get_object(), place, warnings);
+    }
+  }
+  if (json::value* props = s.if_contains("properties"); props != nullptr && props->is_object()) {
+    for (auto& kv : props->get_object()) {
+      if (kv.value().is_object()) NormalizeSchema(kv.value().get_object(), place, warnings);
+    }
+  }
+  for (const char* key : {"items", "additionalProperties"}) {
+    if (json::value* v = s.if_contains(key); v != nullptr && v->is_object()) {
+      NormalizeSchema(v->get_object(), place, warnings);
+    }
+  }
+}
+
+// Backup Server routes a directory index by a path segment without declaring it
+// (proxmox-router's SubRoute::MatchAll has a parameter name but no schema: GET
+// /admin/datastore/{store}), and PVE-style handlers sometimes do the same. Such a
+// placeholder is still a path segment the caller must give, so it becomes a required
+// string path parameter; one warning lists every operation that needed it.
+void DeclarePathPlaceholders(ApiOperation& op, Warnings& warnings) {
+  bool added = false;
+  for (const std::string& name : PathParams(op.path)) {
+    const bool declared = std::any_of(op.parameters.begin(), op.parameters.end(),
+                                      [&](const ApiParameter& p) { return p.name == name; });
+    if (declared) continue;
+    ApiParameter p;
+    p.name = name;
+    p.in_path = true;
+    p.schema["type"] = "string";
+    p.schema["description"] =
+        absl::StrCat("The {", name, "} path segment (the schema does not describe it).");
+    op.parameters.push_back(std::move(p));
+    added = true;
+  }
+  if (added) {
+    warnings.AddListed(
+        "path placeholder without a parameter definition became a string path parameter",
+        absl::StrCat(op.verb, " ", op.path));
+  }
+}
+
 // ---------------------------------------------------------------------------------
 // apidoc.js: a tree of {path, info: {VERB: method}, children: [...]}.
 
@@ -195,6 +271,17 @@ absl::Status WalkApidocNode(const json::value& node, absl::string_view file,
       const std::string verb = absl::AsciiStrToUpper(Sv(kv.key()));
       if (!IsKnownVerb(verb)) {
         warnings.Add(absl::StrCat("unsupported HTTP method '", Sv(kv.key()), "' skipped"), path);
+        continue;
+      }
+      // Backup Server marks handlers that stream raw bytes (proxmox-router's AsyncHttp:
+      // file downloads, chunk uploads) with "method": "DOWNLOAD" / "UPLOAD" under the
+      // GET / POST key. Their bodies are not Proxmox's JSON envelope; no RPC can carry them.
+      if (const json::value* mv =
+              kv.value().is_object() ? kv.value().get_object().if_contains("method") : nullptr;
+          mv != nullptr && mv->is_string() &&
+          (mv->get_string() == "DOWNLOAD" || mv->get_string() == "UPLOAD")) {
+        warnings.Add("raw-data operation (method DOWNLOAD or UPLOAD, body not JSON) skipped",
+                     absl::StrCat(verb, " ", path));
         continue;
       }
       ApiOperation op;
@@ -393,11 +480,11 @@ absl::Status ReadOpenApi(const json::object& doc, absl::string_view file, Warnin
   return absl::OkStatus();
 }
 
-// Finds `apiSchema = [` (after const/var/let) and returns the offset of the '['.
-std::optional<std::size_t> FindApidocArray(absl::string_view text) {
+// Finds `<name> = [` (after const/var/let) and returns the offset of the '['.
+std::optional<std::size_t> FindAssignedArray(absl::string_view text, absl::string_view name) {
   std::size_t pos = 0;
-  while ((pos = text.find("apiSchema", pos)) != absl::string_view::npos) {
-    std::size_t i = pos + absl::string_view("apiSchema").size();
+  while ((pos = text.find(name, pos)) != absl::string_view::npos) {
+    std::size_t i = pos + name.size();
     const bool word_start = pos == 0 || !(std::isalnum(static_cast<unsigned char>(text[pos - 1])) ||
                                           text[pos - 1] == '_' || text[pos - 1] == '$');
     while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
@@ -407,6 +494,16 @@ std::optional<std::size_t> FindApidocArray(absl::string_view text) {
       if (i < text.size() && text[i] == '[') return i;
     }
     pos += 1;
+  }
+  return std::nullopt;
+}
+
+// Today every product's apidoc.js says `const apiSchema = [`; older Mail Gateway, Backup
+// Server and PVE documentation builds assign the same tree to `var pmgapi`, `var pbsapi`
+// and `var pveapi`.
+std::optional<std::size_t> FindApidocArray(absl::string_view text) {
+  for (absl::string_view name : {"apiSchema", "pveapi", "pbsapi", "pmgapi"}) {
+    if (std::optional<std::size_t> at = FindAssignedArray(text, name)) return at;
   }
   return std::nullopt;
 }
@@ -443,7 +540,8 @@ absl::StatusOr<ApiSchema> ParseSchema(absl::string_view text, absl::string_view 
         return absl::InvalidArgumentError(absl::StrCat(
             file_name,
             ": not a Proxmox schema: expected an OpenAPI JSON document, a JSON array, or "
-            "JavaScript with `const apiSchema = [...]` (apidoc.js)"));
+            "JavaScript with `const apiSchema = [...]` (apidoc.js; older builds: `var pveapi`, "
+            "`pbsapi`, `pmgapi`)"));
       }
       array_at = *found;
       allow_trailing = true;  // the viewer code after the array is not JSON
@@ -462,6 +560,10 @@ absl::StatusOr<ApiSchema> ParseSchema(absl::string_view text, absl::string_view 
   }
   schema.operations.reserve(ops.size());
   for (auto& [key, op] : ops) {
+    const std::string place = absl::StrCat(op.verb, " ", op.path);
+    for (ApiParameter& p : op.parameters) NormalizeSchema(p.schema, place, warnings);
+    if (op.returns.is_object()) NormalizeSchema(op.returns.get_object(), place, warnings);
+    DeclarePathPlaceholders(op, warnings);
     std::sort(op.parameters.begin(), op.parameters.end(),
               [](const ApiParameter& a, const ApiParameter& b) { return a.name < b.name; });
     schema.operations.push_back(std::move(op));

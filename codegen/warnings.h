@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace pvegw::codegen {
 
@@ -16,6 +17,12 @@ class Warnings {
     Entry& e = entries_[kind];
     if (e.count++ == 0) e.example = example;
   }
+  // Like Add, but the warning keeps every place (printed as one line naming them all), for
+  // oddities a reader must be able to check one by one.
+  void AddListed(const std::string& kind, const std::string& place) {
+    Add(kind, place);
+    entries_[kind].places.push_back(place);
+  }
   int Total() const {
     int total = 0;
     for (const auto& [kind, e] : entries_) total += e.count;
@@ -24,6 +31,7 @@ class Warnings {
   struct Entry {
     int count = 0;
     std::string example;
+    std::vector<std::string> places;  // every place, for AddListed warnings only
   };
   const std::map<std::string, Entry>& entries() const { return entries_; }
 

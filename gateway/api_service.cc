@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/request_id.h"
 #include "gateway/grpc_status.h"
+#include "common/log_limiter.h"
 
 namespace pvegw::gateway {
 namespace {
@@ -85,7 +86,15 @@ void LogFinishedCall(absl::string_view method, grpc::StatusCode code, double sec
   if (!quiet || (code != grpc::StatusCode::OK && !cancelled && !error.empty())) {
     fields.emplace_back("error", error);
   }
-  log::Log(level, quiet ? (cancelled ? "call cancelled" : "call") : "call failed", fields);
+  if (quiet) {
+    log::Log(level, cancelled ? "call cancelled" : "call", fields);
+    return;
+  }
+  // In an outage every call fails the same way; one line per failure would bury the state
+  // changes. Identical failures (code and error text) are rate-limited; debug keeps them all.
+  // Never destroyed: calls may finish until the process ends.
+  static log::LogLimiter* const failures = new log::LogLimiter();
+  failures->Log(level, absl::StrCat(code_name, "\n", error), "call failed", fields);
 }
 
 absl::StatusOr<BearerTokens> BearerTokens::Load(const std::string& path) {

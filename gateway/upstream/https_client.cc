@@ -788,15 +788,17 @@ void HttpsClient::Send(std::size_t endpoint, HttpRequest request, Clock::time_po
 }
 
 void HttpsClient::RunAfter(Clock::duration delay, std::function<void()> fn) {
+  // An Asio timer is not safe for concurrent use: arming it here (any thread) and
+  // cancelling it in Shutdown (the destroying thread) both happen under timers_mu, and the
+  // stopping check too, so a timer armed during shutdown is either cancelled or never armed.
+  std::unique_lock<std::mutex> lock(impl_->timers_mu);
   if (impl_->stopping) {
+    lock.unlock();
     asio::post(impl_->ioc, std::move(fn));
     return;
   }
   auto timer = std::make_shared<asio::steady_timer>(impl_->ioc, delay);
-  {
-    std::lock_guard<std::mutex> lock(impl_->timers_mu);
-    impl_->timers.insert(timer);
-  }
+  impl_->timers.insert(timer);
   timer->async_wait([impl = impl_.get(), timer, fn = std::move(fn)](beast::error_code) {
     {
       std::lock_guard<std::mutex> lock(impl->timers_mu);
@@ -822,9 +824,10 @@ PoolStats HttpsClient::Stats(std::size_t endpoint) const {
 bool HttpsClient::stopping() const { return impl_->stopping; }
 
 void HttpsClient::Shutdown() {
-  if (impl_->stopping.exchange(true)) return;
   {
+    // Under timers_mu with RunAfter's check and arming (see there).
     std::lock_guard<std::mutex> lock(impl_->timers_mu);
+    if (impl_->stopping.exchange(true)) return;
     for (const auto& t : impl_->timers) t->cancel();
   }
   for (auto& pool : impl_->pools) {

@@ -13,6 +13,7 @@
 #include "absl/strings/strip.h"
 #include "api/api_index.h"
 #include "common/backoff.h"
+#include "common/log_limiter.h"
 #include "common/metrics.h"
 #include "common/request_id.h"
 #include "gateway/upstream/pending_call.h"
@@ -170,6 +171,7 @@ absl::StatusOr<std::unique_ptr<UpstreamBackend>> UpstreamBackend::Create(Upstrea
         "PROXMOX_API_CA_FILE; drop one");
   }
   auto backend = std::unique_ptr<UpstreamBackend>(new UpstreamBackend(std::move(options)));
+  backend->repeated_log_ = std::make_unique<log::LogLimiter>();
   auto client = HttpsClient::Create(settings, *endpoints);
   if (!client.ok()) return client.status();
   backend->client_ = std::move(*client);
@@ -437,6 +439,7 @@ void UpstreamBackend::MarkUp(std::size_t endpoint) {
   std::lock_guard<std::mutex> lock(mu_);
   EndpointState& s = endpoint_states_[endpoint];
   if (s.failures > 0) {
+    repeated_log_->Flush();  // the count of an outage's repeats before the line that ends it
     spdlog::info("upstream {} answers again", client_->endpoints()[endpoint].Url());
   }
   s.failures = 0;
@@ -455,8 +458,18 @@ void UpstreamBackend::MarkDown(std::size_t endpoint, const absl::Status& why) {
       ExponentialDelay(options_.endpoint_backoff, options_.endpoint_backoff_cap, s.failures);
   ++s.failures;
   s.down_until = Clock::now() + rest;
-  spdlog::warn("upstream {} unavailable ({}); trying other nodes, back to it in {} ms",
-               client_->endpoints()[endpoint].Url(), std::string(why.message()), rest.count());
+  // The node going down is a state change, logged always; every failed call while it stays
+  // down marks it again, and those repeats are rate-limited per node and error.
+  const std::string line =
+      absl::StrCat("upstream ", client_->endpoints()[endpoint].Url(), " unavailable (",
+                   why.message(), "); trying other nodes, back to it in ", rest.count(), " ms");
+  if (shift == 0) {
+    spdlog::warn("{}", line);
+  } else {
+    repeated_log_->Log(spdlog::level::warn,
+                       absl::StrCat(client_->endpoints()[endpoint].Url(), "\n", why.message()),
+                       line);
+  }
   if (preferred_ == endpoint) preferred_ = (endpoint + 1) % endpoint_states_.size();
 }
 
@@ -477,8 +490,13 @@ void UpstreamBackend::SetHealthListener(std::function<void(bool)> listener) {
 
 void UpstreamBackend::SetHealthy(bool healthy) {
   if (healthy_.exchange(healthy) == healthy || stopping_) return;
-  if (!healthy)
+  if (!healthy) {
+    reported_unhealthy_ = true;
     spdlog::warn("upstream Proxmox unreachable: health proxmox.gateway.v1.Upstream NOT_SERVING");
+  } else if (reported_unhealthy_.exchange(false)) {  // the first SERVING at start is no news
+    repeated_log_->Flush();
+    spdlog::info("upstream Proxmox answers: health proxmox.gateway.v1.Upstream SERVING");
+  }
   std::function<void(bool)> listener;
   {
     std::lock_guard<std::mutex> lock(mu_);

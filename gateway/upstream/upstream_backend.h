@@ -18,6 +18,10 @@
 #include "gateway/backend/call_credentials.h"
 #include "gateway/upstream/https_client.h"
 
+namespace pvegw::log {
+class LogLimiter;
+}  // namespace pvegw::log
+
 namespace pvegw::gateway::upstream {
 
 // Everything real mode is configured with. Plain values: main.cc fills them from flags,
@@ -167,6 +171,9 @@ class UpstreamBackend : public Backend {
   std::atomic<std::int64_t> last_answer_ns_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> probing_{false};
+  std::atomic<bool> reported_unhealthy_{false};  // a NOT_SERVING line was written
+  // Holds back repeats of "node unavailable" lines during an outage (common/log_limiter.h).
+  std::unique_ptr<log::LogLimiter> repeated_log_;
 };
 
 }  // namespace pvegw::gateway::upstream

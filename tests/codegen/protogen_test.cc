@@ -347,8 +347,16 @@ TEST(ProtogenOutputTest, BackupServerShapesConvertAndCompileWithProtoc) {
   EXPECT_THAT(warnings,
               ::testing::UnorderedElementsAre(
                   HasSubstr("skipped GET /backup/_upgrade_: it switches the connection"),
-                  HasSubstr("skipped GET /reader/_upgrade_: it switches the connection")));
-  EXPECT_EQ(result->rpcs, 4);
+                  HasSubstr("skipped GET /reader/_upgrade_: it switches the connection"),
+                  HasSubstr("path placeholder without a parameter definition"),
+                  HasSubstr("raw-data operation (method DOWNLOAD or UPLOAD"),
+                  HasSubstr("list-valued property-string format kept as a plain string")));
+  // One warning names every operation with an undeclared placeholder, each once.
+  const Warnings::Entry& undeclared = result->warnings.entries().at(
+      "path placeholder without a parameter definition became a string path parameter");
+  EXPECT_THAT(undeclared.places, ::testing::ElementsAre("GET /admin/datastore/{store}",
+                                                        "GET /config/remote/{name}/scan/{store}"));
+  EXPECT_EQ(result->rpcs, 8);
   const auto files = ReadTree(options.out_dir);
   ASSERT_TRUE(files.count("proxmox/pbs/v1/root.proto")) << ::testing::PrintToString(files);
   EXPECT_THAT(files.at("proxmox/pbs/v1/root.proto"), HasSubstr("rpc GetRoot(GetRootRequest)"));
@@ -359,7 +367,21 @@ TEST(ProtogenOutputTest, BackupServerShapesConvertAndCompileWithProtoc) {
               HasSubstr("rpc GetStoreStatus(GetStoreStatusRequest)"));
   for (const auto& [rel, content] : files) {
     EXPECT_THAT(content, ::testing::Not(HasSubstr("_upgrade_"))) << rel;
+    EXPECT_THAT(content, ::testing::Not(HasSubstr("download"))) << rel;
   }
+  // Undeclared placeholders are required string path parameters, routed like declared ones.
+  ASSERT_TRUE(files.count("proxmox/pbs/v1/config.proto"));
+  const std::string& config = files.at("proxmox/pbs/v1/config.proto");
+  EXPECT_THAT(config, HasSubstr("get: \"/config/remote/{name}/scan/{store}\""));
+  EXPECT_THAT(config, HasSubstr("optional string store = 2 [(proxmox.gateway.v1.field) = "
+                                "{required: true path_param: true}]"));
+  EXPECT_THAT(files.at("proxmox/pbs/v1/admin.proto"),
+              HasSubstr("rpc GetAdminDatastoreStore(GetAdminDatastoreStoreRequest)"));
+  // Backup Server prints regexes between slashes and property-string formats as whole
+  // object schemas; both arrive in PVE's spelling.
+  EXPECT_THAT(config, HasSubstr("pattern: \"^(?:[A-Za-z0-9_][A-Za-z0-9._\\\\-]*)$\""));
+  EXPECT_THAT(config, HasSubstr("property_format: \"{\\\"burst-in\\\":"));
+  EXPECT_THAT(config, HasSubstr("\\\"rate-in\\\":{\\\"default_key\\\":1"));
 
   std::string protos;
   for (const auto& [rel, content] : files) absl::StrAppend(&protos, " ", rel);
@@ -372,6 +394,26 @@ TEST(ProtogenOutputTest, BackupServerShapesConvertAndCompileWithProtoc) {
       " --include_imports --descriptor_set_out=", dir.Sub("pbs.desc"), protos, " 2>&1"));
   EXPECT_EQ(protoc.exit_code, 0) << protoc.out;
   EXPECT_TRUE(fs::exists(dir.Sub("pbs.desc")));
+}
+
+// Mail Gateway's older documentation builds assign the tree to `var pmgapi`; its
+// undeclared {queue} becomes a path parameter beside the declared {node}.
+TEST(ProtogenOutputTest, MailGatewayShapesConvert) {
+  TempDir dir;
+  ProtogenOptions options;
+  options.schema_path = SourcePath("tests/codegen/fixtures/mini_pmg.apidoc.js");
+  options.out_dir = dir.Sub("out");
+  options.package = "proxmox.pmg.v1";
+  absl::StatusOr<ProtogenResult> result = RunProtogen(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->rpcs, 1);
+  const auto files = ReadTree(options.out_dir);
+  ASSERT_TRUE(files.count("proxmox/pmg/v1/nodes.proto")) << ::testing::PrintToString(files);
+  EXPECT_THAT(files.at("proxmox/pmg/v1/nodes.proto"),
+              HasSubstr("get: \"/nodes/{node}/queue/{queue}\""));
+  ProtoCompiler compiler(options.out_dir);
+  EXPECT_NE(compiler.Compile("proxmox/pmg/v1/nodes.proto"), nullptr)
+      << ::testing::PrintToString(compiler.errors());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <limits>
 #include <string>
@@ -180,6 +181,44 @@ TEST(MetricsRegistryTest, ConcurrentIncrementsAreAllCounted) {
   EXPECT_EQ(c.value(), 40000u);
   EXPECT_EQ(h.Read().cumulative.back(), 40000u);
   EXPECT_EQ(h.Read().sum, 20000);
+}
+
+// What /metrics does under load: calls update counters, create labelled children and add
+// families while a scrape renders. (Also run under ThreadSanitizer.)
+TEST(MetricsRegistryTest, ConcurrentUpdatesAndScrapes) {
+  Registry r;
+  Family<Counter>& calls = r.AddCounter("calls_total", "Calls.", {"method"});
+  Gauge& in_flight = r.AddGauge("in_flight", "In flight.").Get();
+  Histogram& h = r.AddHistogram("h_seconds", "H.", {}, {0.1, 1}).Get();
+  std::atomic<bool> done{false};
+  std::thread scraper([&] {
+    while (!done.load()) {
+      const std::string text = r.Render();
+      EXPECT_THAT(text, HasSubstr("# TYPE calls_total counter"));
+    }
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        calls.Labels({absl::StrCat("m", i % 7)}).Increment();
+        in_flight.Add(1);
+        h.Observe(0.5);
+        in_flight.Add(-1);
+      }
+      r.AddCounter(absl::StrCat("late_", t, "_total"), "Added while scraping.").Get().Increment();
+    });
+  }
+  for (auto& t : threads) t.join();
+  done = true;
+  scraper.join();
+  std::uint64_t total = 0;
+  calls.ForEach([&](const std::vector<std::string>&, const Counter& c) { total += c.value(); });
+  EXPECT_EQ(total, 8000u);
+  EXPECT_EQ(h.Read().cumulative.back(), 8000u);
+  const std::string text = r.Render();
+  EXPECT_THAT(text, HasSubstr("in_flight 0\n"));
+  for (int t = 0; t < 4; ++t) EXPECT_THAT(text, HasSubstr(absl::StrCat("late_", t, "_total 1\n")));
 }
 
 TEST(MetricsRegistryTest, ProcessMetricsArePresent) {

@@ -64,8 +64,8 @@ class OtherProductTest : public ::testing::Test {
 };
 
 TEST_F(OtherProductTest, ServesEveryRpcOfTheSetInMockMode) {
-  EXPECT_EQ(gw_->server().method_count(), 4);
-  EXPECT_EQ(gw_->server().service_count(), 4);  // Admin, Ping, Root, Store
+  EXPECT_EQ(gw_->server().method_count(), 8);
+  EXPECT_EQ(gw_->server().service_count(), 5);  // Admin, Config, Ping, Root, Store
 
   std::string out;
   grpc::Status st = Call("Root.GetRoot", "{}", &out);
@@ -95,6 +95,34 @@ TEST_F(OtherProductTest, ServesEveryRpcOfTheSetInMockMode) {
   // PVE's API is not part of this set.
   st = gw_->CallRaw("/proxmox.ve.v1.Nodes/GetNodes", "", nullptr);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+// Backup Server's directory indexes route by placeholders its schema never declares
+// (GET /admin/datastore/{store}); they are required path parameters like declared ones.
+TEST_F(OtherProductTest, UndeclaredPlaceholdersRouteAsPathParameters) {
+  std::string out;
+  grpc::Status st = Call("Admin.GetAdminDatastoreStore", R"({"store":"store1"})", &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(json::parse(out).at("data").is_array()) << out;
+
+  st = Call("Config.GetConfigRemoteNameScanStore", R"({"name":"remote1","store":"store1"})", &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(json::parse(out).at("data").is_array()) << out;
+
+  // Without the segment there is no path to call: a clear error naming it.
+  st = Call("Config.GetConfigRemoteNameScanStore", R"({"name":"remote1"})", &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("store"));
+}
+
+// Backup Server prints regexes between slashes ("/^...$/"); the rule applies without them.
+TEST_F(OtherProductTest, SlashDelimitedPatternsValidateLikeProxmox) {
+  std::string out;
+  grpc::Status st = Call("Config.GetConfigRemoteName", R"({"name":"remote1"})", &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  st = Call("Config.GetConfigRemoteName", R"({"name":"bad name!"})", &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("name"));
 }
 
 TEST_F(OtherProductTest, GetInfoNamesTheServedPackage) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 
@@ -144,7 +145,7 @@ TestCert TestCa::SelfSigned(const std::string& san) {
   return out;
 }
 
-TestHttpsServer::TestHttpsServer(const TestCert& cert, Handler handler)
+TestHttpsServer::TestHttpsServer(const TestCert& cert, Handler handler, int port)
     : handler_(std::move(handler)) {
   // Writes to a client that went away must fail, not kill the test process.
   ::signal(SIGPIPE, SIG_IGN);
@@ -166,10 +167,10 @@ TestHttpsServer::TestHttpsServer(const TestCert& cert, Handler handler)
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
   if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(listen_fd_, 128) != 0) {
-    throw std::runtime_error("cannot listen on 127.0.0.1:0");
+    throw std::runtime_error("cannot listen on 127.0.0.1:" + std::to_string(port));
   }
   socklen_t len = sizeof addr;
   getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);

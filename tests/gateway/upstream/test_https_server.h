@@ -84,7 +84,8 @@ struct TestReply {
 class TestHttpsServer {
  public:
   using Handler = std::function<TestReply(const TestRequest&)>;
-  TestHttpsServer(const TestCert& cert, Handler handler);
+  // Listens on 127.0.0.1:`port` (0: a free port; a given one lets a test "restart" a node).
+  TestHttpsServer(const TestCert& cert, Handler handler, int port = 0);
   ~TestHttpsServer();
 
   int port() const { return port_; }

@@ -18,6 +18,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/log.h"
 #include "common/status_mapping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -922,6 +924,87 @@ TEST(UpstreamHealth, AnonymousProbeAnswered401IsHealthyAndNoError) {
   req.credentials = RestCredentials{"PVEAPIToken=alice@pve!ci=wrong", "", ""};
   EXPECT_EQ(Send(*b, req).status, 401);
   EXPECT_EQ(b->counters().Errors(0, kHttp4xxError), 1u);
+}
+
+// --- outages -----------------------------------------------------------------------------
+
+// The only node dies under load and comes back. Every failed call marks it down again; the
+// log holds the state changes (node down, health NOT_SERVING, node back, SERVING) and a
+// count of the repeats, not a line per call.
+TEST(UpstreamOutage, LogsStateChangesOnceAndRepeatsCounted) {
+  ASSERT_TRUE(log::Configure("upstream-test", "info", "text").ok());
+  auto answer = [](const TestRequest&) { return TestReply::Json("{\"data\":{}}"); };
+  auto server = std::make_unique<TestHttpsServer>(SelfSigned(), answer);
+  const int port = server->port();
+  UpstreamOptions o = Options(server->url(), SelfSigned().fingerprint);
+  o.health_interval = std::chrono::milliseconds(50);
+  o.retries = 0;
+  o.endpoint_backoff = std::chrono::milliseconds(1);
+  o.endpoint_backoff_cap = std::chrono::milliseconds(5);
+  auto b = Make(o);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<bool> states;
+  b->SetHealthListener([&](bool s) {
+    std::lock_guard<std::mutex> lock(mu);
+    states.push_back(s);
+    cv.notify_all();
+  });
+  auto wait_state = [&](bool want) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(20),
+                       [&] { return !states.empty() && states.back() == want; });
+  };
+  ASSERT_TRUE(wait_state(true));
+
+  ::testing::internal::CaptureStderr();
+  server.reset();  // the node dies
+  constexpr int kThreads = 4;
+  constexpr int kCallsPerThread = 250;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < kThreads; ++t) {
+    load.emplace_back([&] {
+      for (int i = 0; i < kCallsPerThread; ++i) {
+        if (Send(*b, Get("/version")).status != 200) failed.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : load) t.join();
+  const bool went_down = wait_state(false);
+  server = std::make_unique<TestHttpsServer>(SelfSigned(), answer, port);  // and comes back
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (Send(*b, Get("/version")).status != 200 && std::chrono::steady_clock::now() < deadline) {
+  }
+  const bool came_back = wait_state(true);
+  b.reset();
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(went_down) << out;
+  ASSERT_TRUE(came_back) << out;
+  EXPECT_EQ(failed.load(), kThreads * kCallsPerThread);
+
+  std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
+  // About 1,000 failed calls: the state changes, one summary per window and error, and
+  // perhaps a line per distinct error text (refused, reset).
+  EXPECT_LE(lines.size(), 12u) << out;
+  auto index_of = [&](absl::string_view what) {
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      if (absl::StrContains(lines[i], what)) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  const int down = index_of("unavailable (");
+  const int not_serving = index_of("NOT_SERVING");
+  const int back = index_of("answers again");
+  const int serving = index_of("Upstream SERVING");
+  EXPECT_EQ(down, 0) << "the first state change comes first:\n" << out;
+  EXPECT_GE(not_serving, 0) << out;
+  EXPECT_GT(back, down) << out;
+  EXPECT_GT(serving, not_serving) << out;
+  EXPECT_EQ(std::max(back, serving), static_cast<int>(lines.size()) - 1)
+      << "the last state change comes last:\n"
+      << out;
+  EXPECT_NE(index_of("more in the last"), -1) << "the repeats are counted:\n" << out;
 }
 
 }  // namespace

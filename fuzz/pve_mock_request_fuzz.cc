@@ -1,0 +1,124 @@
+// pve-mock's whole request path: the input is written as raw bytes to a connection of the
+// real server (Beast's parser, the limits, pveproxy's routing and authentication, the mock
+// world), in process over loopback without TLS. Byte 0 picks the server: Proxmox's
+// authentication on (most requests end at 401) or off (requests reach the API as root@pam).
+// Every input gets an HTTP answer or a closed connection, never a crash or a hang.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "api/api_index.h"
+#include "api/embedded_descriptors.h"
+#include "mockstate/mock_backend.h"
+#include "pvemock/rest_frontend.h"
+#include "pvemock/rest_server.h"
+#include "mockstate/store.h"
+
+namespace {
+
+using namespace pvegw::mockstate;
+using namespace pvegw::pvemock;
+
+struct Server {
+  std::unique_ptr<RestFrontend> frontend;
+  std::unique_ptr<RestServer> server;
+};
+
+struct World {
+  std::string dir;
+  std::unique_ptr<MockBackend> mock;
+  Server with_auth;
+  Server without_auth;
+};
+
+Server Start(MockBackend& mock, bool auth) {
+  Server s;
+  FrontendOptions fo;
+  fo.auth = auth;
+  s.frontend = std::make_unique<RestFrontend>(mock, fo);
+  RestServerOptions so;
+  so.listen = "127.0.0.1:0";
+  so.tls = false;
+  so.threads = 1;
+  so.idle_timeout = std::chrono::milliseconds(200);
+  so.body_timeout = std::chrono::milliseconds(200);
+  so.write_timeout = std::chrono::milliseconds(2000);
+  auto server = RestServer::Start(*s.frontend, so);
+  if (!server.ok()) std::abort();
+  s.server = std::move(*server);
+  return s;
+}
+
+World* TheWorld() {
+  static World* world = [] {
+    auto* w = new World;
+    char dir[] = "/dev/shm/pvegw-fuzz-XXXXXX";
+    if (mkdtemp(dir) == nullptr) std::abort();
+    w->dir = dir;
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(TheWorld()->dir, ec);
+    });
+    MockOptions options;
+    options.store.dir = w->dir;
+    options.store.ns = "fuzz";
+    options.task_duration_ms = 0;
+    // The descriptor set pve-mock itself serves from.
+    auto api = pvegw::api::ApiIndex::FromDescriptorSet(pvegw::api::EmbeddedLeanDescriptorSet());
+    if (!api.ok()) std::abort();
+    auto mock =
+        MockBackend::Create(std::shared_ptr<const pvegw::api::ApiIndex>(std::move(*api)), options);
+    if (!mock.ok()) std::abort();
+    w->mock = std::move(*mock);
+    w->with_auth = Start(*w->mock, true);
+    w->without_auth = Start(*w->mock, false);
+    return w;
+  }();
+  return world;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  World* w = TheWorld();
+  const int port = (data[0] & 1 ? w->without_auth : w->with_auth).server->port();
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) std::abort();
+  std::size_t off = 1;
+  while (off < size) {
+    const ssize_t n = ::send(fd, data + off, size - off, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server answered and closed early (a refused head)
+    off += static_cast<std::size_t>(n);
+  }
+  ::shutdown(fd, SHUT_WR);
+  // Read until the server closes; it must within its timeouts (a hang is a finding).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  char buf[16384];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) __builtin_trap();
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+  }
+  ::close(fd);
+  return 0;
+}
