@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "api/api_index.h"
+#include "api/typed_property.h"
 #include "common/rest_call.h"
 
 namespace pvegw::gateway {
@@ -43,6 +45,8 @@ class Transcoder {
   // once per element); unset fields are never sent. Validates first, like Proxmox: missing
   // required parameters and values outside enum/min/max/length/pattern/format give
   // INVALID_ARGUMENT with a google.rpc.BadRequest naming every violation by Proxmox name.
+  // A typed companion (net_typed) is printed as Proxmox prints property strings and sent
+  // as its raw field, then validated the same way; setting both is INVALID_ARGUMENT.
   grpc::Status Encode(const api::ApiOperation& op, const google::protobuf::Message& request,
                       RestRequest* out) const;
 
@@ -54,6 +58,9 @@ class Transcoder {
   // their Proxmox key, into the additional_properties Struct of the object they were in;
   // the latter are counted per method and field (DecodeFallbacks) and logged once per field
   // at debug level. With strict_decoding such a value is INTERNAL naming the field instead.
+  // Property strings also fill their typed companion (net_typed beside net); a value that
+  // does not parse leaves the companion entry unset and counts as a fallback of the
+  // companion field (INTERNAL with strict_decoding).
   // A body that is not a JSON object is INTERNAL.
   grpc::Status Decode(const api::ApiOperation& op, const RestResponse& response,
                       google::protobuf::Message* out) const;
@@ -68,10 +75,17 @@ class Transcoder {
   const TranscoderOptions& options() const { return options_; }
 
  private:
+  // A property-string field and its typed companion (net and net_typed, DESIGN.md §11).
+  struct Companion {
+    const google::protobuf::FieldDescriptor* raw = nullptr;
+    const google::protobuf::FieldDescriptor* typed = nullptr;
+    std::shared_ptr<const api::TypedProperty> property;
+  };
   struct FieldIndex {
     absl::flat_hash_map<std::string, const google::protobuf::FieldDescriptor*> by_wire;
     std::vector<std::pair<std::string, const google::protobuf::FieldDescriptor*>> indexed;
     const google::protobuf::FieldDescriptor* additional = nullptr;
+    std::vector<Companion> companions;
   };
   void IndexMessage(const google::protobuf::Descriptor* message);
   const FieldIndex* IndexOf(const google::protobuf::Descriptor* message) const;
