@@ -1,5 +1,6 @@
 #include "api/typed_property.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -10,6 +11,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "api/api_index.h"
 #include "api/param_validator.h"
 
@@ -52,7 +55,7 @@ std::string FieldText(const Message& msg, const Reflection* r, const FieldDescri
 
 // `text` into scalar field `f`; false when it does not fit the field's type.
 bool SetFieldText(Message* msg, const Reflection* r, const FieldDescriptor* f,
-                  const std::string& text) {
+                  absl::string_view text) {
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_BOOL: {
       std::optional<bool> b = ParseProxmoxBool(text);
@@ -96,7 +99,7 @@ bool SetFieldText(Message* msg, const Reflection* r, const FieldDescriptor* f,
       return true;
     }
     case FieldDescriptor::CPPTYPE_STRING:
-      r->SetString(msg, f, text);
+      r->SetString(msg, f, std::string(text));
       return true;
     default:
       return false;
@@ -192,37 +195,89 @@ absl::StatusOr<std::shared_ptr<const TypedProperty>> TypedProperty::Bind(
     if (!key.alias.empty() && !key.key_alias.empty()) {
       bound->key_alias_props_[key.key_alias] = key.alias;
     }
+    if (!key.alias.empty()) bound->aliases_[name] = Alias{key.alias, key.key_alias};
   }
   return std::shared_ptr<const TypedProperty>(std::move(bound));
 }
 
 absl::Status TypedProperty::Parse(absl::string_view value, Message* out) const {
-  std::map<std::string, std::string> unknown;
-  absl::StatusOr<std::map<std::string, std::string>> parts =
-      SplitPropertyString(*format_, value, &unknown);
-  if (!parts.ok()) return parts.status();
+  // parse_property_string, reading straight into the message: this runs for every property
+  // string of every answer, so no intermediate maps. `out` starts empty, so a set field is a
+  // key seen before.
   const Reflection* r = out->GetReflection();
-  for (auto& [key, text] : *parts) {
-    auto it = by_key_.find(key);
-    if (it == by_key_.end()) {  // listed by the format, but not by this (older) message
-      unknown.emplace(key, std::move(text));
-      continue;
-    }
-    if (!SetFieldText(out, r, it->second, text)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("value '", text, "' of key '", key, "' is not ", TypeWord(it->second)));
-    }
-  }
-  if (!unknown.empty()) {
-    if (other_keys_ == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid key in comma-separated list property: ", unknown.begin()->first));
-    }
-    for (auto& [key, text] : unknown) {
+  auto error = [](absl::string_view a, absl::string_view b = {}) {
+    return absl::InvalidArgumentError(absl::StrCat(a, b));
+  };
+  std::vector<absl::string_view> unknown_seen;
+  auto set = [&](absl::string_view key, const FieldDescriptor* f,
+                 absl::string_view text) -> absl::Status {
+    if (f == nullptr) {  // a key the format (or this older message) does not list
+      if (std::find(unknown_seen.begin(), unknown_seen.end(), key) != unknown_seen.end()) {
+        return error("duplicate key in comma-separated list property: ", key);
+      }
+      if (other_keys_ == nullptr)
+        return error("invalid key in comma-separated list property: ", key);
+      unknown_seen.push_back(key);
       Message* entry = r->AddMessage(out, other_keys_);
       const Descriptor* ed = entry->GetDescriptor();
-      entry->GetReflection()->SetString(entry, ed->map_key(), key);
-      entry->GetReflection()->SetString(entry, ed->map_value(), std::move(text));
+      entry->GetReflection()->SetString(entry, ed->map_key(), std::string(key));
+      entry->GetReflection()->SetString(entry, ed->map_value(), std::string(text));
+      return absl::OkStatus();
+    }
+    if (!SetFieldText(out, r, f, text)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("value '", text, "' of key '", key, "' is not ", TypeWord(f)));
+    }
+    return absl::OkStatus();
+  };
+  auto field_of = [&](absl::string_view key) -> const FieldDescriptor* {
+    auto it = by_key_.find(key);
+    return it == by_key_.end() ? nullptr : it->second;
+  };
+  bool default_used = false;
+  for (absl::string_view part : absl::StrSplit(value, ',')) {
+    if (absl::StripAsciiWhitespace(part).empty()) continue;
+    const std::size_t eq = part.find('=');
+    if (eq != absl::string_view::npos && eq > 0 && eq + 1 < part.size()) {
+      // Perl's /^([^=]+)=(.+)$/: the key runs to the first '='.
+      absl::string_view key = part.substr(0, eq);
+      const absl::string_view text = part.substr(eq + 1);
+      const FieldDescriptor* f = field_of(key);
+      if (f != nullptr && r->HasField(*out, f)) {
+        return error("duplicate key in comma-separated list property: ", key);
+      }
+      // Alias keys ("virtio") have no field of their own.
+      if (auto alias = f != nullptr ? aliases_.end() : aliases_.find(key);
+          alias != aliases_.end()) {
+        // "virtio=MAC": the key itself goes to `model`, the value to `macaddr`.
+        if (!alias->second.key_alias.empty()) {
+          const FieldDescriptor* ka = field_of(alias->second.key_alias);
+          if (ka != nullptr && r->HasField(*out, ka)) {
+            return absl::InvalidArgumentError(
+                absl::StrCat("key alias '", alias->second.key_alias, "' is already defined"));
+          }
+          if (absl::Status st = set(alias->second.key_alias, ka, key); !st.ok()) return st;
+        }
+        key = alias->second.alias;
+        f = field_of(key);
+        if (f != nullptr && r->HasField(*out, f)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("key '", key, "' is already defined (via alias)"));
+        }
+      }
+      if (absl::Status st = set(key, f, text); !st.ok()) return st;
+    } else if (eq == absl::string_view::npos) {
+      if (format_->default_key.empty()) {
+        return error("value without key, but schema does not define a default key");
+      }
+      const FieldDescriptor* f = field_of(format_->default_key);
+      if (default_used || (f != nullptr && r->HasField(*out, f))) {
+        return error("duplicate key in comma-separated list property: ", format_->default_key);
+      }
+      default_used = true;
+      if (absl::Status st = set(format_->default_key, f, part); !st.ok()) return st;
+    } else {
+      return error("missing key in comma-separated list property");
     }
   }
   return absl::OkStatus();

@@ -34,9 +34,9 @@ class TypedProperty {
   // Fills `out` (of message()) from a property string, the way Proxmox's
   // parse_property_string reads it: parts on ',', the default key's bare value, "e1000=MAC"
   // into model and macaddr, booleans as 1/0/on/off/yes/no/true/false. Keys the format does
-  // not list go into the unknown-keys map. INVALID_ARGUMENT (Proxmox's wording where it has
-  // one) when the string does not split or a value does not fit its field's type; `out` is
-  // then left in an unspecified state.
+  // not list go into the unknown-keys map. `out` must be empty. INVALID_ARGUMENT (Proxmox's
+  // wording where it has one) when the string does not split or a value does not fit its
+  // field's type; `out` is then left in an unspecified state.
   absl::Status Parse(absl::string_view value, google::protobuf::Message* out) const;
 
   // Prints `typed` as Proxmox's print_property_string does: the default key first without
@@ -58,6 +58,12 @@ class TypedProperty {
   const google::protobuf::FieldDescriptor* other_keys_ = nullptr;
   // keyAlias target -> alias target ("model" -> "macaddr"): printed as "virtio=MAC".
   std::map<std::string, std::string> key_alias_props_;
+  // Alias keys ("virtio" -> {alias "macaddr", key_alias "model"}), for reading.
+  struct Alias {
+    std::string alias;
+    std::string key_alias;
+  };
+  absl::flat_hash_map<std::string, Alias> aliases_;
 };
 
 // Proxmox's PVE::JSONSchema::format_size of parse_size: "32768M" -> "32G", "1.5G" ->

@@ -11,6 +11,7 @@
 #include <optional>
 #include <tuple>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -106,6 +107,7 @@ void Transcoder::IndexMessage(const Descriptor* message) {
                      std::string(bound.status().message()));
         continue;
       }
+      idx.companion_raws.push_back(raw);
       idx.companions.push_back(Companion{raw, f, *std::move(bound)});
     } else if (rules.additional_properties()) {
       idx.additional = f;
@@ -283,6 +285,7 @@ class JsonReader {
     }
     const Reflection* r = msg->GetReflection();
     json::object extra;
+    absl::InlinedVector<std::size_t, 8> pending;  // companions whose raw field was set
     for (const auto& kv : o) {
       const absl::string_view key(kv.key().data(), kv.key().size());
       const FieldDescriptor* field = nullptr;
@@ -325,7 +328,16 @@ class JsonReader {
         if (want != nullptr) r->RemoveLast(msg, map_field);
         field = map_field;
       }
-      if (want == nullptr) continue;
+      if (want == nullptr) {
+        // A property string: its typed companion is filled once the object is read.
+        // A linear scan: a message has few companions, and most keys are no property string.
+        const auto& raws = idx->companion_raws;
+        if (auto c = std::find(raws.begin(), raws.end(), field); c != raws.end()) {
+          const std::size_t i = static_cast<std::size_t>(c - raws.begin());
+          if (std::find(pending.begin(), pending.end(), i) == pending.end()) pending.push_back(i);
+        }
+        continue;
+      }
       if (t_.options_.strict_decoding || idx->additional == nullptr) {
         return Bad(at, want, kv.value());
       }
@@ -340,8 +352,8 @@ class JsonReader {
       }
     }
     if (!extra.empty()) SetStruct(extra, r->MutableMessage(msg, idx->additional));
-    for (const Transcoder::Companion& c : idx->companions) {
-      grpc::Status st = FillCompanion(c, msg, where);
+    for (std::size_t i : pending) {
+      grpc::Status st = FillCompanion(idx->companions[i], msg, where);
       if (!st.ok()) return st;
     }
     return grpc::Status::OK;

@@ -86,6 +86,7 @@ class Transcoder {
     std::vector<std::pair<std::string, const google::protobuf::FieldDescriptor*>> indexed;
     const google::protobuf::FieldDescriptor* additional = nullptr;
     std::vector<Companion> companions;
+    std::vector<const google::protobuf::FieldDescriptor*> companion_raws;  // companions[i].raw
   };
   void IndexMessage(const google::protobuf::Descriptor* message);
   const FieldIndex* IndexOf(const google::protobuf::Descriptor* message) const;
