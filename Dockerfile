@@ -3,8 +3,9 @@
 # manifests in deploy/k8s use. Build from the repository root; the Proxmox API schema is an
 # input, given as a named build context (a directory holding openapi.json or apidoc.js):
 #
-#   docker build -t pve-grpc-gateway:0.1.0 --build-context schema=../shared/schema/pve .
-#   docker build ... --build-arg PROXMOX_SCHEMA_FILE=apidoc.js --build-context schema=DIR .
+#   podman build -t pve-grpc-gateway:0.1.0 --build-context schema=DIR .   (DIR holds openapi.json)
+#   podman build ... --build-arg PROXMOX_SCHEMA_FILE=apidoc.js --build-context schema=DIR .
+# (docker build takes the same arguments.) scripts/image-test.sh builds and runs it.
 
 # Replaced by --build-context schema=DIR; empty otherwise (the build then stops with a hint).
 FROM scratch AS schema
@@ -37,11 +38,14 @@ RUN apt-get update \
        libboost-json1.81.0 \
        libc-ares2 \
        libc6 \
+       libcivetweb1 \
        libfmt9 \
        libgcc-s1 \
        libgrpc++1.51 \
        libgrpc29 \
        liblmdb0 \
+       libprometheus-cpp-core1.0 \
+       libprometheus-cpp-pull1.0 \
        libprotobuf32 \
        libre2-9 \
        libspdlog1.10 \
@@ -57,6 +61,7 @@ COPY --from=build /out/pve-gateway /out/pve-mock /usr/local/bin/
 USER 10001:10001
 # gRPC, metrics, pve-mock's REST API.
 EXPOSE 50051 9090 8006
-# The gateway listens on loopback unless told otherwise: docker run -p 50051:50051 IMAGE
-# --listen=0.0.0.0:50051 (Kubernetes sets PVE_GATEWAY_LISTEN in its ConfigMap).
+# The gateway listens on loopback unless told otherwise, and off loopback only with TLS, bearer
+# tokens or --insecure_listen: docker run -p 127.0.0.1:50051:50051 IMAGE --listen=0.0.0.0:50051
+# --insecure_listen (Kubernetes sets PVE_GATEWAY_* in its ConfigMap).
 ENTRYPOINT ["pve-gateway"]

@@ -104,7 +104,7 @@ std::optional<json::value> CheckValue(const FieldDescriptor* field, const std::s
       return json::value(v);
     }
     case FieldDescriptor::CPPTYPE_BOOL: {
-      std::optional<bool> b = ParseProxmoxBool(raw);
+      std::optional<bool> b = ParseBool(raw);
       if (!b) return fail(absl::StrCat("type check ('boolean') failed - got '", raw, "'"));
       return json::value(*b ? 1 : 0);
     }
@@ -162,13 +162,6 @@ const FieldDescriptor* IndexedField(const ApiOperation& op, absl::string_view na
 }
 
 }  // namespace
-
-std::optional<bool> ParseProxmoxBool(absl::string_view s) {
-  const std::string v = absl::AsciiStrToLower(absl::StripAsciiWhitespace(s));
-  if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
-  if (v == "0" || v == "false" || v == "no" || v == "off") return false;
-  return std::nullopt;
-}
 
 bool MatchesProxmoxPattern(const std::string& pattern, const std::string& value) {
   if (value.size() > kMaxPatternInput) return true;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "api/api_index.h"
+#include "common/bool_text.h"
 #include "common/rest_call.h"
 
 namespace pvegw::api {
@@ -31,9 +32,6 @@ struct ValidatedParams {
 // are validated like the others. Every violation is reported, not just the first.
 ValidatedParams ValidateParams(const ApiOperation& op, const RestParams& params,
                                const std::vector<std::pair<std::string, std::string>>& path_params);
-
-// Proxmox's boolean spellings: 1/0, true/false, yes/no, on/off (any case).
-std::optional<bool> ParseProxmoxBool(absl::string_view s);
 
 // True when `value` matches a Proxmox (Perl) pattern, anchored at both ends. Patterns
 // that cannot be compiled, or that explode on the input, do not reject the value.

@@ -39,7 +39,7 @@ bool Flag(const json::object& o, const char* key) {
   if (v == nullptr) return false;
   if (v->is_bool()) return v->get_bool();
   if (v->is_int64()) return v->get_int64() != 0;
-  if (v->is_string()) return ParseProxmoxBool(std::string(v->get_string())).value_or(false);
+  if (v->is_string()) return ParseBool(std::string(v->get_string())).value_or(false);
   return false;
 }
 
@@ -328,7 +328,7 @@ absl::StatusOr<std::map<std::string, std::string>> SplitPropertyString(
         return error(absl::StrCat("invalid key in comma-separated list property: ", k));
       }
       if (it->second.type == "boolean") {
-        if (auto b = ParseProxmoxBool(v)) v = *b ? "1" : "0";
+        if (auto b = ParseBool(v)) v = *b ? "1" : "0";
       }
       res[k] = std::move(v);
     } else if (eq == absl::string_view::npos) {

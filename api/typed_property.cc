@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "api/api_index.h"
 #include "api/param_validator.h"
+#include "common/bool_text.h"
 
 namespace pvegw::api {
 namespace {
@@ -58,7 +59,7 @@ bool SetFieldText(Message* msg, const Reflection* r, const FieldDescriptor* f,
                   absl::string_view text) {
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_BOOL: {
-      std::optional<bool> b = ParseProxmoxBool(text);
+      std::optional<bool> b = ParseBool(text);
       if (!b) return false;
       r->SetBool(msg, f, *b);
       return true;

@@ -18,10 +18,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/embedded_descriptors.h"
+#include "bench/scratch.h"
 #include "common/metrics.h"
 #include "gateway/call_metrics.h"
 #include "gateway/gateway_server.h"
 #include "gateway/method_table.h"
+#include "gateway/mock_mode_backend.h"
 #include "gateway/transcoder.h"
 
 namespace pvegw::gateway {
@@ -118,9 +120,9 @@ void BM_EncodeCreateWith20Params(benchmark::State& state) {
   }
   for (auto _ : state) {
     RestRequest out;
-    grpc::Status encoded = api.transcoder->Encode(*m->op, *request, &out);
+    absl::Status encoded = api.transcoder->Encode(*m->op, *request, &out);
     if (!encoded.ok()) {
-      state.SkipWithError(encoded.error_message().c_str());
+      state.SkipWithError(std::string(encoded.message()).c_str());
       break;
     }
     benchmark::DoNotOptimize(out);
@@ -130,25 +132,19 @@ BENCHMARK(BM_EncodeCreateWith20Params)->Unit(benchmark::kMicrosecond);
 
 GatewayServer& Server() {
   static GatewayServer* server = [] {
-    // The mock world's directory, removed when the benchmark exits (the server itself is
-    // never torn down: benchmarks on other threads may still hold channels to it).
-    struct ScratchDir {
-      ScratchDir() {
-        std::string templ = "/dev/shm/pvegw-gwbench-XXXXXX";
-        if (::mkdtemp(templ.data()) != nullptr) path = templ;
-      }
-      ~ScratchDir() {
-        std::error_code ec;
-        if (!path.empty()) std::filesystem::remove_all(path, ec);
-      }
-      std::string path;
-    };
-    static ScratchDir scratch;
-    const std::string& dir = scratch.path;
+    // The mock world's directory, removed when the benchmark exits or is interrupted (the
+    // server itself is never torn down: benchmarks on other threads may still hold channels
+    // to it).
+    const std::string dir = bench::Scratch::Get().MakeDir("/dev/shm/pvegw-gwbench-XXXXXX");
     GatewayOptions options;
     options.listen = "127.0.0.1:0";
-    options.mock.store.dir = dir;
-    return GatewayServer::Start(options)->release();
+    MockOptions mock;
+    mock.store.dir = dir;
+    return GatewayServer::Start(options,
+                                [mock](std::shared_ptr<const pvegw::api::ApiIndex> api) {
+                                  return MockModeBackend::Create(std::move(api), mock);
+                                })
+        ->release();
   }();
   return *server;
 }
@@ -239,4 +235,11 @@ BENCHMARK(BM_RenderMetricsAllMethodsUsed)->Unit(benchmark::kMillisecond);
 }  // namespace
 }  // namespace pvegw::gateway
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  pvegw::bench::Scratch::CleanUpOnSignals();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

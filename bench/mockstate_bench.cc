@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "bench/scratch.h"
 #include "mockstate/backend_impl.h"
 #include "mockstate/mock_backend.h"
 
@@ -58,8 +59,11 @@ World& WorldOf(int objects) {
   auto& world = (*worlds)[objects];
   if (world) return *world;
   world = std::make_unique<World>();
-  std::string templ = "/dev/shm/pvegw-bench-XXXXXX";
-  world->dir = ::mkdtemp(templ.data());
+  world->dir = bench::Scratch::Get().MakeDir("/dev/shm/pvegw-bench-XXXXXX");
+  if (world->dir.empty()) {
+    std::perror("mkdtemp /dev/shm/pvegw-bench-XXXXXX");
+    std::exit(1);
+  }
   MockOptions options;
   options.store.dir = world->dir;
   options.store.capacity_bytes = std::size_t{4} << 30;
@@ -141,4 +145,13 @@ BENCHMARK(BM_CreateVm)->WORLD_SIZES->Threads(1)->Threads(2)->UseRealTime();
 }  // namespace
 }  // namespace pvegw::mockstate
 
-BENCHMARK_MAIN();
+// The worlds live until exit (benchmarks share them); their stores are removed then, or when
+// the run is interrupted.
+int main(int argc, char** argv) {
+  pvegw::bench::Scratch::CleanUpOnSignals();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

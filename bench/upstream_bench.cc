@@ -30,7 +30,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "bench/scratch.h"
 #include "gateway/gateway_server.h"
+#include "gateway/upstream/upstream_backend.h"
 #include "spdlog/spdlog.h"
 
 namespace {
@@ -146,8 +148,13 @@ int main(int argc, char** argv) {
     if (a.rfind("--seconds=", 0) == 0) seconds = std::stod(a.substr(10));
   }
   // pve-mock on a private state directory and a free port.
-  char dir_template[] = "/dev/shm/pvegw-upbench-XXXXXX";
-  const std::string dir = ::mkdtemp(dir_template);
+  // The state directory and pve-mock go away also when the run is interrupted.
+  pvegw::bench::Scratch::CleanUpOnSignals();
+  const std::string dir = pvegw::bench::Scratch::Get().MakeDir("/dev/shm/pvegw-upbench-XXXXXX");
+  if (dir.empty()) {
+    std::perror("mkdtemp /dev/shm/pvegw-upbench-XXXXXX");
+    return 1;
+  }
   int pipe_fds[2];
   if (::pipe(pipe_fds) != 0) return 1;
   posix_spawn_file_actions_t actions;
@@ -166,6 +173,7 @@ int main(int argc, char** argv) {
     std::cerr << "cannot start " << pve_mock << "\n";
     return 1;
   }
+  pvegw::bench::Scratch::Get().AddChild(pid);
   ::close(pipe_fds[1]);
   FILE* err = ::fdopen(pipe_fds[0], "r");
   const std::regex line_re(R"(serving https://([0-9.]+):(\d+)/api2/json fingerprint=(\S+))");
@@ -214,14 +222,20 @@ int main(int argc, char** argv) {
 
   pvegw::gateway::GatewayOptions options;
   options.listen = "127.0.0.1:0";
-  options.mode = "real";
-  options.upstream.url = absl::StrCat("https://127.0.0.1:", port);
-  options.upstream.fingerprint = fingerprint;
-  options.upstream.token_id = "root@pam!bench";
-  options.upstream.token_secret = auth.substr(auth.rfind('=') + 1);
-  options.upstream.max_connections = 32;
+  pvegw::gateway::upstream::UpstreamOptions upstream;
+  upstream.url = absl::StrCat("https://127.0.0.1:", port);
+  upstream.fingerprint = fingerprint;
+  upstream.token_id = "root@pam!bench";
+  upstream.token_secret = auth.substr(auth.rfind('=') + 1);
+  upstream.max_connections = 32;
   spdlog::set_level(spdlog::level::warn);
-  auto server = pvegw::gateway::GatewayServer::Start(options);
+  auto backend = pvegw::gateway::upstream::UpstreamBackend::Create(upstream);
+  if (!backend.ok()) {
+    std::cerr << backend.status() << "\n";
+    return 1;
+  }
+  auto server = pvegw::gateway::GatewayServer::Start(
+      options, std::unique_ptr<pvegw::gateway::Backend>(*std::move(backend)));
   if (!server.ok()) {
     std::cerr << server.status() << "\n";
     return 1;
@@ -263,9 +277,10 @@ int main(int argc, char** argv) {
                     (static_cast<double>(direct.latencies_us.size()) / direct.seconds));
   }
   (*server)->Shutdown();
+  pvegw::bench::Scratch::Get().ForgetChild(pid);
   ::kill(pid, SIGTERM);
   ::waitpid(pid, nullptr, 0);
   drain.join();
-  std::filesystem::remove_all(dir);
+  pvegw::bench::Scratch::Get().RemoveAll();
   return 0;
 }

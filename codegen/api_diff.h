@@ -80,7 +80,7 @@ absl::StatusOr<ApiDiff> RunDiff(const std::string& old_path, const std::string& 
                                 const std::string& package, const std::string& lock_path);
 
 std::string DiffText(const ApiDiff& diff);
-std::string DiffJson(const ApiDiff& diff);  // one JSON object, see README "--diff"
+std::string DiffJson(const ApiDiff& diff);  // one JSON object, see docs/protogen-and-schemas.md "--diff"
 
 }  // namespace pvegw::codegen
 

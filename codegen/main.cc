@@ -53,8 +53,7 @@ constexpr char kUsage[] =
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
-  pvegw::HandleHelpFlag(argc, argv,
-                        {"schema", "out", "lock", "package", "check", "diff", "diff_format"});
+  pvegw::HandleHelpAndVersion(argc, argv, "pve-protogen", __FILE__);
   absl::ParseCommandLine(argc, argv);
 
   pvegw::codegen::ProtogenOptions options;
@@ -107,8 +106,8 @@ int main(int argc, char** argv) {
     std::cout << "pve-protogen: " << result->Summary() << lock_line << "\n";
     if (result->lock_changed) {
       for (const std::string& example : changes.examples) std::cout << "  " << example << "\n";
-      std::cout << "pve-protogen: the lock would change; regenerate it (see README: "
-                   "'Updating the field-number lock')\n";
+      std::cout << "pve-protogen: the lock would change; regenerate it (see "
+                   "docs/protogen-and-schemas.md: 'Updating the field-number lock')\n";
       return kExitLockDrift;
     }
     return kExitOk;

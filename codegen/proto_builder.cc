@@ -1,3 +1,5 @@
+// One file on purpose (~940 lines): the schema-to-proto model is one pass whose stages
+// (services, messages, fields, options, lock) share the naming and dedup state.
 #include "codegen/proto_builder.h"
 
 #include <algorithm>

@@ -1,6 +1,5 @@
 #include "common/log.h"
 
-#include <grpc/support/log.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
@@ -13,6 +12,7 @@
 #include <memory>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -94,45 +94,8 @@ bool NeedsQuotes(absl::string_view s) {
 }
 
 std::string Quoted(absl::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (absl::ascii_iscntrl(c)) {
-          absl::StrAppendFormat(&out, "\\x%02x", static_cast<unsigned char>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
-
-// gRPC core's own messages (it logs errors to stderr in a format of its own) go through
-// the same logger, so a JSON log stays one object per line.
-void ForwardGrpcLog(gpr_log_func_args* args) {
-  spdlog::level::level_enum level = spdlog::level::err;
-  if (args->severity == GPR_LOG_SEVERITY_DEBUG) level = spdlog::level::debug;
-  if (args->severity == GPR_LOG_SEVERITY_INFO) level = spdlog::level::info;
-  Log(level, args->message != nullptr ? args->message : "",
-      {{"source", "grpc"},
-       {"file", absl::StrCat(args->file != nullptr ? args->file : "?", ":", args->line)}});
+  // C escapes (\" \\ \n, octal for control bytes); UTF-8 stays readable.
+  return absl::StrCat("\"", absl::Utf8SafeCEscape(s), "\"");
 }
 
 }  // namespace
@@ -144,7 +107,6 @@ absl::Status Configure(absl::string_view name, absl::string_view level, absl::st
   spdlog::set_pattern(kTextPattern);
   spdlog::set_level(spdlog::level::info);
   json_format = false;
-  gpr_set_log_function(ForwardGrpcLog);
   const spdlog::level::level_enum parsed = spdlog::level::from_str(std::string(level));
   // from_str answers "off" for anything it does not know.
   if (parsed == spdlog::level::off && level != "off") {

@@ -1,99 +1,153 @@
 #include "common/metrics.h"
 
 #include <dirent.h>
-#include <time.h>
+#include <prometheus/check_names.h>
+#include <prometheus/client_metric.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/metric_type.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
-#include <sstream>
-#include <variant>
+#include <unordered_map>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
 namespace pvegw::metrics {
 
 namespace {
 
-std::string SanitizeName(std::string name) {
+std::string SanitizeName(std::string name, bool colon_allowed) {
   for (std::size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
-                    (i > 0 && c >= '0' && c <= '9');
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                    (colon_allowed && c == ':') || (i > 0 && c >= '0' && c <= '9');
     if (!ok) name[i] = '_';
   }
-  if (name.empty()) name = "_";
+  // "__" is reserved (prometheus-cpp refuses it); "" is no name.
+  if (name.empty() || name.compare(0, 2, "__") == 0) name.insert(0, "x");
   return name;
 }
 
-const char* TypeName(Type type) {
-  switch (type) {
-    case Type::kCounter:
-      return "counter";
-    case Type::kGauge:
-      return "gauge";
-    case Type::kHistogram:
-      return "histogram";
-  }
-  return "untyped";
+std::string MetricName(std::string name) { return SanitizeName(std::move(name), true); }
+
+std::vector<std::string> LabelNames(std::vector<std::string> names) {
+  for (std::string& n : names) n = SanitizeName(std::move(n), false);
+  return names;
 }
 
-// {a="x",b="y"} (with `extra` appended, e.g. le="0.5"); "" without labels.
-std::string LabelSet(const std::vector<std::string>& names, const std::vector<std::string>& values,
-                     absl::string_view extra_name = "", absl::string_view extra_value = "") {
-  if (names.empty() && extra_name.empty()) return "";
-  std::string out = "{";
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    absl::StrAppend(&out, i == 0 ? "" : ",", names[i], "=\"",
-                    EscapeLabelValue(i < values.size() ? values[i] : ""), "\"");
+prometheus::MetricType PrometheusType(Type type) {
+  switch (type) {
+    case Type::kCounter:
+      return prometheus::MetricType::Counter;
+    case Type::kGauge:
+      return prometheus::MetricType::Gauge;
+    case Type::kHistogram:
+      return prometheus::MetricType::Histogram;
   }
-  if (!extra_name.empty()) {
-    absl::StrAppend(&out, names.empty() ? "" : ",", extra_name, "=\"", extra_value, "\"");
-  }
-  out += "}";
-  return out;
+  return prometheus::MetricType::Untyped;
 }
 
 }  // namespace
 
-struct Registry::Entry {
-  std::string name;
-  std::string help;
-  Type type;
-  std::vector<std::string> label_names;
-  std::variant<std::monostate, std::unique_ptr<Family<Counter>>, std::unique_ptr<Family<Gauge>>,
-               std::unique_ptr<Family<Histogram>>>
-      family;
-  Collect collect;  // callback families
+// The registry's state, shared with the Collectable an exposer holds (weakly).
+struct Registry::State : prometheus::Collectable {
+  struct Callback {
+    std::string name;
+    std::string help;  // escaped
+    Type type;
+    std::vector<std::string> label_names;
+    metrics::Collect collect;
+  };
+  struct Entry {
+    Type type;
+    void* family;  // Family<Counter>*, Family<Gauge>* or Family<Histogram>* by type
+  };
+
+  // The families' order of registration, by name: the page lists them in that order.
+  std::size_t Order(const std::string& name) const {
+    const auto it = order.find(name);
+    return it == order.end() ? order.size() : it->second;
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<prometheus::MetricFamily> out = exposed->Collect();
+    std::lock_guard<std::mutex> lock(mu);
+    std::vector<Sample> samples;
+    for (const Callback& c : callbacks) {
+      samples.clear();
+      c.collect(samples);
+      prometheus::MetricFamily family;
+      family.name = c.name;
+      family.help = c.help;
+      family.type = PrometheusType(c.type);
+      family.metric.reserve(samples.size());
+      for (const Sample& s : samples) {
+        prometheus::ClientMetric metric;
+        for (std::size_t i = 0; i < c.label_names.size(); ++i) {
+          metric.label.push_back({c.label_names[i], i < s.labels.size() ? s.labels[i] : ""});
+        }
+        if (c.type == Type::kCounter) {
+          metric.counter.value = s.value;
+        } else {
+          metric.gauge.value = s.value;
+        }
+        family.metric.push_back(std::move(metric));
+      }
+      out.push_back(std::move(family));
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [this](const prometheus::MetricFamily& a, const prometheus::MetricFamily& b) {
+                       return Order(a.name) < Order(b.name);
+                     });
+    return out;
+  }
+
+  // Families and children are owned here; prometheus-cpp's registries own the series.
+  const std::shared_ptr<prometheus::Registry> exposed = std::make_shared<prometheus::Registry>();
+  // Families whose name was taken by another type, one registry each: they count, nothing
+  // shows them.
+  std::vector<std::unique_ptr<prometheus::Registry>> hidden;
+  mutable std::mutex mu;
+  std::unordered_map<std::string, Entry> by_name;
+  std::unordered_map<std::string, std::size_t> order;
+  std::vector<std::unique_ptr<Family<Counter>>> counters;
+  std::vector<std::unique_ptr<Family<Gauge>>> gauges;
+  std::vector<std::unique_ptr<Family<Histogram>>> histograms;
+  std::vector<Callback> callbacks;
+
+  // The facade family of `name`: the existing one if the type agrees, else a new one made
+  // by `make(registry)` in `exposed` (new name) or a hidden registry (name taken by another
+  // type).
+  template <typename T, typename Make>
+  Family<T>& Find(const std::string& name, Type type,
+                  std::vector<std::unique_ptr<Family<T>>>& store, Make make) {
+    std::lock_guard<std::mutex> lock(mu);
+    const auto it = by_name.find(name);
+    if (it != by_name.end() && it->second.type == type) {
+      return *static_cast<Family<T>*>(it->second.family);
+    }
+    const bool taken = it != by_name.end();
+    if (taken) hidden.push_back(std::make_unique<prometheus::Registry>());
+    store.push_back(make(taken ? *hidden.back() : *exposed));
+    Family<T>& family = *store.back();
+    if (!taken) {
+      by_name[name] = Entry{type, &family};
+      order.emplace(name, order.size());
+    }
+    return family;
+  }
 };
 
-Histogram::Histogram(std::shared_ptr<const std::vector<double>> bounds)
-    : bounds_(std::move(bounds)),
-      counts_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_->size() + 1)) {
-  for (std::size_t i = 0; i <= bounds_->size(); ++i) counts_[i].store(0);
-}
-
-void Histogram::Observe(double value) {
-  // Bucket i counts bounds[i-1] < value <= bounds[i]; the last one is +Inf.
-  const auto it = std::lower_bound(bounds_->begin(), bounds_->end(), value);
-  counts_[static_cast<std::size_t>(it - bounds_->begin())].fetch_add(1, std::memory_order_relaxed);
-  double sum = sum_.load(std::memory_order_relaxed);
-  while (!sum_.compare_exchange_weak(sum, sum + value, std::memory_order_relaxed)) {
-  }
-}
-
 Histogram::Snapshot Histogram::Read() const {
+  const prometheus::ClientMetric m = histogram_->Collect();
   Snapshot s;
-  s.cumulative.resize(bounds_->size() + 1);
-  std::uint64_t total = 0;
-  for (std::size_t i = 0; i <= bounds_->size(); ++i) {
-    total += counts_[i].load(std::memory_order_relaxed);
-    s.cumulative[i] = total;
-  }
-  s.sum = sum_.load(std::memory_order_relaxed);
+  for (const auto& bucket : m.histogram.bucket) s.cumulative.push_back(bucket.cumulative_count);
+  s.sum = m.histogram.sample_sum;
   return s;
 }
 
@@ -116,152 +170,82 @@ std::string EscapeHelp(absl::string_view text) {
   return out;
 }
 
-std::string EscapeLabelValue(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string FormatValue(double value) {
-  if (std::isnan(value)) return "NaN";
-  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  if (value == std::floor(value) && std::fabs(value) < 1e15) {
-    return absl::StrCat(static_cast<std::int64_t>(value));
-  }
-  char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
-  return std::string(buffer, result.ptr);
-}
-
-Registry::Registry() = default;
+Registry::Registry() : state_(std::make_shared<State>()) {}
 Registry::~Registry() = default;
-
-Registry::Entry* Registry::Find(const std::string& name) const {
-  for (const auto& e : entries_) {
-    if (e->name == name) return e.get();
-  }
-  return nullptr;
-}
-
-Registry::Entry& Registry::Add(std::string name, std::string help, Type type,
-                               std::vector<std::string> labels) {
-  auto e = std::make_unique<Entry>();
-  e->name = SanitizeName(std::move(name));
-  e->help = std::move(help);
-  e->type = type;
-  for (std::string& l : labels) e->label_names.push_back(SanitizeName(std::move(l)));
-  entries_.push_back(std::move(e));
-  return *entries_.back();
-}
 
 Family<Counter>& Registry::AddCounter(std::string name, std::string help,
                                       std::vector<std::string> label_names) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (Entry* e = Find(SanitizeName(name))) {
-    if (auto* f = std::get_if<std::unique_ptr<Family<Counter>>>(&e->family)) return **f;
-  }
-  Entry& e = Add(std::move(name), std::move(help), Type::kCounter, std::move(label_names));
-  auto family = std::unique_ptr<Family<Counter>>(
-      new Family<Counter>(e.label_names, [] { return std::make_unique<Counter>(); }));
-  Family<Counter>& out = *family;
-  e.family = std::move(family);
-  if (e.label_names.empty()) out.Get();  // shown as 0 before the first increment
-  return out;
+  name = MetricName(std::move(name));
+  help = EscapeHelp(help);
+  label_names = LabelNames(std::move(label_names));
+  Family<Counter>& family = state_->Find<Counter>(
+      name, Type::kCounter, state_->counters, [&](prometheus::Registry& registry) {
+        auto& p = prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+        return std::unique_ptr<Family<Counter>>(
+            new Family<Counter>(label_names, [&p](const prometheus::Labels& labels) {
+              return std::make_unique<Counter>(p.Add(labels));
+            }));
+      });
+  if (family.label_count() == 0) family.Get();  // shown as 0 before the first increment
+  return family;
 }
 
 Family<Gauge>& Registry::AddGauge(std::string name, std::string help,
                                   std::vector<std::string> label_names) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (Entry* e = Find(SanitizeName(name))) {
-    if (auto* f = std::get_if<std::unique_ptr<Family<Gauge>>>(&e->family)) return **f;
-  }
-  Entry& e = Add(std::move(name), std::move(help), Type::kGauge, std::move(label_names));
-  auto family = std::unique_ptr<Family<Gauge>>(
-      new Family<Gauge>(e.label_names, [] { return std::make_unique<Gauge>(); }));
-  Family<Gauge>& out = *family;
-  e.family = std::move(family);
-  if (e.label_names.empty()) out.Get();
-  return out;
+  name = MetricName(std::move(name));
+  help = EscapeHelp(help);
+  label_names = LabelNames(std::move(label_names));
+  Family<Gauge>& family =
+      state_->Find<Gauge>(name, Type::kGauge, state_->gauges, [&](prometheus::Registry& registry) {
+        auto& p = prometheus::BuildGauge().Name(name).Help(help).Register(registry);
+        return std::unique_ptr<Family<Gauge>>(
+            new Family<Gauge>(label_names, [&p](const prometheus::Labels& labels) {
+              return std::make_unique<Gauge>(p.Add(labels));
+            }));
+      });
+  if (family.label_count() == 0) family.Get();
+  return family;
 }
 
 Family<Histogram>& Registry::AddHistogram(std::string name, std::string help,
                                           std::vector<std::string> label_names,
                                           std::vector<double> bounds) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (Entry* e = Find(SanitizeName(name))) {
-    if (auto* f = std::get_if<std::unique_ptr<Family<Histogram>>>(&e->family)) return **f;
-  }
-  Entry& e = Add(std::move(name), std::move(help), Type::kHistogram, std::move(label_names));
-  std::sort(bounds.begin(), bounds.end());
-  bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
+  name = MetricName(std::move(name));
+  help = EscapeHelp(help);
+  label_names = LabelNames(std::move(label_names));
+  // prometheus-cpp wants strictly ascending, finite bounds (it throws otherwise).
   bounds.erase(std::remove_if(bounds.begin(), bounds.end(),
                               [](double b) { return std::isnan(b) || std::isinf(b); }),
                bounds.end());
+  std::sort(bounds.begin(), bounds.end());
+  bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
   auto shared = std::make_shared<const std::vector<double>>(std::move(bounds));
-  auto family = std::unique_ptr<Family<Histogram>>(new Family<Histogram>(
-      e.label_names, [shared] { return std::make_unique<Histogram>(shared); }));
-  Family<Histogram>& out = *family;
-  e.family = std::move(family);
-  if (e.label_names.empty()) out.Get();
-  return out;
+  Family<Histogram>& family = state_->Find<Histogram>(
+      name, Type::kHistogram, state_->histograms, [&](prometheus::Registry& registry) {
+        auto& p = prometheus::BuildHistogram().Name(name).Help(help).Register(registry);
+        return std::unique_ptr<Family<Histogram>>(
+            new Family<Histogram>(label_names, [&p, shared](const prometheus::Labels& labels) {
+              return std::make_unique<Histogram>(p.Add(labels, *shared), shared);
+            }));
+      });
+  if (family.label_count() == 0) family.Get();
+  return family;
 }
 
 void Registry::AddCallback(std::string name, std::string help, Type type,
                            std::vector<std::string> label_names, Collect collect) {
-  std::lock_guard<std::mutex> lock(mu_);
   if (type == Type::kHistogram) type = Type::kGauge;  // callbacks report single values
-  Entry& e = Add(std::move(name), std::move(help), type, std::move(label_names));
-  e.collect = std::move(collect);
+  State::Callback c{MetricName(std::move(name)), EscapeHelp(help), type,
+                    LabelNames(std::move(label_names)), std::move(collect)};
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->order.emplace(c.name, state_->order.size());
+  state_->callbacks.push_back(std::move(c));
 }
 
+std::shared_ptr<prometheus::Collectable> Registry::collectable() const { return state_; }
+
 std::string Registry::Render() const {
-  std::string out;
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& e : entries_) {
-    absl::StrAppend(&out, "# HELP ", e->name, " ", EscapeHelp(e->help), "\n# TYPE ", e->name, " ",
-                    TypeName(e->type), "\n");
-    const auto& names = e->label_names;
-    if (e->collect) {
-      std::vector<Sample> samples;
-      e->collect(samples);
-      for (const Sample& s : samples) {
-        absl::StrAppend(&out, e->name, LabelSet(names, s.labels), " ", FormatValue(s.value), "\n");
-      }
-    } else if (auto* c = std::get_if<std::unique_ptr<Family<Counter>>>(&e->family)) {
-      (*c)->ForEach([&](const std::vector<std::string>& values, const Counter& counter) {
-        absl::StrAppend(&out, e->name, LabelSet(names, values), " ", counter.value(), "\n");
-      });
-    } else if (auto* g = std::get_if<std::unique_ptr<Family<Gauge>>>(&e->family)) {
-      (*g)->ForEach([&](const std::vector<std::string>& values, const Gauge& gauge) {
-        absl::StrAppend(&out, e->name, LabelSet(names, values), " ", gauge.value(), "\n");
-      });
-    } else if (auto* h = std::get_if<std::unique_ptr<Family<Histogram>>>(&e->family)) {
-      (*h)->ForEach([&](const std::vector<std::string>& values, const Histogram& histogram) {
-        const Histogram::Snapshot s = histogram.Read();
-        const std::vector<double>& bounds = histogram.bounds();
-        for (std::size_t i = 0; i < s.cumulative.size(); ++i) {
-          const std::string le = i < bounds.size() ? FormatValue(bounds[i]) : "+Inf";
-          absl::StrAppend(&out, e->name, "_bucket", LabelSet(names, values, "le", le), " ",
-                          s.cumulative[i], "\n");
-        }
-        absl::StrAppend(&out, e->name, "_sum", LabelSet(names, values), " ", FormatValue(s.sum),
-                        "\n", e->name, "_count", LabelSet(names, values), " ", s.cumulative.back(),
-                        "\n");
-      });
-    }
-  }
-  return out;
+  return prometheus::TextSerializer().Serialize(state_->Collect());
 }
 
 namespace {

@@ -1,12 +1,19 @@
-// Prometheus metrics: a small registry rendered in the text exposition format 0.0.4.
-// Counters, gauges and fixed-bucket histograms are lock-free atomics on the hot path;
-// labelled children are created once (under a lock) and then used through a stable
-// reference. Values kept elsewhere (pool sizes, statistics) are read at scrape time by
-// callbacks.
+// Prometheus metrics on prometheus-cpp (Debian's prometheus-cpp-dev): a thin facade that
+// keeps the gateway's small interface (families with fixed label names, children reached
+// through stable references, callbacks read at scrape time) over prometheus-cpp's registry,
+// counters, gauges and histograms. A child is created once per label values (under a lock)
+// and then used through its reference: the per-call path is prometheus-cpp's own atomic
+// update, with no label lookup. Values kept elsewhere (pool sizes, statistics) are read at
+// scrape time by callbacks, exposed through a prometheus::Collectable.
 #ifndef PVEGW_COMMON_METRICS_H_
 #define PVEGW_COMMON_METRICS_H_
 
-#include <atomic>
+#include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -21,35 +28,35 @@
 
 namespace pvegw::metrics {
 
-// The Content-Type of Render()'s output.
-inline constexpr char kContentType[] = "text/plain; version=0.0.4; charset=utf-8";
-
-// Monotonic count (name ends in _total).
+// Monotonic count (name ends in _total). prometheus-cpp keeps a double: exact up to 2^53.
 class Counter {
  public:
-  void Increment(std::uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
-  std::uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+  explicit Counter(prometheus::Counter& counter) : counter_(&counter) {}
+  void Increment(std::uint64_t n = 1) { counter_->Increment(static_cast<double>(n)); }
+  std::uint64_t value() const { return static_cast<std::uint64_t>(counter_->Value()); }
 
  private:
-  std::atomic<std::uint64_t> value_{0};
+  prometheus::Counter* counter_;
 };
 
 // A value that goes up and down (whole numbers: calls in flight, open streams).
 class Gauge {
  public:
-  void Add(std::int64_t n) { value_.fetch_add(n, std::memory_order_relaxed); }
-  void Set(std::int64_t v) { value_.store(v, std::memory_order_relaxed); }
-  std::int64_t value() const { return value_.load(std::memory_order_relaxed); }
+  explicit Gauge(prometheus::Gauge& gauge) : gauge_(&gauge) {}
+  void Add(std::int64_t n) { gauge_->Increment(static_cast<double>(n)); }
+  void Set(std::int64_t v) { gauge_->Set(static_cast<double>(v)); }
+  std::int64_t value() const { return static_cast<std::int64_t>(gauge_->Value()); }
 
  private:
-  std::atomic<std::int64_t> value_{0};
+  prometheus::Gauge* gauge_;
 };
 
 // Observations in fixed buckets (upper bounds, ascending); +Inf is implicit.
 class Histogram {
  public:
-  explicit Histogram(std::shared_ptr<const std::vector<double>> bounds);
-  void Observe(double value);
+  Histogram(prometheus::Histogram& histogram, std::shared_ptr<const std::vector<double>> bounds)
+      : histogram_(&histogram), bounds_(std::move(bounds)) {}
+  void Observe(double value) { histogram_->Observe(value); }
 
   struct Snapshot {
     std::vector<std::uint64_t> cumulative;  // one per bound, then +Inf (== count)
@@ -59,9 +66,8 @@ class Histogram {
   const std::vector<double>& bounds() const { return *bounds_; }
 
  private:
+  prometheus::Histogram* histogram_;
   std::shared_ptr<const std::vector<double>> bounds_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;  // per bucket, not cumulative
-  std::atomic<double> sum_{0};
 };
 
 // Latency buckets in seconds, 0.5 ms to 30 s.
@@ -79,18 +85,17 @@ class Family {
   T& Labels(std::vector<std::string> values);
   // The only child of a family without labels.
   T& Get() { return Labels({}); }
-
-  // Label values and child, sorted by values; for rendering.
-  void ForEach(const std::function<void(const std::vector<std::string>&, const T&)>& fn) const;
   std::size_t label_count() const { return label_names_.size(); }
 
  private:
   friend class Registry;
-  Family(std::vector<std::string> label_names, std::function<std::unique_ptr<T>()> make)
+  // `make` creates the prometheus-cpp child for a label set and wraps it.
+  Family(std::vector<std::string> label_names,
+         std::function<std::unique_ptr<T>(const prometheus::Labels&)> make)
       : label_names_(std::move(label_names)), make_(std::move(make)) {}
   const std::vector<std::string> label_names_;
-  const std::function<std::unique_ptr<T>()> make_;
-  mutable std::mutex mu_;
+  const std::function<std::unique_ptr<T>(const prometheus::Labels&)> make_;
+  std::mutex mu_;
   std::map<std::vector<std::string>, std::unique_ptr<T>> children_;
 };
 
@@ -101,8 +106,8 @@ struct Sample {
 };
 using Collect = std::function<void(std::vector<Sample>& out)>;
 
-// Metric families in registration order. Thread-safe: families and children may be added
-// while another thread renders.
+// Metric families, exposed in registration order. Thread-safe: families and children may be
+// added while another thread scrapes.
 class Registry {
  public:
   Registry();
@@ -110,8 +115,9 @@ class Registry {
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
-  // Names follow Prometheus' rules ([a-zA-Z_:][a-zA-Z0-9_:]*); a character outside them
-  // becomes '_'. Registering a name twice returns the first family (types must agree).
+  // Names follow Prometheus' rules ([a-zA-Z_:][a-zA-Z0-9_:]*, not starting with "__"); a
+  // character outside them becomes '_'. Registering a name twice returns the first family;
+  // a name registered before with another type gets a family that counts but is not exposed.
   Family<Counter>& AddCounter(std::string name, std::string help,
                               std::vector<std::string> label_names = {});
   Family<Gauge>& AddGauge(std::string name, std::string help,
@@ -123,25 +129,20 @@ class Registry {
   void AddCallback(std::string name, std::string help, Type type,
                    std::vector<std::string> label_names, Collect collect);
 
-  // The text exposition format, version 0.0.4.
+  // Everything registered, for a prometheus::Exposer (metrics_server.h) or a serializer. It
+  // stays valid while the registry lives; an exposer holds it weakly.
+  std::shared_ptr<prometheus::Collectable> collectable() const;
+  // The text exposition format 0.0.4 of collectable() (prometheus::TextSerializer).
   std::string Render() const;
 
  private:
-  struct Entry;
-  Entry* Find(const std::string& name) const;
-  Entry& Add(std::string name, std::string help, Type type, std::vector<std::string> labels);
-
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<Entry>> entries_;
+  struct State;
+  std::shared_ptr<State> state_;
 };
 
-// Escaping of the text format: HELP text (backslash, newline) and label values (backslash,
-// double quote, newline).
+// HELP text escaped for the text format (backslash, newline): prometheus-cpp 1.0.1 writes
+// HELP as it is given.
 std::string EscapeHelp(absl::string_view text);
-std::string EscapeLabelValue(absl::string_view text);
-// A sample value: integers without a fraction, others in the shortest exact form, NaN,
-// +Inf, -Inf.
-std::string FormatValue(double value);
 
 // process_start_time_seconds, process_cpu_seconds_total, process_resident_memory_bytes,
 // process_open_fds (Prometheus' standard process metrics), read from /proc/self at scrape.
@@ -154,16 +155,13 @@ T& Family<T>::Labels(std::vector<std::string> values) {
   // Our own code passes the values; a wrong count must still never crash a scrape.
   values.resize(label_names_.size());
   std::lock_guard<std::mutex> lock(mu_);
-  std::unique_ptr<T>& child = children_[std::move(values)];
-  if (child == nullptr) child = make_();
+  std::unique_ptr<T>& child = children_[values];
+  if (child == nullptr) {
+    prometheus::Labels labels;
+    for (std::size_t i = 0; i < values.size(); ++i) labels[label_names_[i]] = values[i];
+    child = make_(labels);
+  }
   return *child;
-}
-
-template <typename T>
-void Family<T>::ForEach(
-    const std::function<void(const std::vector<std::string>&, const T&)>& fn) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [values, child] : children_) fn(values, *child);
 }
 
 }  // namespace pvegw::metrics

@@ -1,18 +1,22 @@
-// A small plain-HTTP/1.1 server (Boost.Beast) for Prometheus scrapes: GET (or HEAD)
-// /metrics answers the registry's text format; other paths 404, other methods 405,
-// malformed or oversized requests 400/431. One request per connection, every read bounded
-// in size and time, one thread.
+// The plain-HTTP /metrics endpoint for Prometheus scrapes: prometheus-cpp's Exposer
+// (civetweb) serving a Registry. GET /metrics answers the text format (gzip when the client
+// accepts it); other paths 404, other methods 405, malformed requests 400, request headers
+// over kMaxRequestBytes 413. One request per connection, every read bounded in size and time,
+// at most kMaxConnections served at once (one civetweb worker thread each).
 #ifndef PVEGW_COMMON_METRICS_SERVER_H_
 #define PVEGW_COMMON_METRICS_SERVER_H_
 
 #include <chrono>
 #include <cstddef>
-#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
+#include "common/metrics.h"
+
+namespace prometheus {
+class Exposer;
+}  // namespace prometheus
 
 namespace pvegw::metrics {
 
@@ -21,42 +25,30 @@ inline constexpr char kMetricsPath[] = "/metrics";
 inline constexpr std::size_t kMaxRequestBytes = 8 * 1024;
 // A client must send its whole request within this time.
 inline constexpr std::chrono::milliseconds kRequestTimeout{5000};
-// Connections served at once; more wait in the listen backlog.
+// Connections served at once (civetweb worker threads); more wait in civetweb's queue and
+// the listen backlog.
 inline constexpr int kMaxConnections = 8;
-
-// What the server answers for one request, for tests.
-struct HttpAnswer {
-  int status = 200;
-  std::string reason;
-  std::string content_type;
-  std::string body;
-  bool head = false;  // HEAD: headers only
-};
-// The answer to the raw bytes of one request (request line and headers; what follows the
-// blank line is not read), parsed as the server parses them. `complete` false: the peer
-// stopped sending (or a limit was hit) before the blank line. `render` produces the body of
-// /metrics.
-HttpAnswer AnswerRequest(absl::string_view request, bool complete,
-                         const std::function<std::string()>& render);
 
 class MetricsServer {
  public:
-  // Listens on `listen` (HOST:PORT, [V6]:PORT; port 0 picks one) and serves `render`'s
-  // output at /metrics from a thread of its own. INVALID_ARGUMENT for a bad address,
-  // UNAVAILABLE when it cannot be bound.
+  // Listens on `listen` (HOST:PORT, [V6]:PORT; port 0 picks one) and serves `registry` at
+  // /metrics from threads of its own. `registry` must outlive the server. INVALID_ARGUMENT
+  // for a bad address, UNAVAILABLE when it cannot be bound.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& listen,
-                                                              std::function<std::string()> render);
+                                                              const Registry& registry);
   ~MetricsServer();  // stops and joins
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
 
-  int port() const;
+  int port() const { return port_; }
+  // Closes the listener and every open connection; returns once the threads have ended
+  // (civetweb notices within its 2 s polling quantum).
   void Stop();
 
  private:
-  struct Impl;
-  explicit MetricsServer(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, int port);
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  int port_;
 };
 
 }  // namespace pvegw::metrics

@@ -6,8 +6,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 
 namespace pvegw {
 namespace {
@@ -22,53 +20,47 @@ bool ContainsAny(absl::string_view text, std::initializer_list<absl::string_view
 }
 
 // Proxmox reports nearly every failure as 500; its words say what kind it is.
-grpc::StatusCode CodeFor500(absl::string_view message) {
+absl::StatusCode CodeFor500(absl::string_view message) {
   if (ContainsAny(message, {"does not exist", "no such ", "not found"})) {
-    return grpc::StatusCode::NOT_FOUND;
+    return absl::StatusCode::kNotFound;
   }
   if (ContainsAny(message, {"already exists", "already defined"})) {
-    return grpc::StatusCode::ALREADY_EXISTS;
+    return absl::StatusCode::kAlreadyExists;
   }
-  if (ContainsAny(message, {"detected modified configuration"})) return grpc::StatusCode::ABORTED;
+  if (ContainsAny(message, {"detected modified configuration"})) return absl::StatusCode::kAborted;
   if (ContainsAny(message, {"already running", "not running", "is running", "not paused",
                             "if it's a template", "is not empty", "belongs to pool", "is locked",
                             "target is local node", "can't migrate"})) {
-    return grpc::StatusCode::FAILED_PRECONDITION;
+    return absl::StatusCode::kFailedPrecondition;
   }
-  if (ContainsAny(message, {"is full"})) return grpc::StatusCode::RESOURCE_EXHAUSTED;
-  return grpc::StatusCode::INTERNAL;
+  if (ContainsAny(message, {"is full"})) return absl::StatusCode::kResourceExhausted;
+  return absl::StatusCode::kInternal;
 }
 
-grpc::StatusCode CodeFor(int http_status, absl::string_view message) {
+absl::StatusCode CodeFor(int http_status, absl::string_view message) {
   switch (http_status) {
     case 400:
       // Proxmox answers a well-formed UPID of an unknown task 400 "no such task".
-      if (absl::StrContains(message, "no such task")) return grpc::StatusCode::NOT_FOUND;
-      return grpc::StatusCode::INVALID_ARGUMENT;
+      if (absl::StrContains(message, "no such task")) return absl::StatusCode::kNotFound;
+      return absl::StatusCode::kInvalidArgument;
     case 401:
-      return grpc::StatusCode::UNAUTHENTICATED;
+      return absl::StatusCode::kUnauthenticated;
     case 403:
-      return grpc::StatusCode::PERMISSION_DENIED;
+      return absl::StatusCode::kPermissionDenied;
     case 404:
-      return grpc::StatusCode::NOT_FOUND;
-    case 408:
-      return grpc::StatusCode::DEADLINE_EXCEEDED;
-    case 429:
-      return grpc::StatusCode::RESOURCE_EXHAUSTED;
-    case 499:  // the caller went away (nginx's "client closed request")
-      return grpc::StatusCode::CANCELLED;
+      return absl::StatusCode::kNotFound;
     case 500:
       return CodeFor500(message);
     case 501:
-      return grpc::StatusCode::UNIMPLEMENTED;
+      return absl::StatusCode::kUnimplemented;
     case 502:
     case 503:
     case 504:
     case 595:  // pveproxy: no connection to the target node
     case 596:  // pveproxy: connection to the target node broken
-      return grpc::StatusCode::UNAVAILABLE;
+      return absl::StatusCode::kUnavailable;
     default:
-      return http_status >= 500 ? grpc::StatusCode::INTERNAL : grpc::StatusCode::UNKNOWN;
+      return http_status >= 500 ? absl::StatusCode::kInternal : absl::StatusCode::kUnknown;
   }
 }
 
@@ -92,13 +84,10 @@ absl::StatusCode AbslCodeFor(int http_status) {
   }
 }
 
-grpc::Status WithDetails(grpc::StatusCode code, const std::string& message,
-                         const google::protobuf::Message* detail) {
-  google::rpc::Status rich;
-  rich.set_code(static_cast<int>(code));
-  rich.set_message(message);
-  if (detail != nullptr) rich.add_details()->PackFrom(*detail);
-  return grpc::Status(code, message, rich.SerializeAsString());
+std::string ErrorsJson(const std::vector<FieldViolation>& violations) {
+  json::object errors;
+  for (const FieldViolation& v : violations) errors[v.field] = v.description;
+  return json::serialize(errors);
 }
 
 }  // namespace
@@ -110,10 +99,8 @@ absl::Status HttpError(int http_status, absl::string_view message) {
 }
 
 absl::Status HttpParamError(const std::vector<FieldViolation>& violations) {
-  json::object errors;
-  for (const FieldViolation& v : violations) errors[v.field] = v.description;
   absl::Status status = HttpError(400, "Parameter verification failed.");
-  status.SetPayload(kErrorsPayload, absl::Cord(json::serialize(errors)));
+  status.SetPayload(kErrorsPayload, absl::Cord(ErrorsJson(violations)));
   return status;
 }
 
@@ -142,55 +129,30 @@ RestResponse RestResponseFromStatus(const absl::Status& status) {
   return r;
 }
 
-RestResponse RestResponseFromTransportError(const absl::Status& status) {
-  RestResponse r;
-  switch (status.code()) {
-    case absl::StatusCode::kDeadlineExceeded:
-      r.status = 408;
-      break;
-    case absl::StatusCode::kCancelled:
-      r.status = 499;
-      break;
-    case absl::StatusCode::kUnavailable:
-      r.status = 503;
-      break;
-    case absl::StatusCode::kResourceExhausted:
-      r.status = 429;
-      break;
-    case absl::StatusCode::kUnauthenticated:
-      r.status = 401;
-      break;
-    case absl::StatusCode::kPermissionDenied:
-      r.status = 403;
-      break;
-    case absl::StatusCode::kInvalidArgument:
-      r.status = 400;
-      break;
-    default:
-      r.status = 502;
-      break;
-  }
-  r.reason = std::string(status.message());
-  json::object body;
-  body["data"] = nullptr;
-  body["message"] = r.reason + "\n";
-  r.body = json::serialize(body);
-  return r;
+absl::Status InvalidArgumentWithViolations(absl::string_view message,
+                                           const std::vector<FieldViolation>& violations) {
+  absl::Status status(absl::StatusCode::kInvalidArgument, message);
+  if (!violations.empty()) status.SetPayload(kErrorsPayload, absl::Cord(ErrorsJson(violations)));
+  return status;
 }
 
-grpc::Status InvalidArgument(const std::string& message,
-                             const std::vector<FieldViolation>& violations) {
-  google::rpc::BadRequest bad;
-  for (const FieldViolation& v : violations) {
-    auto* fv = bad.add_field_violations();
-    fv->set_field(v.field);
-    fv->set_description(v.description);
+std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status) {
+  std::vector<FieldViolation> out;
+  auto payload = status.GetPayload(kErrorsPayload);
+  if (!payload.has_value()) return out;
+  json::error_code ec;
+  json::value parsed = json::parse(std::string(*payload), ec);
+  if (ec || !parsed.is_object()) return out;
+  for (const auto& kv : parsed.get_object()) {
+    out.push_back({std::string(kv.key()), kv.value().is_string()
+                                              ? std::string(kv.value().get_string())
+                                              : json::serialize(kv.value())});
   }
-  return WithDetails(grpc::StatusCode::INVALID_ARGUMENT, message, &bad);
+  return out;
 }
 
-grpc::Status StatusFromRest(const RestResponse& response) {
-  if (response.status == 200) return grpc::Status::OK;
+absl::Status StatusFromRest(const RestResponse& response) {
+  if (response.status == 200) return absl::OkStatus();
   // The reason phrase carries Proxmox's message; the body may repeat it with details.
   std::string message(absl::StripTrailingAsciiWhitespace(response.reason));
   std::vector<FieldViolation> violations;
@@ -214,15 +176,17 @@ grpc::Status StatusFromRest(const RestResponse& response) {
     }
   }
   if (message.empty()) message = absl::StrCat("Proxmox answered HTTP ", response.status);
-  const grpc::StatusCode code = CodeFor(response.status, message);
+  const absl::StatusCode code = CodeFor(response.status, message);
   if (!violations.empty()) {
     std::string full = message;
     for (const FieldViolation& v : violations)
       absl::StrAppend(&full, " ", v.field, ": ", v.description, ";");
     full.pop_back();
-    if (code == grpc::StatusCode::INVALID_ARGUMENT) return InvalidArgument(full, violations);
+    if (code == absl::StatusCode::kInvalidArgument) {
+      return InvalidArgumentWithViolations(full, violations);
+    }
   }
-  return grpc::Status(code, message);
+  return absl::Status(code, message);
 }
 
 }  // namespace pvegw

@@ -1,8 +1,7 @@
-// The one place that converts between Proxmox/HTTP answers, absl::Status and grpc::Status.
+// The one place that turns Proxmox/HTTP answers into absl::Status and back. gRPC never
+// appears here: gateway/grpc_status.h turns the result into a grpc::Status.
 #ifndef PVEGW_COMMON_STATUS_MAPPING_H_
 #define PVEGW_COMMON_STATUS_MAPPING_H_
-
-#include <grpcpp/support/status.h>
 
 #include <string>
 #include <utility>
@@ -19,7 +18,7 @@ struct FieldViolation {
   std::string description;
 };
 
-// --- Proxmox/HTTP <-> absl::Status: how the mock answers REST -----------------------------
+// --- absl::Status -> Proxmox/HTTP: how the mock answers REST ------------------------------
 
 // A Proxmox answer other than 200, carried in an absl::Status until it is rendered: the
 // HTTP status travels in a payload next to a matching canonical code.
@@ -31,32 +30,28 @@ absl::Status HttpParamError(const std::vector<FieldViolation>& violations);
 // message as reason, and the body {"data": null, "message": ..., "errors": {...}}.
 RestResponse RestResponseFromStatus(const absl::Status& status);
 
-// --- Gateway-side failures talking to Proxmox -> the REST answer they stand for ------------
+// --- Proxmox/HTTP -> absl::Status: how the gateway reads Proxmox's answers -----------------
 
-// A call that never got a usable Proxmox answer (real mode: connect, TLS, timeout, cancel,
-// pool full, garbage on the wire), as the REST answer a proxy would give, so StatusFromRest
-// maps it like any other: DEADLINE_EXCEEDED -> 408, CANCELLED -> 499, UNAVAILABLE -> 503,
-// RESOURCE_EXHAUSTED -> 429, UNAUTHENTICATED -> 401, PERMISSION_DENIED -> 403,
-// INVALID_ARGUMENT -> 400, anything else -> 502 (bad gateway, also UNAVAILABLE). The
-// message is the reason phrase; the canonical code survives the round trip.
-RestResponse RestResponseFromTransportError(const absl::Status& status);
+// Maps a non-200 Proxmox answer (DESIGN.md §3): 400 -> INVALID_ARGUMENT carrying Proxmox's
+// per-parameter `errors` (FieldViolationsOf); 401 -> UNAUTHENTICATED; 403 ->
+// PERMISSION_DENIED; 404 -> NOT_FOUND; 501 -> UNIMPLEMENTED; 502/503/504/595/596 ->
+// UNAVAILABLE. Proxmox answers most failures with 500 and its message; those map by
+// meaning: "does not exist"/"no such" -> NOT_FOUND, "already exists" -> ALREADY_EXISTS, a
+// changed config digest -> ABORTED, a guest in the wrong state or a non-empty pool ->
+// FAILED_PRECONDITION, a full mock store -> RESOURCE_EXHAUSTED, anything else -> INTERNAL.
+// The Proxmox message is always kept as the status message. 200 is OK.
+//
+// Failures that never produced an answer (connect, TLS, timeout, cancel) are not answers:
+// backends report them as their own absl codes (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED,
+// ...) and never through here.
+absl::Status StatusFromRest(const RestResponse& response);
 
-// --- Proxmox/HTTP -> grpc::Status: how the gateway answers gRPC ---------------------------
-
-// Maps a non-200 Proxmox answer (DESIGN.md §3): 400 -> INVALID_ARGUMENT with a
-// google.rpc.BadRequest listing Proxmox's per-parameter `errors`; 401 -> UNAUTHENTICATED;
-// 403 -> PERMISSION_DENIED; 404 -> NOT_FOUND; 501 -> UNIMPLEMENTED;
-// 408 -> DEADLINE_EXCEEDED; 429 -> RESOURCE_EXHAUSTED; 499 -> CANCELLED;
-// 502/503/504/595/596 -> UNAVAILABLE. Proxmox answers most failures with 500 and its
-// message; those map by meaning: "does not exist"/"no such" -> NOT_FOUND, "already exists"
-// -> ALREADY_EXISTS, a changed config digest -> ABORTED, a guest in the wrong state or a
-// non-empty pool -> FAILED_PRECONDITION, a full mock store -> RESOURCE_EXHAUSTED, anything
-// else -> INTERNAL. The Proxmox message is always kept as the status message.
-grpc::Status StatusFromRest(const RestResponse& response);
-
-// INVALID_ARGUMENT with a google.rpc.BadRequest detail.
-grpc::Status InvalidArgument(const std::string& message,
-                             const std::vector<FieldViolation>& violations);
+// INVALID_ARGUMENT with per-parameter violations attached (FieldViolationsOf reads them).
+absl::Status InvalidArgumentWithViolations(absl::string_view message,
+                                           const std::vector<FieldViolation>& violations);
+// The violations attached by InvalidArgumentWithViolations, HttpParamError or
+// StatusFromRest; empty when there are none.
+std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
 
 }  // namespace pvegw
 

@@ -3,11 +3,11 @@
 #include <cstdint>
 #include <string>
 
-#include "mockstate/rest_frontend.h"
+#include "pvemock/rest_frontend.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
-  (void)pvegw::mockstate::DecodeFormParams(text);
-  (void)pvegw::mockstate::ParseFaultRule(text);
+  (void)pvegw::pvemock::DecodeFormParams(text);
+  (void)pvegw::pvemock::ParseFaultRule(text);
   return 0;
 }

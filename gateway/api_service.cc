@@ -18,25 +18,14 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "common/log.h"
+#include "common/request_id.h"
+#include "gateway/grpc_status.h"
 
 namespace pvegw::gateway {
 namespace {
 
 // A cancellation this close to the call's deadline is taken as the deadline passing.
 constexpr std::chrono::milliseconds kDeadlineSlack{200};
-
-// A caller's id is kept when it is short and made of characters that are safe in any log
-// line and HTTP header; anything else is replaced by a generated one.
-bool UsableRequestId(const grpc::string_ref& id) {
-  if (id.empty() || id.size() > kMaxRequestIdBytes) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.' || c == ':' || c == '/' || c == '+' ||
-                    c == '=' || c == '@';
-    if (!ok) return false;
-  }
-  return true;
-}
 
 std::string NewRequestId() {
   thread_local std::mt19937_64 random{std::random_device{}()};
@@ -56,7 +45,8 @@ absl::string_view View(const grpc::string_ref& s) { return absl::string_view(s.d
 std::string RequestIdOf(const grpc::ServerContextBase& ctx) {
   const auto& metadata = ctx.client_metadata();
   auto it = metadata.find(kRequestIdHeader);
-  if (it != metadata.end() && UsableRequestId(it->second)) {
+  if (it != metadata.end() &&
+      UsableRequestId(absl::string_view(it->second.data(), it->second.size()))) {
     return std::string(it->second.data(), it->second.size());
   }
   return NewRequestId();
@@ -175,8 +165,6 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
     StartRead(&request_);
   }
 
-  // The client cancelled, its deadline passed, or the server is shutting down.
-
   void OnReadDone(bool ok) override {
     if (!ok && ctx_->IsCancelled()) {
       Fail(grpc::Status(grpc::StatusCode::CANCELLED, "the call ended before its request arrived"));
@@ -207,18 +195,16 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
         return;
       }
       RestRequest rest;
-      grpc::Status st = service_.transcoder_.Encode(*entry_->op, *request, &rest);
-      if (!st.ok()) {
-        Fail(st);
+      if (absl::Status st = service_.transcoder_.Encode(*entry_->op, *request, &rest); !st.ok()) {
+        Fail(ToGrpcStatus(st));
         return;
       }
       rest.request_id = request_id_;
       // Per-call Proxmox credentials, as the backend reads them (real mode: metadata
       // PVEAPIToken or ticket, under --client_credentials); the same for task pollers.
-      absl::StatusOr<std::string> identity = service_.backend_.Identity(ctx_->client_metadata());
+      absl::StatusOr<CallIdentity> identity = service_.backend_.Identity(ctx_->client_metadata());
       if (!identity.ok()) {
-        Fail(grpc::Status(static_cast<grpc::StatusCode>(identity.status().code()),
-                          std::string(identity.status().message())));
+        Fail(ToGrpcStatus(identity.status()));
         return;
       }
       const auto deadline = ctx_->deadline();
@@ -230,22 +216,26 @@ class ApiCall final : public grpc::ServerGenericBidiReactor {
       }
       rest.cancellation = cancellation_;
       service_.backend_.CallAs(*identity, std::move(rest),
-                               [this](RestResponse r) { OnBackendDone(r); });
+                               [this](RestResult r) { OnBackendDone(r); });
     } catch (const std::exception& e) {
       Fail(grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("internal error: ", e.what())));
     }
   }
 
-  void OnBackendDone(const RestResponse& rest) {
+  void OnBackendDone(const RestResult& result) {
     try {
-      std::unique_ptr<google::protobuf::Message> response(entry_->response->New());
-      grpc::Status st = service_.transcoder_.Decode(*entry_->op, rest, response.get());
-      if (!st.ok()) {
-        upstream_ = rest.upstream;
-        Fail(st);
+      if (!result.ok()) {  // no answer from Proxmox: the transport's own code and message
+        Fail(ToGrpcStatus(result.status()));
         return;
       }
+      const RestResponse& rest = *result;
       upstream_ = rest.upstream;
+      std::unique_ptr<google::protobuf::Message> response(entry_->response->New());
+      if (absl::Status st = service_.transcoder_.Decode(*entry_->op, rest, response.get());
+          !st.ok()) {
+        Fail(ToGrpcStatus(st));
+        return;
+      }
       std::string bytes = response->SerializeAsString();
       response_bytes_ = bytes.size();
       grpc::Slice slice(bytes);

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "gateway/backend.h"
+#include "gateway/backend/backend.h"
 #include "gateway/call_metrics.h"
 #include "gateway/method_table.h"
 #include "gateway/transcoder.h"
@@ -23,7 +23,6 @@ namespace pvegw::gateway {
 // Callers may name their request with this metadata key; the gateway logs the id with the
 // call, answers it in the response's initial metadata and hands it to the backend.
 inline constexpr char kRequestIdHeader[] = "x-request-id";
-inline constexpr std::size_t kMaxRequestIdBytes = 128;
 
 // The caller's x-request-id if usable (at most kMaxRequestIdBytes of [A-Za-z0-9-_.:/+=@]),
 // else a new random id.

@@ -18,6 +18,7 @@
 #include "common/metrics.h"
 #include "common/metrics_server.h"
 #include "common/status_macros.h"
+#include "common/version.h"
 #include "gateway/api_service.h"
 #include "gateway/call_metrics.h"
 #include "gateway/method_table.h"
@@ -169,7 +170,7 @@ void RegisterGatewayMetrics(metrics::Registry& registry, const std::string& mode
   registry.AddCallback("pve_gateway_build_info", "Always 1; the labels say which gateway runs how.",
                        Type::kGauge, {"version", "mode", "api"},
                        [mode, api_packages](std::vector<Sample>& out) {
-                         out.push_back({{kVersion, mode, api_packages}, 1});
+                         out.push_back({{std::string(kVersion), mode, api_packages}, 1});
                        });
   metrics::AddProcessMetrics(registry);
   const TaskWatchers* t = &tasks;
@@ -263,6 +264,17 @@ int GatewayServer::service_count() const { return static_cast<int>(impl_->api_se
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     GatewayOptions options, std::unique_ptr<Backend> backend) {
+  if (backend == nullptr) return absl::InvalidArgumentError("no backend");
+  auto made = std::make_shared<std::unique_ptr<Backend>>(std::move(backend));
+  return Start(
+      std::move(options),
+      [made](std::shared_ptr<const api::ApiIndex>) -> absl::StatusOr<std::unique_ptr<Backend>> {
+        return std::move(*made);
+      });
+}
+
+absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(GatewayOptions options,
+                                                                    BackendFactory make_backend) {
   const auto t0 = std::chrono::steady_clock::now();
   auto stage_start = t0;
   auto stage = [&](const char* what) {
@@ -361,18 +373,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   }
 
   // 2. The backend.
-  if (backend == nullptr) {
-    if (options.mode == "mock") {
-      auto shared_api = std::shared_ptr<const api::ApiIndex>(impl->api.get(), [](const auto*) {});
-      PVEGW_ASSIGN_OR_RETURN(auto mock, mockstate::MockBackend::Create(shared_api, options.mock));
-      backend = std::make_unique<MockModeBackend>(std::move(mock));
-    } else if (options.mode == "real") {
-      PVEGW_ASSIGN_OR_RETURN(backend, upstream::UpstreamBackend::Create(options.upstream));
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("mode '", options.mode, "' is not one of: mock, real"));
-    }
-  }
+  // The index lives in impl, which the server destroys after the backend.
+  auto shared_api = std::shared_ptr<const api::ApiIndex>(impl->api.get(), [](const auto*) {});
+  PVEGW_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, make_backend(std::move(shared_api)));
+  if (backend == nullptr) return absl::InternalError("the backend factory made no backend");
 
   stage("backend");
   // 3. Services and the server.
@@ -396,7 +400,6 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   info.set_api_package(absl::StrJoin(api_packages, ","));
   for (const auto& s : impl->api_services) info.add_services(s);
   info.set_methods(static_cast<int>(impl->table->size()));
-  if (backend->mode() == "mock") info.set_mock_namespace(options.mock.store.ns);
   info.set_descriptor_source(options.descriptors_path.empty() ? "embedded"
                                                               : options.descriptors_path);
   impl->task_watchers = std::make_unique<TaskWatchers>(*backend, options.tasks);
@@ -445,9 +448,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   // Before the backend learns about the servers: a failure here leaves nothing behind that
   // could call into them.
   if (!options.metrics_listen.empty()) {
-    const metrics::Registry* registry = &impl->metrics;
-    auto metrics_server = metrics::MetricsServer::Start(options.metrics_listen,
-                                                        [registry] { return registry->Render(); });
+    auto metrics_server = metrics::MetricsServer::Start(options.metrics_listen, impl->metrics);
     if (!metrics_server.ok()) {
       impl->server->Shutdown();
       if (impl->health_server != nullptr) impl->health_server->Shutdown();
@@ -505,8 +506,7 @@ void GatewayServer::Shutdown() {
   impl_->shut_down = true;
   // Task streams would run until their tasks end: they end UNAVAILABLE now, so clients
   // watch again elsewhere; the pollers stop before the backend goes.
-  impl_->task_watchers->Close(
-      grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down"));
+  impl_->task_watchers->Close(absl::UnavailableError("the gateway is shutting down"));
   const auto grace = absl::ToChronoNanoseconds(impl_->options.shutdown_grace);
   impl_->server->Shutdown(std::chrono::system_clock::now() + grace);
   impl_->server->Wait();

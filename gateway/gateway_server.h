@@ -5,20 +5,19 @@
 #include <grpcpp/server.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "gateway/backend.h"
-#include "gateway/mock_mode_backend.h"
+#include "api/api_index.h"
+#include "gateway/backend/backend.h"
 #include "gateway/task_watchers.h"
 #include "gateway/transcoder.h"
-#include "gateway/upstream/upstream_backend.h"
 
 namespace pvegw::gateway {
 
-inline constexpr char kVersion[] = "0.1.0";
 inline constexpr char kDefaultListen[] = "127.0.0.1:50051";
 inline constexpr int kDefaultMaxMessageBytes = 4 << 20;
 inline constexpr int kDefaultMaxConcurrentCalls = 1024;
@@ -45,10 +44,7 @@ struct GatewayOptions {
   std::string health_listen;
   // Optional host:port serving Prometheus metrics over plain HTTP at /metrics.
   std::string metrics_listen;
-  std::string mode = "mock";           // mock | real
-  std::string descriptors_path;        // empty: the descriptor set embedded at build time
-  MockOptions mock;                    // mock mode only
-  upstream::UpstreamOptions upstream;  // real mode only
+  std::string descriptors_path;  // empty: the descriptor set embedded at build time
   ListenerSecurity security;
   int max_message_bytes = kDefaultMaxMessageBytes;
   int max_concurrent_calls = kDefaultMaxConcurrentCalls;
@@ -59,13 +55,20 @@ struct GatewayOptions {
   bool strict_decoding = false;
 };
 
+// Makes the backend once the API is loaded (the mock world needs the ApiIndex, which
+// outlives the backend). gateway/main.cc chooses mock or real mode here.
+using BackendFactory = std::function<absl::StatusOr<std::unique_ptr<Backend>>(
+    std::shared_ptr<const api::ApiIndex> api)>;
+
 class GatewayServer {
  public:
-  // Loads the descriptors, prepares the backend and starts serving. `backend` overrides the
-  // one `options.mode` would create. Errors name what is wrong (bad descriptor file,
-  // unusable listen address, mock state problems, unsupported mode).
-  static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(
-      GatewayOptions options, std::unique_ptr<Backend> backend = nullptr);
+  // Loads the descriptors, makes the backend and starts serving. Errors name what is wrong
+  // (bad descriptor file, unusable listen address, the backend's own errors).
+  static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(GatewayOptions options,
+                                                              BackendFactory make_backend);
+  // The same with a backend made beforehand (tests, other products).
+  static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(GatewayOptions options,
+                                                              std::unique_ptr<Backend> backend);
   ~GatewayServer();
 
   int port() const { return port_; }

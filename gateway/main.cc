@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -14,10 +15,15 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/bool_text.h"
 #include "common/cli_help.h"
 #include "common/config_file.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "gateway/gateway_server.h"
+#include "gateway/grpc_log.h"
+#include "gateway/mock_mode_backend.h"
+#include "gateway/upstream/upstream_backend.h"
 
 ABSL_FLAG(std::string, listen, "",
           "host:port to serve gRPC on (port 0 picks a free port). Default: $PVE_GATEWAY_LISTEN, "
@@ -170,16 +176,13 @@ bool ParseSeconds(const std::string& text, const char* name, std::chrono::millis
   return true;
 }
 
-bool ParseBool(const std::string& text, const char* name, bool* out) {
-  const std::string v = absl::AsciiStrToLower(text);
-  if (v == "false" || v == "0" || v == "no" || v == "off") {
-    *out = false;
-  } else if (v == "true" || v == "1" || v == "yes" || v == "on") {
-    *out = true;
-  } else {
+bool ParseFlagBool(const std::string& text, const char* name, bool* out) {
+  const std::optional<bool> v = pvegw::ParseBool(text);
+  if (!v.has_value()) {
     spdlog::error("{}={} is neither true nor false", name, text);
     return false;
   }
+  *out = *v;
   return true;
 }
 
@@ -196,45 +199,7 @@ bool ParsePositive(const std::string& text, const char* name, int* out) {
 int main(int argc, char** argv) {
   const auto process_start = std::chrono::steady_clock::now();
   absl::SetProgramUsageMessage(kUsage);
-  pvegw::HandleHelpFlag(argc, argv,
-                        {"listen",
-                         "mode",
-                         "descriptors",
-                         "mock_namespace",
-                         "mock_data",
-                         "max_message_bytes",
-                         "max_concurrent_calls",
-                         "shutdown_grace_seconds",
-                         "proxmox_url",
-                         "proxmox_token_id",
-                         "proxmox_username",
-                         "verify_ssl",
-                         "ca_file",
-                         "tls_fingerprint",
-                         "timeout_seconds",
-                         "retries",
-                         "client_credentials",
-                         "upstream_threads",
-                         "upstream_max_connections",
-                         "upstream_max_queue",
-                         "upstream_max_response_bytes",
-                         "upstream_connect_timeout_ms",
-                         "ticket_renew_seconds",
-                         "health_interval_ms",
-                         "tls_cert",
-                         "tls_key",
-                         "tls_client_ca",
-                         "auth_tokens_file",
-                         "insecure_listen",
-                         "strict_decoding",
-                         "task_poll_initial_ms",
-                         "task_poll_max_ms",
-                         "log_level",
-                         "log_format",
-                         "health_listen",
-                         "metrics_listen",
-                         "config_file",
-                         "allow_insecure_config_file_permissions"});
+  pvegw::HandleHelpAndVersion(argc, argv, "pve-gateway", __FILE__);
   absl::ParseCommandLine(argc, argv);
   std::vector<std::string> config_warnings;
   pvegw::ConfigFileOptions config_options;
@@ -254,6 +219,7 @@ int main(int argc, char** argv) {
     }
   }
   for (const std::string& w : config_warnings) spdlog::warn("{}", w);
+  pvegw::gateway::ForwardGrpcLogs();
 
   // Signals are taken by a dedicated thread (sigwait), never by an async handler.
   sigset_t signals;
@@ -264,7 +230,11 @@ int main(int argc, char** argv) {
 
   pvegw::gateway::GatewayOptions options;
   options.listen = Setting(FLAGS_listen, "PVE_GATEWAY_LISTEN", pvegw::gateway::kDefaultListen);
-  options.mode = Setting(FLAGS_mode, "PROXMOX_API_MODE", "mock");
+  const std::string mode = Setting(FLAGS_mode, "PROXMOX_API_MODE", "mock");
+  if (mode != "mock" && mode != "real") {
+    spdlog::error("bad configuration: mode '{}' is not one of: mock, real", mode);
+    return 2;
+  }
   options.health_listen = Setting(FLAGS_health_listen, "PVE_GATEWAY_HEALTH_LISTEN", "");
   options.metrics_listen = Setting(FLAGS_metrics_listen, "PVE_GATEWAY_METRICS_LISTEN", "");
   options.descriptors_path = Setting(FLAGS_descriptors, "PVE_GATEWAY_DESCRIPTORS", "");
@@ -277,9 +247,9 @@ int main(int argc, char** argv) {
     spdlog::error("{}", std::string(mock.status().message()));
     return 2;
   }
-  options.mock = *mock;
-  if (auto ns = absl::GetFlag(FLAGS_mock_namespace); !ns.empty()) options.mock.store.ns = ns;
-  if (auto data = absl::GetFlag(FLAGS_mock_data); !data.empty()) options.mock.data_path = data;
+  pvegw::mockstate::MockOptions mock_options = *std::move(mock);
+  if (auto ns = absl::GetFlag(FLAGS_mock_namespace); !ns.empty()) mock_options.store.ns = ns;
+  if (auto data = absl::GetFlag(FLAGS_mock_data); !data.empty()) mock_options.data_path = data;
   int grace = 10;
   if (!ParsePositive(Setting(FLAGS_max_message_bytes, "PVE_GATEWAY_MAX_MESSAGE_BYTES",
                              absl::StrCat(pvegw::gateway::kDefaultMaxMessageBytes)),
@@ -315,7 +285,7 @@ int main(int argc, char** argv) {
   options.strict_decoding =
       absl::GetFlag(FLAGS_strict_decoding) || strict_setting == "true" || strict_setting == "1";
 
-  pvegw::gateway::upstream::UpstreamOptions& up = options.upstream;
+  pvegw::gateway::upstream::UpstreamOptions up;
   up.url = Setting(FLAGS_proxmox_url, "PROXMOX_API_URL", "");
   up.token_id = Setting(FLAGS_proxmox_token_id, "PROXMOX_API_TOKEN_ID", "");
   up.token_secret = Env("PROXMOX_API_TOKEN_SECRET");
@@ -338,9 +308,9 @@ int main(int argc, char** argv) {
   }
   up.retries = retries;
   bool insecure_env = false;
-  if (!ParseBool(Setting(FLAGS_verify_ssl, "PROXMOX_API_VERIFY_SSL", "true"), "verify_ssl",
-                 &up.verify_ssl) ||
-      !ParseBool(
+  if (!ParseFlagBool(Setting(FLAGS_verify_ssl, "PROXMOX_API_VERIFY_SSL", "true"), "verify_ssl",
+                     &up.verify_ssl) ||
+      !ParseFlagBool(
           Env("PVE_GATEWAY_INSECURE_LISTEN").empty() ? "false" : Env("PVE_GATEWAY_INSECURE_LISTEN"),
           "PVE_GATEWAY_INSECURE_LISTEN", &insecure_env) ||
       !ParseSeconds(Setting(FLAGS_timeout_seconds, "PROXMOX_API_TIMEOUT", "30"), "timeout",
@@ -378,8 +348,19 @@ int main(int argc, char** argv) {
       Setting(FLAGS_auth_tokens_file, "PVE_GATEWAY_AUTH_TOKENS_FILE", "");
   options.security.insecure_listen = absl::GetFlag(FLAGS_insecure_listen) || insecure_env;
 
+  // The wiring: the only place that names both the mock world and the real-mode client.
+  pvegw::gateway::upstream::UpstreamBackend* real = nullptr;
+  pvegw::gateway::BackendFactory make_backend = [&](std::shared_ptr<const pvegw::api::ApiIndex> api)
+      -> absl::StatusOr<std::unique_ptr<pvegw::gateway::Backend>> {
+    if (mode == "mock")
+      return pvegw::gateway::MockModeBackend::Create(std::move(api), mock_options);
+    auto created = pvegw::gateway::upstream::UpstreamBackend::Create(up);
+    if (!created.ok()) return created.status();
+    real = created->get();
+    return std::unique_ptr<pvegw::gateway::Backend>(*std::move(created));
+  };
   absl::StatusOr<std::unique_ptr<pvegw::gateway::GatewayServer>> server =
-      pvegw::gateway::GatewayServer::Start(options);
+      pvegw::gateway::GatewayServer::Start(options, make_backend);
   if (!server.ok()) {
     spdlog::error("cannot start: {}", std::string(server.status().message()));
     // Bad configuration (exit 2, DESIGN.md §3) versus a failure to start (1).
@@ -392,20 +373,19 @@ int main(int argc, char** argv) {
   const double startup_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - process_start)
           .count();
-  std::string where = absl::StrCat("namespace=", options.mock.store.ns);
-  if (auto* real =
-          dynamic_cast<pvegw::gateway::upstream::UpstreamBackend*>(&(*server)->backend())) {
+  std::string where = absl::StrCat("namespace=", mock_options.store.ns);
+  if (real != nullptr) {
     std::string urls;
     for (const auto& e : real->client().endpoints())
       absl::StrAppend(&urls, urls.empty() ? "" : ",", e.Url());
     where = absl::StrCat("upstream=", urls, " auth=", real->auth_kind(), " tls=", real->tls_mode(),
-                         " client_credentials=", options.upstream.client_credentials);
+                         " client_credentials=", up.client_credentials);
   }
   const bool listener_tls = !options.security.tls_cert.empty();
   spdlog::info(
       "pve-gateway {} serving mode={} listen={} listener={}{}{} services={} methods={} (+ "
       "Gateway, health, reflection v1/v1alpha) {} startup_ms={:.1f}{}{}{}",
-      pvegw::gateway::kVersion, (*server)->backend().mode(), (*server)->listen_address(),
+      pvegw::kVersion, (*server)->backend().mode(), (*server)->listen_address(),
       listener_tls ? "tls" : "plaintext",
       options.security.tls_client_ca.empty() ? "" : "+client-cert",
       options.security.auth_tokens_file.empty() ? "" : "+bearer-token", (*server)->service_count(),

@@ -1,4 +1,5 @@
-// Mock mode wired up: the one place the gateway meets mockstate (DESIGN.md §2).
+// Mock mode: the mock world (mockstate/) behind the Backend interface. Only the wiring
+// (gateway/main.cc) and tests include this; the gateway core never names mockstate.
 #ifndef PVEGW_GATEWAY_MOCK_MODE_BACKEND_H_
 #define PVEGW_GATEWAY_MOCK_MODE_BACKEND_H_
 
@@ -8,8 +9,9 @@
 #include <vector>
 
 #include "common/metrics.h"
-#include "gateway/backend.h"
+#include "gateway/backend/backend.h"
 #include "mockstate/mock_backend.h"
+#include "proxmox/gateway/v1/gateway.pb.h"
 
 namespace pvegw::gateway {
 
@@ -19,10 +21,20 @@ using MockOptions = mockstate::MockOptions;
 class MockModeBackend : public Backend {
  public:
   explicit MockModeBackend(std::unique_ptr<mockstate::MockBackend> mock) : mock_(std::move(mock)) {}
-  void Call(RestRequest request, std::function<void(RestResponse)> done) override {
-    done(mock_->Call(request));
+
+  // A factory for GatewayServer::Start: the world over the gateway's own API index.
+  static absl::StatusOr<std::unique_ptr<Backend>> Create(std::shared_ptr<const api::ApiIndex> api,
+                                                         const MockOptions& options) {
+    auto mock = mockstate::MockBackend::Create(std::move(api), options);
+    if (!mock.ok()) return mock.status();
+    return std::unique_ptr<Backend>(std::make_unique<MockModeBackend>(*std::move(mock)));
   }
+
+  void Call(RestRequest request, RestCallback done) override { done(mock_->Call(request)); }
   std::string mode() const override { return "mock"; }
+  void AddInfo(proxmox::gateway::v1::GetInfoResponse& info) const override {
+    info.set_mock_namespace(mock_->store().ns());
+  }
   // The shared store: its mapping's size and how much of it is in use.
   void RegisterMetrics(metrics::Registry& registry) override {
     mockstate::Store* store = &mock_->store();

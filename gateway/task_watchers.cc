@@ -1,3 +1,5 @@
+// One file on purpose (~790 lines): the poller state machine (status, log pages, backoff,
+// watchers joining and leaving) is one unit whose steps call each other on one timer thread.
 #include "gateway/task_watchers.h"
 
 #include <spdlog/spdlog.h>
@@ -20,6 +22,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_text.h"
 #include "common/status_mapping.h"
 #include "gateway/transcoder.h"
 
@@ -31,31 +34,6 @@ using Clock = std::chrono::steady_clock;
 using proxmox::gateway::v1::TaskEvent;
 using proxmox::gateway::v1::TaskLogLine;
 using std::chrono::milliseconds;
-
-BackoffSchedule::BackoffSchedule(milliseconds initial, milliseconds max)
-    : initial_(std::max(initial, milliseconds(1))),
-      max_(std::max(max, initial_)),
-      next_(initial_) {}
-
-milliseconds BackoffSchedule::Next() {
-  const milliseconds now = next_;
-  next_ = std::min(next_ * 2, max_);
-  return now;
-}
-
-void BackoffSchedule::Tighten(milliseconds initial, milliseconds max) {
-  initial_ = std::max(std::min(initial_, initial), milliseconds(1));
-  max_ = std::max(std::min(max_, max), initial_);
-  next_ = std::clamp(next_, initial_, max_);
-}
-
-std::chrono::nanoseconds Jittered(milliseconds base, double jitter, double u) {
-  jitter = std::clamp(jitter, 0.0, 1.0);
-  u = std::clamp(u, 0.0, 1.0);
-  const double factor = 1.0 - jitter + 2.0 * jitter * u;
-  return std::chrono::nanoseconds(static_cast<std::int64_t>(
-      static_cast<double>(std::chrono::nanoseconds(base).count()) * factor));
-}
 
 namespace {
 
@@ -78,11 +56,7 @@ std::int64_t AsInt(const json::value* v) {
   return out;
 }
 
-std::string AsText(const json::value* v) {
-  if (v == nullptr || v->is_null()) return "";
-  if (v->is_string()) return std::string(v->get_string());
-  return json::serialize(*v);
-}
+std::string AsText(const json::value* v) { return v == nullptr ? "" : JsonText(*v); }
 
 // UP status_is_error: "OK" and "WARNINGS: <n>" are success.
 bool Succeeded(const std::string& exitstatus) {
@@ -95,10 +69,10 @@ bool Succeeded(const std::string& exitstatus) {
 }
 
 // Transient answers are retried within the schedule; anything else ends the watchers.
-bool Transient(grpc::StatusCode code) {
-  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED ||
-         code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNKNOWN ||
-         code == grpc::StatusCode::RESOURCE_EXHAUSTED;
+bool Transient(absl::StatusCode code) {
+  return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded ||
+         code == absl::StatusCode::kInternal || code == absl::StatusCode::kUnknown ||
+         code == absl::StatusCode::kResourceExhausted;
 }
 
 std::string CutUtf8(std::string text, std::size_t max_bytes) {
@@ -128,7 +102,7 @@ class TaskWatchers::Watcher {
   bool write_in_flight = false;
   bool ending = false;    // decided to end; ends once nothing is in flight
   bool finished = false;  // sink->End() called
-  grpc::Status end_status;
+  absl::Status end_status;
   std::unique_ptr<asio::steady_timer> deadline_timer;
 };
 
@@ -157,7 +131,7 @@ struct TaskWatchers::Core : std::enable_shared_from_this<TaskWatchers::Core> {
   }
 
   // Timer thread: the end of a watch.
-  void End(Watcher& w, grpc::Status status);
+  void End(Watcher& w, absl::Status status);
   void Flush(const Handle& w);
   void Join(const Handle& w);
   void Guarded(const char* what, const std::function<void()>& fn);
@@ -171,7 +145,7 @@ struct TaskWatchers::Core : std::enable_shared_from_this<TaskWatchers::Core> {
   bool accepting = true;
   bool closed = false;
   std::atomic<bool> closing{false};  // Close() was called (read from any thread)
-  grpc::Status close_status;
+  absl::Status close_status;
   std::unordered_map<std::string, std::shared_ptr<Poller>> pollers;
   std::atomic<std::int64_t> watchers{0};
   std::atomic<std::int64_t> active_pollers{0};
@@ -201,7 +175,7 @@ class Poller : public std::enable_shared_from_this<Poller> {
   void Add(const Handle& w);
   void Remove(Watcher* w);
   void Kick();
-  void EndAll(const grpc::Status& status);
+  void EndAll(const absl::Status& status);
 
   const TaskEvent* status() const { return have_status_ ? &status_ : nullptr; }
   // A log watcher behind what this poller knows exists (a slow reader, a newcomer).
@@ -222,11 +196,10 @@ class Poller : public std::enable_shared_from_this<Poller> {
 
  private:
   void StartRound();
-  void Send(const std::string& suffix, RestParams params,
-            void (Poller::*next)(const RestResponse&));
-  void OnStatus(const RestResponse& response);
-  void OnLog(const RestResponse& response);
-  void OnFailure(const grpc::Status& status);
+  void Send(const std::string& suffix, RestParams params, void (Poller::*next)(const RestResult&));
+  void OnStatus(const RestResult& result);
+  void OnLog(const RestResult& result);
+  void OnFailure(const absl::Status& status);
   void Deliver(const std::vector<LogLine>& lines);
   void Update(const Handle& w, const std::vector<LogLine>& lines);
   bool Accepts(const Watcher& w) const;
@@ -240,7 +213,7 @@ class Poller : public std::enable_shared_from_this<Poller> {
   Core& core_;
   const std::string key_;
   const std::string upid_;
-  const std::string identity_;
+  const CallIdentity identity_;
   const std::string request_id_;  // of the watch that started this poller
   const std::string base_path_;
   std::vector<Handle> watchers_;
@@ -303,7 +276,7 @@ void Poller::Add(const Handle& w) {
           w->pending = std::move(event);
           w->has_pending = true;
         }
-        core->End(*w, grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+        core->End(*w, absl::Status(absl::StatusCode::kDeadlineExceeded,
                                    absl::StrCat("task ", w->spec.upid,
                                                 " is still running at the deadline")));
         core->Flush(w);
@@ -389,7 +362,7 @@ void Poller::StartRound() {
 }
 
 void Poller::Send(const std::string& suffix, RestParams params,
-                  void (Poller::*next)(const RestResponse&)) {
+                  void (Poller::*next)(const RestResult&)) {
   core_.backend_calls.fetch_add(1, std::memory_order_relaxed);
   RestRequest request{"GET", base_path_ + suffix, std::move(params)};
   request.request_id = request_id_;
@@ -398,7 +371,7 @@ void Poller::Send(const std::string& suffix, RestParams params,
   std::shared_ptr<Core> core = core_.shared_from_this();
   // The answer may come inline (mock) or later on a backend thread (real): either way it is
   // handled on the timer thread, after this round's code has returned.
-  auto done = [core, weak, generation, next](RestResponse response) {
+  auto done = [core, weak, generation, next](RestResult response) {
     core->Post([weak, generation, next, response = std::move(response)] {
       auto self = weak.lock();
       if (self == nullptr || self->stopped_ || self->generation_ != generation) return;
@@ -408,24 +381,31 @@ void Poller::Send(const std::string& suffix, RestParams params,
   try {
     core_.backend.CallAs(identity_, std::move(request), std::move(done));
   } catch (const std::exception& e) {
-    OnFailure(grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("backend: ", e.what())));
+    OnFailure(absl::Status(absl::StatusCode::kInternal, absl::StrCat("backend: ", e.what())));
   }
 }
 
-void Poller::OnStatus(const RestResponse& response) {
-  if (response.status != 200) {
-    OnFailure(StatusFromRest(response));
+// Proxmox's `data` of an answer, or why there is none (no answer, an error answer, or a body
+// that is not a JSON object: then `data` is null).
+absl::StatusOr<json::value> AnswerData(const RestResult& result) {
+  if (!result.ok()) return result.status();
+  if (absl::Status st = StatusFromRest(*result); !st.ok()) return st;
+  json::error_code ec;
+  json::value body = json::parse(result->body, ec);
+  if (ec || !body.is_object()) return json::value(nullptr);
+  const json::value* d = body.get_object().if_contains("data");
+  return d != nullptr ? *d : json::value(nullptr);
+}
+
+void Poller::OnStatus(const RestResult& result) {
+  absl::StatusOr<json::value> answer = AnswerData(result);
+  if (!answer.ok()) {
+    OnFailure(answer.status());
     return;
   }
-  json::error_code ec;
-  json::value body = json::parse(response.body, ec);
-  const json::object* data = nullptr;
-  if (!ec && body.is_object()) {
-    if (const json::value* d = body.get_object().if_contains("data"); d && d->is_object())
-      data = &d->get_object();
-  }
+  const json::object* data = answer->if_object();
   if (data == nullptr) {
-    OnFailure(grpc::Status(grpc::StatusCode::INTERNAL,
+    OnFailure(absl::Status(absl::StatusCode::kInternal,
                            absl::StrCat("task status of ", upid_, ": not a JSON object")));
     return;
   }
@@ -461,20 +441,15 @@ void Poller::OnStatus(const RestResponse& response) {
        &Poller::OnLog);
 }
 
-void Poller::OnLog(const RestResponse& response) {
-  if (response.status != 200) {
-    OnFailure(StatusFromRest(response));
+void Poller::OnLog(const RestResult& result) {
+  absl::StatusOr<json::value> answer = AnswerData(result);
+  if (!answer.ok()) {
+    OnFailure(answer.status());
     return;
   }
-  json::error_code ec;
-  json::value body = json::parse(response.body, ec);
-  const json::array* data = nullptr;
-  if (!ec && body.is_object()) {
-    if (const json::value* d = body.get_object().if_contains("data"); d && d->is_array())
-      data = &d->get_array();
-  }
+  const json::array* data = answer->if_array();
   if (data == nullptr) {
-    OnFailure(grpc::Status(grpc::StatusCode::INTERNAL,
+    OnFailure(absl::Status(absl::StatusCode::kInternal,
                            absl::StrCat("task log of ", upid_, ": not a JSON array")));
     return;
   }
@@ -509,26 +484,26 @@ void Poller::OnLog(const RestResponse& response) {
   Deliver(lines);
 }
 
-void Poller::OnFailure(const grpc::Status& status) {
+void Poller::OnFailure(const absl::Status& status) {
   in_flight_ = false;
-  if (!Transient(status.error_code())) {
+  if (!Transient(status.code())) {
     // Unknown task (NOT_FOUND with Proxmox's text), no permission, ...
     EndAll(status);
     return;
   }
   ++failures_;
   if (failures_ >= core_.options.max_consecutive_failures) {
-    EndAll(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+    EndAll(absl::Status(absl::StatusCode::kUnavailable,
                         absl::StrCat("task ", upid_, ": the upstream failed ", failures_,
-                                     " times in a row: ", status.error_message())));
+                                     " times in a row: ", std::string(status.message()))));
     return;
   }
   spdlog::debug("task poll failed ({} of {}), retrying: {}", failures_,
-                core_.options.max_consecutive_failures, status.error_message());
+                core_.options.max_consecutive_failures, std::string(status.message()));
   ScheduleNext();
 }
 
-void Poller::EndAll(const grpc::Status& status) {
+void Poller::EndAll(const absl::Status& status) {
   auto self = shared_from_this();
   const std::vector<Handle> watchers = watchers_;
   for (const Handle& w : watchers) {
@@ -603,7 +578,7 @@ void Poller::Update(const Handle& w, const std::vector<LogLine>& lines) {
     progress_ = true;
     x.pending.set_final(true);
     x.has_pending = true;
-    core_.End(x, grpc::Status::OK);
+    core_.End(x, absl::OkStatus());
   }
   core_.Flush(w);
 }
@@ -646,7 +621,7 @@ void Core::Guarded(const char* what, const std::function<void()>& fn) {
   }
 }
 
-void Core::End(Watcher& w, grpc::Status status) {
+void Core::End(Watcher& w, absl::Status status) {
   if (w.ending || w.finished) return;
   w.ending = true;
   w.end_status = std::move(status);
@@ -685,7 +660,8 @@ void Core::Join(const Handle& w) {
     Flush(w);
     return;
   }
-  const std::string key = absl::StrCat(w->spec.identity, "\n", w->spec.node, "\n", w->spec.upid);
+  const std::string key =
+      absl::StrCat(w->spec.identity.ShareKey(), "\n", w->spec.node, "\n", w->spec.upid);
   std::shared_ptr<Poller>& poller = pollers[key];
   if (poller == nullptr) {
     poller = std::make_shared<Poller>(*this, key, w->spec);
@@ -728,7 +704,7 @@ TaskWatchers::Handle TaskWatchers::Watch(WatchSpec spec, TaskEventSink* sink) {
   if (!posted) {
     core_->watchers.fetch_sub(1);
     w->finished = true;
-    sink->End(nullptr, grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is stopping"));
+    sink->End(nullptr, absl::Status(absl::StatusCode::kUnavailable, "the gateway is stopping"));
   }
   return w;
 }
@@ -742,7 +718,7 @@ void TaskWatchers::WriteDone(const Handle& watcher, bool ok) {
         // The client is gone; what was pending cannot be sent either.
         w->has_pending = false;
         w->pending.Clear();
-        core->End(*w, grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+        core->End(*w, absl::Status(absl::StatusCode::kCancelled, "the client went away"));
       }
       std::shared_ptr<Poller> poller = w->poller;
       core->Flush(w);
@@ -758,13 +734,13 @@ void TaskWatchers::Cancel(const Handle& watcher) {
     core->Guarded("cancel", [&] {
       w->has_pending = false;
       w->pending.Clear();
-      core->End(*w, grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+      core->End(*w, absl::Status(absl::StatusCode::kCancelled, "cancelled by the client"));
       core->Flush(w);
     });
   });
 }
 
-void TaskWatchers::Close(const grpc::Status& status) {
+void TaskWatchers::Close(const absl::Status& status) {
   Core* core = core_.get();
   core->closing = true;
   core->Post([core, status] {

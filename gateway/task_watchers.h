@@ -3,8 +3,6 @@
 #ifndef PVEGW_GATEWAY_TASK_WATCHERS_H_
 #define PVEGW_GATEWAY_TASK_WATCHERS_H_
 
-#include <grpcpp/support/status.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -14,7 +12,9 @@
 #include <optional>
 #include <string>
 
-#include "gateway/backend.h"
+#include "absl/status/status.h"
+#include "common/backoff.h"
+#include "gateway/backend/backend.h"
 #include "proxmox/gateway/v1/tasks.pb.h"
 
 namespace pvegw::gateway {
@@ -51,31 +51,11 @@ struct TaskWatchersOptions {
   std::function<double()> random;
 };
 
-// 1, 2, 4, 8, 16, 30 s: the interval doubles from `initial` up to `max`; Reset() starts over.
-class BackoffSchedule {
- public:
-  BackoffSchedule(std::chrono::milliseconds initial, std::chrono::milliseconds max);
-  std::chrono::milliseconds Next();
-  void Reset() { next_ = initial_; }
-  // Faster limits take effect from the next interval.
-  void Tighten(std::chrono::milliseconds initial, std::chrono::milliseconds max);
-  std::chrono::milliseconds initial() const { return initial_; }
-  std::chrono::milliseconds max() const { return max_; }
-
- private:
-  std::chrono::milliseconds initial_;
-  std::chrono::milliseconds max_;
-  std::chrono::milliseconds next_;
-};
-
-// `base` scaled by (1 - jitter + 2 * jitter * u), u in [0, 1).
-std::chrono::nanoseconds Jittered(std::chrono::milliseconds base, double jitter, double u);
-
 // One watch, validated (tasks_service.cc builds it from a request).
 struct WatchSpec {
-  std::string upid;      // canonical spelling
-  std::string node;      // node to ask
-  std::string identity;  // Backend::Identity of the caller
+  std::string upid;       // canonical spelling
+  std::string node;       // node to ask
+  CallIdentity identity;  // Backend::Identity of the caller
   // The caller's request id: the poller this watch starts sends it with its calls.
   std::string request_id;
   bool include_log = false;
@@ -97,7 +77,7 @@ class TaskEventSink {
   virtual void SendEvent(const proxmox::gateway::v1::TaskEvent& event) = 0;
   // Ends the watch, never while an event is in flight; `last` is the answer of a unary watch
   // (null otherwise, or when there is none). Nothing is called on the sink afterwards.
-  virtual void End(const proxmox::gateway::v1::TaskEvent* last, const grpc::Status& status) = 0;
+  virtual void End(const proxmox::gateway::v1::TaskEvent* last, const absl::Status& status) = 0;
 };
 
 // Owns the pollers and their timer thread (one small asio io_context). Pollers call the
@@ -127,7 +107,7 @@ class TaskWatchers {
   // The client went away: the watcher leaves its poller at once and ends CANCELLED.
   void Cancel(const Handle& watcher);
   // Ends every watch with `status` and every later one too (server shutdown).
-  void Close(const grpc::Status& status);
+  void Close(const absl::Status& status);
   // Whether Close() has been called (the server is shutting down).
   bool closing() const;
   // Stops the timer thread. Call once every watch has ended and before the backend goes.

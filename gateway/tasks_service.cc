@@ -14,6 +14,7 @@
 #include "api/upid.h"
 #include "common/status_mapping.h"
 #include "gateway/api_service.h"
+#include "gateway/grpc_status.h"
 
 namespace pvegw::gateway {
 namespace {
@@ -44,11 +45,10 @@ absl::StatusOr<std::chrono::milliseconds> Millis(const google::protobuf::Duratio
   return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
 }
 
-grpc::Status ToGrpc(const absl::Status& status, const char* field) {
-  if (status.code() == absl::StatusCode::kInvalidArgument) {
-    return InvalidArgument(std::string(status.message()), {{field, std::string(status.message())}});
-  }
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+// A rejected request names its field (google.rpc.BadRequest once sent).
+absl::Status WithField(const absl::Status& status, const char* field) {
+  if (status.code() != absl::StatusCode::kInvalidArgument) return status;
+  return InvalidArgumentWithViolations(status.message(), {{field, std::string(status.message())}});
 }
 
 WatchTaskRequest AsWatch(const WaitTaskRequest& wait) {
@@ -112,7 +112,7 @@ absl::StatusOr<WatchSpec> BuildSpec(const WatchTaskRequest& request,
     if (!spec.deadline || at < *spec.deadline) spec.deadline = at;
   }
   *field = "metadata";
-  absl::StatusOr<std::string> identity = backend.Identity(ctx.client_metadata());
+  absl::StatusOr<CallIdentity> identity = backend.Identity(ctx.client_metadata());
   if (!identity.ok()) return identity.status();
   spec.identity = *std::move(identity);
   spec.request_id = RequestIdOf(ctx);
@@ -170,18 +170,48 @@ class CallRecord {
   std::atomic<bool> cancelled_{false};
 };
 
-// WatchTask: one stream, one watcher. Events are written one at a time; TaskWatchers waits
-// for OnWriteDone before the next and calls End() once nothing is in flight.
-class WatchReactor final : public grpc::ServerWriteReactor<TaskEvent>, public TaskEventSink {
+// What both task RPCs share: the watcher, the call record, the end as a gRPC status,
+// cancellation and clean-up. `Base` is the gRPC reactor (a stream or a unary call).
+template <typename Base>
+class TaskReactor : public Base, public TaskEventSink {
  public:
-  WatchReactor(TaskWatchers& watchers, CallRecord* record, absl::StatusOr<WatchSpec> spec,
-               grpc::Status invalid)
-      : watchers_(watchers), record_(record) {
+  void OnCancel() override {
+    record_->Cancelled();
+    if (handle_ != nullptr) watchers_.Cancel(handle_);
+  }
+  void OnDone() override {
+    record_->Done();
+    delete this;
+  }
+
+ protected:
+  TaskReactor(TaskWatchers& watchers, CallRecord* record) : watchers_(watchers), record_(record) {}
+  // Call from the derived constructor: a rejected request ends the call at once.
+  void Begin(absl::StatusOr<WatchSpec> spec) {
     if (!spec.ok()) {
-      End(nullptr, invalid);
+      End(nullptr, spec.status());
       return;
     }
     handle_ = watchers_.Watch(*std::move(spec), this);
+  }
+  void FinishWith(const absl::Status& status) {
+    const grpc::Status final = ToGrpcStatus(status);
+    record_->Finishing(final);
+    this->Finish(final);
+  }
+
+  TaskWatchers& watchers_;
+  std::unique_ptr<CallRecord> record_;
+  TaskWatchers::Handle handle_ = nullptr;
+};
+
+// WatchTask: one stream, one watcher. Events are written one at a time; TaskWatchers waits
+// for OnWriteDone before the next and calls End() once nothing is in flight.
+class WatchReactor final : public TaskReactor<grpc::ServerWriteReactor<TaskEvent>> {
+ public:
+  WatchReactor(TaskWatchers& watchers, CallRecord* record, absl::StatusOr<WatchSpec> spec)
+      : TaskReactor(watchers, record) {
+    Begin(std::move(spec));
   }
 
   void SendEvent(const TaskEvent& event) override {
@@ -189,65 +219,34 @@ class WatchReactor final : public grpc::ServerWriteReactor<TaskEvent>, public Ta
     record_->Sent(event_.ByteSizeLong());
     StartWrite(&event_);
   }
-  void End(const TaskEvent*, const grpc::Status& status) override {
-    record_->Finishing(status);
-    Finish(status);
-  }
-
+  void End(const TaskEvent*, const absl::Status& status) override { FinishWith(status); }
   void OnWriteDone(bool ok) override { watchers_.WriteDone(handle_, ok); }
-  void OnCancel() override {
-    record_->Cancelled();
-    if (handle_ != nullptr) watchers_.Cancel(handle_);
-  }
-  void OnDone() override {
-    record_->Done();
-    delete this;
-  }
 
  private:
-  TaskWatchers& watchers_;
-  std::unique_ptr<CallRecord> record_;
-  TaskWatchers::Handle handle_;
   TaskEvent event_;
 };
 
 // WaitTask: a watcher that only hears the end.
-class WaitReactor final : public grpc::ServerUnaryReactor, public TaskEventSink {
+class WaitReactor final : public TaskReactor<grpc::ServerUnaryReactor> {
  public:
   WaitReactor(TaskWatchers& watchers, CallRecord* record, absl::StatusOr<WatchSpec> spec,
-              grpc::Status invalid, TaskEvent* response)
-      : watchers_(watchers), record_(record), response_(response) {
-    if (!spec.ok()) {
-      End(nullptr, invalid);
-      return;
-    }
-    spec->unary = true;
-    handle_ = watchers_.Watch(*std::move(spec), this);
+              TaskEvent* response)
+      : TaskReactor(watchers, record), response_(response) {
+    if (spec.ok()) spec->unary = true;
+    Begin(std::move(spec));
   }
 
   void SendEvent(const TaskEvent&) override {}
-  void End(const TaskEvent* last, const grpc::Status& status) override {
+  void End(const TaskEvent* last, const absl::Status& status) override {
     if (status.ok() && last != nullptr) {
       *response_ = *last;
       record_->Sent(response_->ByteSizeLong());
     }
-    record_->Finishing(status);
-    Finish(status);
-  }
-  void OnCancel() override {
-    record_->Cancelled();
-    if (handle_ != nullptr) watchers_.Cancel(handle_);
-  }
-  void OnDone() override {
-    record_->Done();
-    delete this;
+    FinishWith(status);
   }
 
  private:
-  TaskWatchers& watchers_;
-  std::unique_ptr<CallRecord> record_;
   TaskEvent* response_;
-  TaskWatchers::Handle handle_;
 };
 
 }  // namespace
@@ -261,19 +260,18 @@ absl::StatusOr<WatchSpec> MakeWatchSpec(const WatchTaskRequest& request,
 
 namespace {
 
-// The spec, or the status that rejects the request (BadRequest names the field).
-std::pair<absl::StatusOr<WatchSpec>, grpc::Status> Validate(const WatchTaskRequest& request,
-                                                            const grpc::CallbackServerContext& ctx,
-                                                            const Backend& backend,
-                                                            const BearerTokens& tokens) {
+// The spec, or the status that rejects the request (naming the field).
+absl::StatusOr<WatchSpec> Validate(const WatchTaskRequest& request,
+                                   const grpc::CallbackServerContext& ctx, const Backend& backend,
+                                   const BearerTokens& tokens) {
   if (!tokens.AdmitsCall(ctx.client_metadata())) {
-    const char* why = "missing or unknown bearer token (metadata authorization: Bearer ...)";
-    return {absl::UnauthenticatedError(why), grpc::Status(grpc::StatusCode::UNAUTHENTICATED, why)};
+    return absl::UnauthenticatedError(
+        "missing or unknown bearer token (metadata authorization: Bearer ...)");
   }
   const char* field = "";
   absl::StatusOr<WatchSpec> spec = BuildSpec(request, ctx, backend, &field);
-  grpc::Status invalid = spec.ok() ? grpc::Status::OK : ToGrpc(spec.status(), field);
-  return {std::move(spec), std::move(invalid)};
+  if (!spec.ok()) return WithField(spec.status(), field);
+  return spec;
 }
 
 }  // namespace
@@ -282,18 +280,18 @@ grpc::ServerWriteReactor<TaskEvent>* TasksService::WatchTask(grpc::CallbackServe
                                                              const WatchTaskRequest* request) {
   auto* record =
       new CallRecord(ctx, watchers_, metrics_, kWatchTaskMethod, request->ByteSizeLong());
-  auto [spec, invalid] = Validate(*request, *ctx, backend_, tokens_);
+  absl::StatusOr<WatchSpec> spec = Validate(*request, *ctx, backend_, tokens_);
   if (spec.ok()) spec->request_id = record->request_id();
-  return new WatchReactor(watchers_, record, std::move(spec), std::move(invalid));
+  return new WatchReactor(watchers_, record, std::move(spec));
 }
 
 grpc::ServerUnaryReactor* TasksService::WaitTask(grpc::CallbackServerContext* ctx,
                                                  const WaitTaskRequest* request,
                                                  TaskEvent* response) {
   auto* record = new CallRecord(ctx, watchers_, metrics_, kWaitTaskMethod, request->ByteSizeLong());
-  auto [spec, invalid] = Validate(AsWatch(*request), *ctx, backend_, tokens_);
+  absl::StatusOr<WatchSpec> spec = Validate(AsWatch(*request), *ctx, backend_, tokens_);
   if (spec.ok()) spec->request_id = record->request_id();
-  return new WaitReactor(watchers_, record, std::move(spec), std::move(invalid), response);
+  return new WaitReactor(watchers_, record, std::move(spec), response);
 }
 
 }  // namespace pvegw::gateway

@@ -6,7 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "gateway/api_service.h"
-#include "gateway/backend.h"
+#include "gateway/backend/backend.h"
 #include "gateway/call_metrics.h"
 #include "gateway/task_watchers.h"
 #include "proxmox/gateway/v1/tasks.grpc.pb.h"

@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "api/api_index.h"
 #include "api/param_validator.h"
+#include "common/json_text.h"
 #include "common/status_mapping.h"
 
 namespace pvegw::gateway {
@@ -135,7 +136,7 @@ const Transcoder::FieldIndex* Transcoder::IndexOf(const Descriptor* message) con
   return it == index_.end() ? nullptr : &it->second;
 }
 
-grpc::Status Transcoder::Encode(const api::ApiOperation& op, const Message& request,
+absl::Status Transcoder::Encode(const api::ApiOperation& op, const Message& request,
                                 RestRequest* out) const {
   const Reflection* r = request.GetReflection();
   std::vector<const FieldDescriptor*> fields;
@@ -163,29 +164,28 @@ grpc::Status Transcoder::Encode(const api::ApiOperation& op, const Message& requ
     if (!rules.typed_of().empty()) {
       const Companion* c = companion_of(f);
       if (c == nullptr) {
-        return grpc::Status(grpc::StatusCode::INTERNAL,
-                            absl::StrCat(f->full_name(), " has no usable property format"));
+        return absl::InternalError(absl::StrCat(f->full_name(), " has no usable property format"));
       }
       const bool raw_set =
           c->raw->is_repeated() ? r->FieldSize(request, c->raw) > 0 : r->HasField(request, c->raw);
       if (raw_set) {
         const std::string text =
             absl::StrCat("set either '", c->raw->name(), "' or '", f->name(), "', not both");
-        return InvalidArgument(
+        return InvalidArgumentWithViolations(
             absl::StrCat("Parameter verification failed. ", f->name(), ": ", text),
             {{f->name(), text}});
       }
       const std::string& wire = api::WireName(c->raw);
       auto print = [&](const Message& typed, const std::string& where,
-                       std::string* out) -> grpc::Status {
+                       std::string* out) -> absl::Status {
         absl::StatusOr<std::string> text = c->property->Print(typed);
         if (!text.ok()) {
           const std::string why(text.status().message());
-          return InvalidArgument(absl::StrCat("Parameter verification failed. ", where, ": ", why),
-                                 {{where, why}});
+          return InvalidArgumentWithViolations(
+              absl::StrCat("Parameter verification failed. ", where, ": ", why), {{where, why}});
         }
         *out = *std::move(text);
-        return grpc::Status::OK;
+        return absl::OkStatus();
       };
       if (f->is_map()) {
         const FieldDescriptor* key = f->message_type()->map_key();
@@ -194,7 +194,7 @@ grpc::Status Transcoder::Encode(const api::ApiOperation& op, const Message& requ
           const Message& entry = r->GetRepeatedMessage(request, f, i);
           const std::string n = ScalarText(entry, entry.GetReflection(), key, -1);
           std::string text;
-          grpc::Status st = print(entry.GetReflection()->GetMessage(entry, value),
+          absl::Status st = print(entry.GetReflection()->GetMessage(entry, value),
                                   absl::StrCat(f->name(), "[", n, "]"), &text);
           if (!st.ok()) return st;
           params.emplace_back(absl::StrCat(wire, n), std::move(text));
@@ -202,14 +202,14 @@ grpc::Status Transcoder::Encode(const api::ApiOperation& op, const Message& requ
       } else if (f->is_repeated()) {
         for (int i = 0; i < r->FieldSize(request, f); ++i) {
           std::string text;
-          grpc::Status st = print(r->GetRepeatedMessage(request, f, i),
+          absl::Status st = print(r->GetRepeatedMessage(request, f, i),
                                   absl::StrCat(f->name(), "[", i, "]"), &text);
           if (!st.ok()) return st;
           params.emplace_back(wire, std::move(text));
         }
       } else {
         std::string text;
-        grpc::Status st = print(r->GetMessage(request, f), f->name(), &text);
+        absl::Status st = print(r->GetMessage(request, f), f->name(), &text);
         if (!st.ok()) return st;
         params.emplace_back(wire, std::move(text));
       }
@@ -247,7 +247,7 @@ grpc::Status Transcoder::Encode(const api::ApiOperation& op, const Message& requ
       absl::StrAppend(&message, " ", v.param, ": ", text, ";");
     }
     message.pop_back();
-    return InvalidArgument(message, violations);
+    return InvalidArgumentWithViolations(message, violations);
   }
   out->verb = op.verb;
   out->path.clear();
@@ -263,7 +263,7 @@ grpc::Status Transcoder::Encode(const api::ApiOperation& op, const Message& requ
     }
   }
   out->params = std::move(params);
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 // Walks Proxmox JSON into a message through the transcoder's field indexes. Conversions
@@ -276,12 +276,12 @@ class JsonReader {
 
   // `v` into `msg` (never a well-known type). Non-OK only for strict-mode failures and
   // internal errors.
-  grpc::Status Object(const json::object& o, ::google::protobuf::Message* msg,
+  absl::Status Object(const json::object& o, ::google::protobuf::Message* msg,
                       const std::string& where) {
     const Descriptor* d = msg->GetDescriptor();
     const Transcoder::FieldIndex* idx = t_.IndexOf(d);
     if (idx == nullptr) {
-      return grpc::Status(grpc::StatusCode::INTERNAL, "no field index for " + d->full_name());
+      return absl::InternalError("no field index for " + d->full_name());
     }
     const Reflection* r = msg->GetReflection();
     json::object extra;
@@ -315,7 +315,7 @@ class JsonReader {
       const std::string at = absl::StrCat(where, ".", key);
       const char* want = nullptr;
       if (field != nullptr) {
-        grpc::Status st = Field(kv.value(), msg, field, at, &want);
+        absl::Status st = Field(kv.value(), msg, field, at, &want);
         if (!st.ok()) return st;
         if (want != nullptr) r->ClearField(msg, field);
       } else {
@@ -323,7 +323,7 @@ class JsonReader {
         ::google::protobuf::Message* entry = r->AddMessage(msg, map_field);
         const Descriptor* ed = entry->GetDescriptor();
         entry->GetReflection()->SetUInt32(entry, ed->map_key(), index);
-        grpc::Status st = Field(kv.value(), entry, ed->map_value(), at, &want);
+        absl::Status st = Field(kv.value(), entry, ed->map_value(), at, &want);
         if (!st.ok()) return st;
         if (want != nullptr) r->RemoveLast(msg, map_field);
         field = map_field;
@@ -353,26 +353,25 @@ class JsonReader {
     }
     if (!extra.empty()) SetStruct(extra, r->MutableMessage(msg, idx->additional));
     for (std::size_t i : pending) {
-      grpc::Status st = FillCompanion(idx->companions[i], msg, where);
+      absl::Status st = FillCompanion(idx->companions[i], msg, where);
       if (!st.ok()) return st;
     }
-    return grpc::Status::OK;
+    return absl::OkStatus();
   }
 
  private:
   // The typed companion from its raw property string(s). A value that does not parse leaves
   // its entry unset (a list: the whole list), keeps the raw string and counts as a fallback.
-  grpc::Status FillCompanion(const Transcoder::Companion& c, ::google::protobuf::Message* msg,
+  absl::Status FillCompanion(const Transcoder::Companion& c, ::google::protobuf::Message* msg,
                              const std::string& where) {
     const Reflection* r = msg->GetReflection();
     std::string scratch;
     auto failed = [&](const std::string& at, const std::string& raw,
-                      const absl::Status& why) -> grpc::Status {
+                      const absl::Status& why) -> absl::Status {
       if (t_.options_.strict_decoding) {
-        return grpc::Status(
-            grpc::StatusCode::INTERNAL,
-            absl::StrCat("cannot read Proxmox's property string '", at, "' (", raw, ") as ",
-                         c.property->message()->name(), ": ", why.message()));
+        return absl::InternalError(absl::StrCat("cannot read Proxmox's property string '", at,
+                                                "' (", raw, ") as ", c.property->message()->name(),
+                                                ": ", why.message()));
       }
       if (t_.CountFallback(method_, c.typed)) {
         spdlog::debug(
@@ -381,7 +380,7 @@ class JsonReader {
             method_->full_name(), at, c.property->message()->name(), std::string(why.message()),
             c.typed->name());
       }
-      return grpc::Status::OK;
+      return absl::OkStatus();
     };
     if (c.raw->is_map()) {
       const int n = r->FieldSize(*msg, c.raw);
@@ -398,7 +397,7 @@ class JsonReader {
             raw, typed_entry->GetReflection()->MutableMessage(typed_entry, td->map_value()));
         if (!st.ok()) {
           r->RemoveLast(msg, c.typed);
-          grpc::Status out = failed(absl::StrCat(where, ".", api::WireName(c.raw), key), raw, st);
+          absl::Status out = failed(absl::StrCat(where, ".", api::WireName(c.raw), key), raw, st);
           if (!out.ok()) return out;
         }
       }
@@ -420,14 +419,13 @@ class JsonReader {
         return failed(absl::StrCat(where, ".", api::WireName(c.raw)), raw, st);
       }
     }
-    return grpc::Status::OK;
+    return absl::OkStatus();
   }
 
-  grpc::Status Bad(const std::string& where, absl::string_view want, const json::value& got) {
+  absl::Status Bad(const std::string& where, absl::string_view want, const json::value& got) {
     std::string shown = json::serialize(got);
     if (shown.size() > 80) shown = shown.substr(0, 77) + "...";
-    return grpc::Status(
-        grpc::StatusCode::INTERNAL,
+    return absl::InternalError(
         absl::StrCat("cannot convert Proxmox's value for '", where, "' to ", want, ": ", shown));
   }
 
@@ -533,22 +531,13 @@ class JsonReader {
       return std::nullopt;
     }
     if (v.is_string()) {
-      return api::ParseProxmoxBool(absl::string_view(v.get_string().data(), v.get_string().size()));
+      return ParseBool(absl::string_view(v.get_string().data(), v.get_string().size()));
     }
     return std::nullopt;
   }
-  static std::optional<std::string> ToText(const json::value& v) {
-    if (v.is_string()) return std::string(v.get_string());
-    if (v.is_int64()) return absl::StrCat(v.get_int64());
-    if (v.is_uint64()) return absl::StrCat(v.get_uint64());
-    if (v.is_double()) return fmt::format("{}", v.get_double());
-    if (v.is_bool()) return std::string(v.get_bool() ? "1" : "0");
-    return std::nullopt;
-  }
-
   // One value into a singular field, or appended to a repeated one. On a value the field
   // cannot hold, sets `*want` (what was expected) and writes nothing.
-  grpc::Status Scalar(const json::value& v, ::google::protobuf::Message* msg,
+  absl::Status Scalar(const json::value& v, ::google::protobuf::Message* msg,
                       const FieldDescriptor* f, const std::string& where, const char** want) {
     const Reflection* r = msg->GetReflection();
     const bool rep = f->is_repeated();
@@ -583,7 +572,7 @@ class JsonReader {
           rep ? r->AddUInt64(msg, f, static_cast<std::uint64_t>(*n))
               : r->SetUInt64(msg, f, static_cast<std::uint64_t>(*n));
         }
-        return grpc::Status::OK;
+        return absl::OkStatus();
       }
       case FieldDescriptor::CPPTYPE_DOUBLE:
       case FieldDescriptor::CPPTYPE_FLOAT: {
@@ -596,7 +585,7 @@ class JsonReader {
           rep ? r->AddFloat(msg, f, static_cast<float>(*d))
               : r->SetFloat(msg, f, static_cast<float>(*d));
         }
-        return grpc::Status::OK;
+        return absl::OkStatus();
       }
       case FieldDescriptor::CPPTYPE_BOOL: {
         std::optional<bool> b = ToBool(v);
@@ -605,37 +594,37 @@ class JsonReader {
         } else {
           rep ? r->AddBool(msg, f, *b) : r->SetBool(msg, f, *b);
         }
-        return grpc::Status::OK;
+        return absl::OkStatus();
       }
       case FieldDescriptor::CPPTYPE_STRING: {
-        std::optional<std::string> s = ToText(v);
+        std::optional<std::string> s = JsonScalarText(v);
         if (!s) {
           *want = "text";
         } else {
           rep ? r->AddString(msg, f, *std::move(s)) : r->SetString(msg, f, *std::move(s));
         }
-        return grpc::Status::OK;
+        return absl::OkStatus();
       }
       case FieldDescriptor::CPPTYPE_MESSAGE: {
         const Descriptor* md = f->message_type();
         if (IsWellKnown(md)) {
           if (md->full_name() == "google.protobuf.Empty" || !WellKnownFits(md, v)) {
             *want = WantFor(md);
-            return grpc::Status::OK;
+            return absl::OkStatus();
           }
           WellKnown(v, rep ? r->AddMessage(msg, f) : r->MutableMessage(msg, f));
-          return grpc::Status::OK;
+          return absl::OkStatus();
         }
         if (!v.is_object()) {
           *want = "an object";
-          return grpc::Status::OK;
+          return absl::OkStatus();
         }
         return Object(v.get_object(), rep ? r->AddMessage(msg, f) : r->MutableMessage(msg, f),
                       where);
       }
       default:
         *want = f->cpp_type_name();
-        return grpc::Status::OK;
+        return absl::OkStatus();
     }
   }
 
@@ -663,9 +652,9 @@ class JsonReader {
   // `v` into field `f` (singular, repeated or a map entry's value). null, and "" in a field
   // that is not text, leave it unset. A value the field cannot hold sets `*want`; the caller
   // then clears the field and keeps the value elsewhere.
-  grpc::Status Field(const json::value& v, ::google::protobuf::Message* msg,
+  absl::Status Field(const json::value& v, ::google::protobuf::Message* msg,
                      const FieldDescriptor* f, const std::string& where, const char** want) {
-    if (LeavesUnset(v, f)) return grpc::Status::OK;
+    if (LeavesUnset(v, f)) return absl::OkStatus();
     const bool text = f->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
     if (f->is_repeated() && !f->is_map()) {
       if (v.is_array()) {
@@ -673,12 +662,12 @@ class JsonReader {
         for (const auto& e : v.get_array()) {
           if (e.is_null()) {  // a list cannot hold a gap: keep the whole list as sent
             *want = "a list without nulls";
-            return grpc::Status::OK;
+            return absl::OkStatus();
           }
-          grpc::Status st = Scalar(e, msg, f, absl::StrCat(where, "[", i++, "]"), want);
+          absl::Status st = Scalar(e, msg, f, absl::StrCat(where, "[", i++, "]"), want);
           if (!st.ok() || *want != nullptr) return st;
         }
-        return grpc::Status::OK;
+        return absl::OkStatus();
       }
       if (v.is_string() && text) {
         // Proxmox sometimes sends a list as "a,b,c".
@@ -687,7 +676,7 @@ class JsonReader {
                             absl::SkipEmpty())) {
           msg->GetReflection()->AddString(msg, f, std::string(part));
         }
-        return grpc::Status::OK;
+        return absl::OkStatus();
       }
       return Scalar(v, msg, f, where, want);  // a single value where a list was expected
     }
@@ -719,15 +708,14 @@ std::vector<DecodeFallbackCount> Transcoder::DecodeFallbacks() const {
   return out;
 }
 
-grpc::Status Transcoder::Decode(const api::ApiOperation& op, const RestResponse& response,
+absl::Status Transcoder::Decode(const api::ApiOperation& op, const RestResponse& response,
                                 Message* out) const {
   if (response.status != 200) return StatusFromRest(response);
   json::error_code ec;
   json::value body = json::parse(response.body, ec);
   if (ec || !body.is_object()) {
-    return grpc::Status(grpc::StatusCode::INTERNAL,
-                        absl::StrCat("Proxmox answered a body that is not a JSON object (",
-                                     ec ? ec.message() : "wrong kind", ")"));
+    return absl::InternalError(absl::StrCat("Proxmox answered a body that is not a JSON object (",
+                                            ec ? ec.message() : "wrong kind", ")"));
   }
   // The whole envelope: `data` into its field, `total` and the like into the response's
   // additional_properties.

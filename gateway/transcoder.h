@@ -3,7 +3,6 @@
 #define PVEGW_GATEWAY_TRANSCODER_H_
 
 #include <google/protobuf/message.h>
-#include <grpcpp/support/status.h>
 
 #include <atomic>
 #include <cstdint>
@@ -14,6 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "api/api_index.h"
 #include "api/typed_property.h"
@@ -44,10 +44,11 @@ class Transcoder {
   // fields as parameters (booleans 0/1, indexed maps as net0, net1, ..., repeated fields
   // once per element); unset fields are never sent. Validates first, like Proxmox: missing
   // required parameters and values outside enum/min/max/length/pattern/format give
-  // INVALID_ARGUMENT with a google.rpc.BadRequest naming every violation by Proxmox name.
-  // A typed companion (net_typed) is printed as Proxmox prints property strings and sent
-  // as its raw field, then validated the same way; setting both is INVALID_ARGUMENT.
-  grpc::Status Encode(const api::ApiOperation& op, const google::protobuf::Message& request,
+  // INVALID_ARGUMENT carrying every violation by Proxmox name (FieldViolationsOf; the
+  // client receives them as a google.rpc.BadRequest). A typed companion (net_typed) is
+  // printed as Proxmox prints property strings and sent as its raw field, then validated the
+  // same way; setting both is INVALID_ARGUMENT naming the companion.
+  absl::Status Encode(const api::ApiOperation& op, const google::protobuf::Message& request,
                       RestRequest* out) const;
 
   // Fills `out` (the RPC's Response message) from Proxmox's answer, losing nothing
@@ -62,7 +63,7 @@ class Transcoder {
   // does not parse leaves the companion entry unset and counts as a fallback of the
   // companion field (INTERNAL with strict_decoding).
   // A body that is not a JSON object is INTERNAL.
-  grpc::Status Decode(const api::ApiOperation& op, const RestResponse& response,
+  absl::Status Decode(const api::ApiOperation& op, const RestResponse& response,
                       google::protobuf::Message* out) const;
 
   // Every field that needed a fallback so far, sorted by method and field.

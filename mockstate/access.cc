@@ -162,20 +162,6 @@ bool PasswordMatches(absl::string_view stored, absl::string_view password) {
                             Sha256Hex(absl::StrCat(stored.substr(0, colon), password)));
 }
 
-std::int64_t IntOf(const json::object& o, absl::string_view key, std::int64_t fallback) {
-  const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
-  if (v == nullptr) return fallback;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
-  if (v->is_bool()) return v->get_bool() ? 1 : 0;
-  if (v->is_string()) {
-    std::int64_t n = fallback;
-    (void)absl::SimpleAtoi(std::string(v->get_string()), &n);
-    return n;
-  }
-  return fallback;
-}
-
 // The UI capability map Proxmox answers a login with (RE compute_api_permission): every
 // privilege, since pve-mock grants everything. All seven keys are always present.
 json::object FullCapabilities() {

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "api/api_index.h"
 #include "api/param_validator.h"
+#include "common/json_text.h"
 #include "common/status_mapping.h"
 #include "mockstate/mock_backend.h"
 #include "mockstate/store.h"
@@ -38,6 +39,14 @@ std::string EntityPrefix(absl::string_view collection);
 std::string MarkerKey(absl::string_view collection);
 std::string OverrideKey(absl::string_view path);
 std::string VmidKey(std::int64_t vmid);
+
+// --- Guests, shared by the files that look them up (guests, cluster resources, pools) -----
+// "/nodes/pve1/qemu" or "/nodes/pve1/lxc".
+std::string GuestCollection(absl::string_view node, bool lxc);
+// An integer property, also from strings and property strings ("current=4096").
+std::int64_t IntOf(const json::object& o, absl::string_view key, std::int64_t fallback);
+// Where a guest lives, from the cluster-wide index: {"qemu", "pve1"}.
+std::optional<std::pair<std::string, std::string>> LookupGuest(ReadTxn& txn, std::int64_t vmid);
 std::string MetaKey(absl::string_view name);
 // Records where guest `vmid` lives in the cluster-wide index.
 absl::Status IndexGuest(WriteTxn& txn, std::int64_t vmid, bool lxc, absl::string_view node);
@@ -211,7 +220,6 @@ std::string JoinPath(const std::vector<std::string>& segments, std::size_t count
 std::string Sha1Hex(absl::string_view data);
 // Splits Proxmox list parameters ("100,101 102;103").
 std::vector<std::string> SplitList(absl::string_view s);
-std::string ToText(const json::value& v);
 
 }  // namespace pvegw::mockstate
 

@@ -230,7 +230,7 @@ absl::Status MockBackend::Impl::AddRealHostKeys(const CallContext& ctx, json::va
     for (json::value& row : data.get_array()) {
       if (!row.is_object()) continue;
       json::object& r = row.get_object();
-      const std::string name = r.contains("node") ? ToText(r["node"]) : "";
+      const std::string name = r.contains("node") ? JsonText(r["node"]) : "";
       r["id"] = absl::StrCat("node/", name);
       r["type"] = "node";
       auto it = nodes.find(name);
@@ -253,7 +253,7 @@ absl::Status MockBackend::Impl::AddRealHostKeys(const CallContext& ctx, json::va
     }));
     for (json::value& row : data.get_array()) {
       if (!row.is_object() || !row.get_object().contains("vmid")) continue;
-      auto it = views.find(ToText(row.get_object()["vmid"]));
+      auto it = views.find(JsonText(row.get_object()["vmid"]));
       if (it == views.end()) continue;
       CopyKeys(it->second, row.get_object(), {"disk", "type", "tags", "lock", "template"});
       if (lxc) CopyKeys(it->second, row.get_object(), {"swap", "maxswap"});
@@ -287,7 +287,7 @@ absl::Status MockBackend::Impl::AddRealHostKeys(const CallContext& ctx, json::va
       if (!r.contains("description")) r["description"] = "";
       if (Int(r, "snaptime", 0) >= newest && r.contains("name")) {
         newest = Int(r, "snaptime", 0);
-        parent = ToText(r["name"]);
+        parent = JsonText(r["name"]);
       }
     }
     json::object current;
@@ -318,7 +318,7 @@ absl::Status MockBackend::Impl::AddRealHostKeys(const CallContext& ctx, json::va
                {"ip-address", "127.0.0.1"}, {"ip-address-type", "ipv4"}, {"prefix", 8}}}}});
       std::string mac = "BC:24:11:00:00:00";
       if (const json::value* net0 = props.if_contains("net0"); net0 != nullptr) {
-        const std::string text = ToText(*net0);
+        const std::string text = JsonText(*net0);
         const std::size_t eq = text.find('=');
         if (eq != std::string::npos) mac = text.substr(eq + 1, 17);
       }
@@ -438,7 +438,7 @@ absl::Status MockBackend::Impl::AddRealHostKeys(const CallContext& ctx, json::va
     for (json::value& row : data.get_array()) {
       if (!row.is_object() || !row.get_object().contains("cidr")) continue;
       json::object& r = row.get_object();
-      r["ipversion"] = absl::StrContains(ToText(r["cidr"]), ":") ? 6 : 4;
+      r["ipversion"] = absl::StrContains(JsonText(r["cidr"]), ":") ? 6 : 4;
     }
   }
 

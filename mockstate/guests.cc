@@ -1,4 +1,5 @@
-// Guest (VM and container) lifecycle, cluster-wide views and pools of the mock world.
+// Guest (VM and container) lifecycle of the mock world: create, configure, clone, migrate,
+// delete, with their disks and pool memberships.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -24,28 +25,6 @@ struct GuestKind {
 constexpr GuestKind kQemu{"qemu", "VM", "qm"};
 constexpr GuestKind kLxc{"lxc", "CT", "vz"};
 const GuestKind& Kind(bool lxc) { return lxc ? kLxc : kQemu; }
-
-std::string GuestCollection(absl::string_view node, bool lxc) {
-  return absl::StrCat("/nodes/", node, "/", Kind(lxc).type);
-}
-
-std::int64_t IntOf(const json::object& o, absl::string_view key, std::int64_t fallback) {
-  const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
-  if (v == nullptr) return fallback;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
-  if (v->is_double()) return static_cast<std::int64_t>(v->get_double());
-  if (v->is_string()) {
-    // Property strings such as memory "current=4096" or "4096".
-    std::string s(v->get_string());
-    if (auto pos = s.find("current="); pos != std::string::npos) s = s.substr(pos + 8);
-    std::size_t end = 0;
-    while (end < s.size() && s[end] >= '0' && s[end] <= '9') ++end;
-    std::int64_t n = 0;
-    if (end > 0 && absl::SimpleAtoi(s.substr(0, end), &n)) return n;
-  }
-  return fallback;
-}
 
 // "local-lvm:vm-100-disk-0,size=32G" -> bytes.
 std::int64_t DiskSize(const json::object& props, std::initializer_list<const char*> keys) {
@@ -102,15 +81,6 @@ bool IsRuntimeKey(json::string_view key) {
 
 absl::Status GuestStateError(bool lxc, absl::string_view vmid, absl::string_view what) {
   return HttpError(500, absl::StrCat(Kind(lxc).label, " ", vmid, " ", what));
-}
-
-// Where a guest lives, from the cluster-wide index: {"qemu", "pve1"}.
-std::optional<std::pair<std::string, std::string>> LookupGuest(ReadTxn& txn, std::int64_t vmid) {
-  auto raw = txn.Get(VmidKey(vmid));
-  if (!raw) return std::nullopt;
-  const auto sep = raw->find(kSep);
-  if (sep == absl::string_view::npos) return std::nullopt;
-  return std::make_pair(std::string(raw->substr(0, sep)), std::string(raw->substr(sep + 1)));
 }
 
 absl::Status RemoveFromPools(WriteTxn& txn, std::int64_t vmid) {
@@ -251,6 +221,38 @@ absl::Status FreeDisks(WriteTxn& txn, const json::object& props, absl::string_vi
 
 }  // namespace
 
+std::string GuestCollection(absl::string_view node, bool lxc) {
+  return absl::StrCat("/nodes/", node, "/", lxc ? "lxc" : "qemu");
+}
+
+std::int64_t IntOf(const json::object& o, absl::string_view key, std::int64_t fallback) {
+  const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
+  if (v == nullptr) return fallback;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
+  if (v->is_double()) return static_cast<std::int64_t>(v->get_double());
+  if (v->is_bool()) return v->get_bool() ? 1 : 0;
+  if (v->is_string()) {
+    // Property strings such as memory "current=4096" or "4096".
+    std::string s(v->get_string());
+    if (auto pos = s.find("current="); pos != std::string::npos) s = s.substr(pos + 8);
+    std::size_t end = 0;
+    while (end < s.size() && s[end] >= '0' && s[end] <= '9') ++end;
+    std::int64_t n = 0;
+    if (end > 0 && absl::SimpleAtoi(s.substr(0, end), &n)) return n;
+  }
+  return fallback;
+}
+
+// Where a guest lives, from the cluster-wide index: {"qemu", "pve1"}.
+std::optional<std::pair<std::string, std::string>> LookupGuest(ReadTxn& txn, std::int64_t vmid) {
+  auto raw = txn.Get(VmidKey(vmid));
+  if (!raw) return std::nullopt;
+  const auto sep = raw->find(kSep);
+  if (sep == absl::string_view::npos) return std::nullopt;
+  return std::make_pair(std::string(raw->substr(0, sep)), std::string(raw->substr(sep + 1)));
+}
+
 std::string MockBackend::Impl::ConfigDigest(const json::object& props, bool lxc) const {
   const CollectionInfo* info = Collection(lxc ? "/nodes/{node}/lxc" : "/nodes/{node}/qemu");
   std::map<std::string, std::string> config;
@@ -263,7 +265,7 @@ std::string MockBackend::Impl::ConfigDigest(const json::object& props, bool lxc)
     const bool indexed_key = info != nullptr && base_len > 0 && base_len < key.size() &&
                              info->settable.count(key.substr(0, base_len)) != 0;
     if (info == nullptr || info->settable.count(key) != 0 || indexed_key) {
-      config[key] = ToText(kv.value());
+      config[key] = JsonText(kv.value());
     }
   }
   std::string text;
@@ -276,10 +278,10 @@ json::object MockBackend::Impl::GuestView(const json::object& props, absl::strin
   json::object view(props.storage());
   view.reserve(props.size() + 24);  // the derived keys below, without rehashing
   for (const auto& kv : props) view.emplace(kv.key(), kv.value());
-  const std::string status = props.contains("status") ? ToText(props.at("status")) : "stopped";
+  const std::string status = props.contains("status") ? JsonText(props.at("status")) : "stopped";
   const bool running = status == "running";
-  const std::uint64_t h = StableHash(
-      absl::StrCat(seed, "/", ToText(props.contains("vmid") ? props.at("vmid") : json::value(""))));
+  const std::uint64_t h = StableHash(absl::StrCat(
+      seed, "/", JsonText(props.contains("vmid") ? props.at("vmid") : json::value(""))));
   view["status"] = status;
   if (lxc && props.contains("hostname") && !props.contains("name"))
     view["name"] = props.at("hostname");
@@ -381,7 +383,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestDelete(CallContext& ctx, boo
   const std::string vmid = ctx.PathParam("vmid");
   return WithGuest(
       ctx, lxc, [&](WriteTxn& txn, json::object& props) -> absl::StatusOr<json::value> {
-        if (ToText(props["status"]) == "running") {
+        if (JsonText(props["status"]) == "running") {
           return GuestStateError(lxc, vmid, "is running - destroy failed");
         }
         const std::int64_t id = IntOf(props, "vmid", 0);
@@ -454,7 +456,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestStatus(CallContext& ctx, boo
   const std::string vmid = ctx.PathParam("vmid");
   return WithGuest(
       ctx, lxc, [&](WriteTxn& txn, json::object& props) -> absl::StatusOr<json::value> {
-        const bool running = props.contains("status") && ToText(props.at("status")) == "running";
+        const bool running = props.contains("status") && JsonText(props.at("status")) == "running";
         auto stop = [&] {
           props["status"] = "stopped";
           for (const char* k : {"started_ms", "pid", "qmpstatus"}) props.erase(k);
@@ -516,7 +518,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestClone(CallContext& ctx, bool
         if (auto name = ctx.Param(name_key)) {
           props[name_key] = *name;
         } else if (props.contains(name_key)) {
-          props[name_key] = absl::StrCat("Copy-of-", ToText(props[name_key]));
+          props[name_key] = absl::StrCat("Copy-of-", JsonText(props[name_key]));
         }
         if (auto description = ctx.Param("description")) props["description"] = *description;
         if (auto pool = ctx.Param("pool")) PVEGW_RETURN_IF_ERROR(AddToPool(txn, *pool, newid));
@@ -540,7 +542,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestMigrate(CallContext& ctx, bo
         if (!GetEntity(txn, "/nodes", target)) {
           return HttpError(500, absl::StrCat("no such cluster node '", target, "'"));
         }
-        const bool running = ToText(props["status"]) == "running";
+        const bool running = JsonText(props["status"]) == "running";
         if (running && !lxc && IntOf(ctx.params, "online", 0) == 0) {
           return HttpError(500, "can't migrate running VM without --online");
         }
@@ -556,366 +558,6 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestMigrate(CallContext& ctx, bo
             StartTask(txn, node, lxc ? "vzmigrate" : "qmigrate", vmid, ctx.now_ms, ctx.user));
         return json::value(upid);
       });
-}
-
-absl::StatusOr<json::value> MockBackend::Impl::ClusterResources(CallContext& ctx) {
-  const Descriptor* row = ctx.op->data != nullptr ? ctx.op->data->message_type() : nullptr;
-  if (row == nullptr) return json::value(json::array());
-  const NameSet fields = AllWireNames(row);
-  const std::string filter = ctx.Param("type").value_or("");
-  json::array rows;
-  auto emit = [&](const json::object& props) {
-    json::object out = ShapeObject(row, ToText(props.at("id")), Shape(&props, &fields));
-    // What pvestatd reports beyond the schema's keys.
-    for (const char* k :
-         {"cgroup-mode", "cpu",       "disk",   "mem",        "uptime",  "maxdisk",
-          "maxmem",      "maxcpu",    "shared", "plugintype", "content", "status",
-          "node",        "level",     "tags",   "template",   "pool",    "name",
-          "diskread",    "diskwrite", "netin",  "netout",     "lock",    "hastate"}) {
-      if (const json::value* v = props.if_contains(k); v != nullptr && !out.contains(k))
-        out[k] = *v;
-    }
-    rows.push_back(std::move(out));
-  };
-  PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
-    PVEGW_ASSIGN_OR_RETURN(auto nodes, ListEntities(txn, "/nodes"));
-    PVEGW_ASSIGN_OR_RETURN(auto pools, ListEntities(txn, "/pools"));
-    std::map<std::int64_t, std::string> pool_of;
-    for (const auto& [poolid, props] : pools) {
-      if (const json::value* vms = props.if_contains("vms"); vms != nullptr && vms->is_array()) {
-        for (const auto& v : vms->get_array()) {
-          if (v.is_int64()) pool_of[v.get_int64()] = poolid;
-        }
-      }
-    }
-    if (filter.empty() || filter == "node") {
-      for (const auto& [name, props] : nodes) {
-        json::object r = props;
-        r.erase("ip");
-        r["id"] = absl::StrCat("node/", name);
-        r["type"] = "node";
-        r["node"] = name;
-        const std::uint64_t h = StableHash(name);
-        r["cgroup-mode"] = 2;
-        r["cpu"] = static_cast<double>(h % 200) / 1000.0;
-        r["mem"] = IntOf(props, "maxmem", 0) / 100 * static_cast<std::int64_t>(20 + h % 50);
-        r["disk"] = IntOf(props, "maxdisk", 0) / 100 * static_cast<std::int64_t>(5 + h % 40);
-        r["uptime"] = static_cast<std::int64_t>(3 * 86400 + h % 86400);
-        emit(r);
-      }
-    }
-    if (filter.empty() || filter == "vm") {
-      const std::string prefix = absl::StrCat("V", std::string(1, kSep));
-      std::vector<std::pair<std::int64_t, std::pair<std::string, std::string>>> guests;
-      PVEGW_RETURN_IF_ERROR(txn.Scan(prefix, [&](absl::string_view key, absl::string_view value) {
-        std::int64_t vmid = 0;
-        const auto sep = value.find(kSep);
-        if (absl::SimpleAtoi(key.substr(prefix.size()), &vmid) && sep != absl::string_view::npos) {
-          guests.push_back(
-              {vmid, {std::string(value.substr(0, sep)), std::string(value.substr(sep + 1))}});
-        }
-        return true;
-      }));
-      std::sort(guests.begin(), guests.end());
-      for (const auto& [vmid, where] : guests) {
-        const bool lxc = where.first == "lxc";
-        const std::string collection = GuestCollection(where.second, lxc);
-        std::optional<json::object> props = GetEntity(txn, collection, absl::StrCat(vmid));
-        if (!props) continue;
-        json::object r = GuestView(*props, collection, lxc, ctx.now_ms);
-        r["id"] = absl::StrCat(where.first, "/", vmid);
-        r["type"] = where.first;
-        r["node"] = where.second;
-        r["vmid"] = vmid;
-        if (auto it = pool_of.find(vmid); it != pool_of.end()) r["pool"] = it->second;
-        if (auto ha =
-                GetEntity(txn, "/cluster/ha/resources", absl::StrCat(lxc ? "ct:" : "vm:", vmid))) {
-          r["hastate"] = ha->contains("state") ? ha->at("state") : json::value("started");
-        }
-        emit(r);
-      }
-    }
-    if (filter.empty() || filter == "storage") {
-      PVEGW_ASSIGN_OR_RETURN(auto storages, ListEntities(txn, "/storage"));
-      for (const auto& [node, node_props] : nodes) {
-        for (const auto& [sid, props] : storages) {
-          if (props.contains("nodes") &&
-              !absl::StrContains(absl::StrCat(",", ToText(props.at("nodes")), ","),
-                                 absl::StrCat(",", node, ","))) {
-            continue;
-          }
-          json::object r;
-          r["id"] = absl::StrCat("storage/", node, "/", sid);
-          r["type"] = "storage";
-          r["node"] = node;
-          r["storage"] = sid;
-          r["status"] = "available";
-          if (props.contains("type")) r["plugintype"] = props.at("type");
-          if (props.contains("content")) r["content"] = props.at("content");
-          r["shared"] = props.contains("shared") ? props.at("shared") : json::value(0);
-          const std::uint64_t h = StableHash(ToText(r["id"]));
-          r["maxdisk"] = static_cast<std::int64_t>(h % 8 + 1) << 40;
-          r["disk"] = static_cast<std::int64_t>(h % 400) << 30;
-          emit(r);
-        }
-      }
-    }
-    if (filter.empty() || filter == "pool") {
-      for (const auto& [poolid, props] : pools) {
-        json::object r;
-        r["id"] = absl::StrCat("/pool/", poolid);
-        r["type"] = "pool";
-        r["pool"] = poolid;
-        emit(r);
-      }
-    }
-    return absl::OkStatus();
-  }));
-  return json::value(std::move(rows));
-}
-
-absl::StatusOr<json::value> MockBackend::Impl::NextId(CallContext& ctx) {
-  std::optional<std::int64_t> wanted;
-  if (ctx.params.contains("vmid")) wanted = IntOf(ctx.params, "vmid", 0);
-  std::int64_t found = 0;
-  absl::Status taken;
-  PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) {
-    if (wanted) {
-      if (LookupGuest(txn, *wanted)) {
-        taken = ParamError("vmid", absl::StrCat("VM ", *wanted, " already exists"));
-      }
-      found = *wanted;
-      return absl::OkStatus();
-    }
-    for (found = 100; LookupGuest(txn, found); ++found) {
-    }
-    return absl::OkStatus();
-  }));
-  PVEGW_RETURN_IF_ERROR(taken);
-  return json::value(found);
-}
-
-absl::StatusOr<json::value> MockBackend::Impl::NodeStorage(CallContext& ctx) {
-  const Descriptor* row = ctx.op->data != nullptr ? ctx.op->data->message_type() : nullptr;
-  const std::string node = ctx.PathParam("node");
-  const std::string content_filter = ctx.Param("content").value_or("");
-  const std::string storage_filter = ctx.Param("storage").value_or("");
-  const CollectionInfo* info = Collection("/storage");
-  json::array rows;
-  PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
-    PVEGW_ASSIGN_OR_RETURN(auto storages, ListEntities(txn, "/storage"));
-    for (auto& [sid, props] : storages) {
-      if (!storage_filter.empty() && sid != storage_filter) continue;
-      const std::string content = props.contains("content") ? ToText(props.at("content")) : "";
-      if (!content_filter.empty()) {
-        bool any = false;
-        for (const std::string& c : SplitList(content_filter)) {
-          any =
-              any || absl::StrContains(absl::StrCat(",", content, ","), absl::StrCat(",", c, ","));
-        }
-        if (!any) continue;
-      }
-      if (props.contains("nodes") &&
-          !absl::StrContains(absl::StrCat(",", ToText(props.at("nodes")), ","),
-                             absl::StrCat(",", node, ","))) {
-        continue;
-      }
-      json::object view = props;
-      const std::uint64_t h = StableHash(absl::StrCat("storage/", node, "/", sid));
-      const std::int64_t total = static_cast<std::int64_t>(h % 8 + 1) << 40;
-      const std::int64_t used = static_cast<std::int64_t>(h % 400) << 30;
-      view["storage"] = sid;
-      view["active"] = 1;
-      view["enabled"] = props.contains("disable") && ToText(props.at("disable")) == "1" ? 0 : 1;
-      view["total"] = total;
-      view["used"] = used;
-      view["avail"] = total - used;
-      view["used_fraction"] = static_cast<double>(used) / static_cast<double>(total);
-      if (!view.contains("shared")) view["shared"] = 0;
-      if (row != nullptr) {
-        rows.push_back(ShapeObject(row, absl::StrCat("/nodes/", node, "/storage/", sid),
-                                   Shape(&view, info != nullptr ? &info->settable : nullptr)));
-      }
-    }
-    return absl::OkStatus();
-  }));
-  return json::value(std::move(rows));
-}
-
-namespace {
-
-// Members of a pool as Proxmox lists them.
-json::array PoolMembers(MockBackend::Impl& impl, ReadTxn& txn, const json::object& pool,
-                        std::int64_t now_ms) {
-  json::array members;
-  if (const json::value* vms = pool.if_contains("vms"); vms != nullptr && vms->is_array()) {
-    for (const auto& v : vms->get_array()) {
-      if (!v.is_int64()) continue;
-      auto where = LookupGuest(txn, v.get_int64());
-      if (!where) continue;
-      const bool lxc = where->first == "lxc";
-      const std::string collection = GuestCollection(where->second, lxc);
-      std::optional<json::object> props =
-          MockBackend::Impl::GetEntity(txn, collection, absl::StrCat(v.get_int64()));
-      if (!props) continue;
-      json::object view = impl.GuestView(*props, collection, lxc, now_ms);
-      json::object m;
-      m["id"] = absl::StrCat(where->first, "/", v.get_int64());
-      m["type"] = where->first;
-      m["vmid"] = v.get_int64();
-      m["node"] = where->second;
-      for (const char* k :
-           {"name", "status", "maxmem", "maxcpu", "maxdisk", "uptime", "template", "cpu", "mem",
-            "disk", "diskread", "diskwrite", "netin", "netout", "tags", "lock"}) {
-        if (view.contains(k)) m[k] = view[k];
-      }
-      m["pool"] = ToText(pool.contains("poolid") ? pool.at("poolid") : json::value(""));
-      members.push_back(std::move(m));
-    }
-  }
-  if (const json::value* st = pool.if_contains("storage"); st != nullptr && st->is_array()) {
-    for (const auto& s : st->get_array()) {
-      const std::string sid = ToText(s);
-      const std::optional<json::object> storage =
-          MockBackend::Impl::GetEntity(txn, "/storage", sid);
-      for (const std::string& node : impl.NodeNames(txn)) {
-        json::object m;
-        m["id"] = absl::StrCat("storage/", node, "/", sid);
-        m["type"] = "storage";
-        m["node"] = node;
-        m["storage"] = sid;
-        m["status"] = "available";
-        if (storage) {
-          if (storage->contains("type")) m["plugintype"] = storage->at("type");
-          if (storage->contains("content")) m["content"] = storage->at("content");
-          m["shared"] = storage->contains("shared") ? storage->at("shared") : json::value(0);
-        }
-        // The same numbers as /cluster/resources and the node's storage list.
-        const std::uint64_t h = StableHash(absl::StrCat("storage/", node, "/", sid));
-        m["maxdisk"] = static_cast<std::int64_t>(h % 8 + 1) << 40;
-        m["disk"] = static_cast<std::int64_t>(h % 400) << 30;
-        members.push_back(std::move(m));
-      }
-    }
-  }
-  return members;
-}
-
-std::string PoolIdOf(const CallContext& ctx) {
-  std::string id = ctx.PathParam("poolid");
-  if (id.empty()) id = ctx.Param("poolid").value_or("");
-  return id;
-}
-
-}  // namespace
-
-absl::StatusOr<json::value> MockBackend::Impl::PoolList(CallContext& ctx) {
-  const std::string only = ctx.Param("poolid").value_or("");
-  json::array rows;
-  PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
-    PVEGW_ASSIGN_OR_RETURN(auto pools, ListEntities(txn, "/pools"));
-    for (const auto& [poolid, props] : pools) {
-      if (!only.empty() && poolid != only) continue;
-      json::object row;
-      row["poolid"] = poolid;
-      if (props.contains("comment")) row["comment"] = props.at("comment");
-      if (!only.empty()) row["members"] = PoolMembers(*this, txn, props, ctx.now_ms);
-      rows.push_back(std::move(row));
-    }
-    if (!only.empty() && rows.empty()) {
-      return HttpError(500, absl::StrCat("pool '", only, "' does not exist"));
-    }
-    return absl::OkStatus();
-  }));
-  return json::value(std::move(rows));
-}
-
-absl::StatusOr<json::value> MockBackend::Impl::PoolGet(CallContext& ctx) {
-  const std::string poolid = PoolIdOf(ctx);
-  json::object out;
-  PVEGW_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> absl::Status {
-    std::optional<json::object> pool = GetEntity(txn, "/pools", poolid);
-    if (!pool) return HttpError(500, absl::StrCat("pool '", poolid, "' does not exist"));
-    if (pool->contains("comment")) out["comment"] = pool->at("comment");
-    out["members"] = PoolMembers(*this, txn, *pool, ctx.now_ms);
-    return absl::OkStatus();
-  }));
-  return json::value(std::move(out));
-}
-
-absl::StatusOr<json::value> MockBackend::Impl::PoolUpdate(CallContext& ctx) {
-  const std::string poolid = PoolIdOf(ctx);
-  PVEGW_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
-    std::optional<json::object> pool = GetEntity(txn, "/pools", poolid);
-    if (!pool) return HttpError(500, absl::StrCat("pool '", poolid, "' does not exist"));
-    const bool remove = IntOf(ctx.params, "delete", 0) != 0;
-    const bool allow_move = IntOf(ctx.params, "allow-move", 0) != 0;
-    if (auto comment = ctx.Param("comment")) (*pool)["comment"] = *comment;
-    json::array vms = (*pool)["vms"].is_array() ? (*pool)["vms"].get_array() : json::array();
-    for (const std::string& text : SplitList(ctx.Param("vms").value_or(""))) {
-      std::int64_t vmid = 0;
-      if (!absl::SimpleAtoi(text, &vmid))
-        return ParamError("vms", absl::StrCat("invalid VMID '", text, "'"));
-      auto it = std::find_if(vms.begin(), vms.end(), [&](const json::value& v) {
-        return v.is_int64() && v.get_int64() == vmid;
-      });
-      if (remove) {
-        if (it != vms.end()) vms.erase(it);
-        continue;
-      }
-      if (!LookupGuest(txn, vmid))
-        return HttpError(500, absl::StrCat("VM ", vmid, " does not exist"));
-      if (it != vms.end()) continue;
-      PVEGW_ASSIGN_OR_RETURN(auto pools, ListEntities(txn, "/pools"));
-      for (auto& [other_id, other] : pools) {
-        if (other_id == poolid || !other["vms"].is_array()) continue;
-        json::array& ovms = other["vms"].get_array();
-        auto oit = std::find_if(ovms.begin(), ovms.end(), [&](const json::value& v) {
-          return v.is_int64() && v.get_int64() == vmid;
-        });
-        if (oit == ovms.end()) continue;
-        if (!allow_move) {
-          return HttpError(500, absl::StrCat("VM ", vmid, " belongs to pool '", other_id, "'"));
-        }
-        ovms.erase(oit);
-        PVEGW_RETURN_IF_ERROR(PutEntity(txn, "/pools", other_id, other));
-      }
-      vms.push_back(vmid);
-    }
-    (*pool)["vms"] = std::move(vms);
-    json::array storage =
-        (*pool)["storage"].is_array() ? (*pool)["storage"].get_array() : json::array();
-    for (const std::string& sid : SplitList(ctx.Param("storage").value_or(""))) {
-      auto it = std::find_if(storage.begin(), storage.end(),
-                             [&](const json::value& v) { return ToText(v) == sid; });
-      if (remove) {
-        if (it != storage.end()) storage.erase(it);
-      } else if (it == storage.end()) {
-        if (!GetEntity(txn, "/storage", sid))
-          return HttpError(500, absl::StrCat("storage '", sid, "' does not exist"));
-        storage.push_back(json::value(sid));
-      }
-    }
-    (*pool)["storage"] = std::move(storage);
-    return PutEntity(txn, "/pools", poolid, *pool);
-  }));
-  return json::value(nullptr);
-}
-
-absl::StatusOr<json::value> MockBackend::Impl::PoolDelete(CallContext& ctx) {
-  const std::string poolid = PoolIdOf(ctx);
-  PVEGW_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
-    std::optional<json::object> pool = GetEntity(txn, "/pools", poolid);
-    if (!pool) return HttpError(500, absl::StrCat("pool '", poolid, "' does not exist"));
-    const bool has_vms = (*pool)["vms"].is_array() && !(*pool)["vms"].get_array().empty();
-    const bool has_storage =
-        (*pool)["storage"].is_array() && !(*pool)["storage"].get_array().empty();
-    if (has_vms || has_storage) {
-      return HttpError(500, absl::StrCat("delete pool failed: pool '", poolid, "' is not empty"));
-    }
-    return DeleteEntity(txn, "/pools", poolid);
-  }));
-  return json::value(nullptr);
 }
 
 }  // namespace pvegw::mockstate

@@ -77,6 +77,7 @@ class Store {
   absl::Status LoadFrom(const std::string& path);
 
   const std::string& path() const { return path_; }
+  const std::string& ns() const { return ns_; }
   std::size_t capacity_bytes() const { return capacity_bytes_; }
   // Bytes of the mapping in use (pages), for diagnostics.
   std::size_t UsedBytes();

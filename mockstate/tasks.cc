@@ -27,8 +27,8 @@ std::int64_t Int(const json::object& o, const char* key) {
 
 // The lines a task writes, in order; the last one only appears once it has finished.
 std::vector<std::string> TaskLines(const json::object& task) {
-  const std::string type = ToText(task.at("type"));
-  const std::string id = ToText(task.at("id"));
+  const std::string type = JsonText(task.at("type"));
+  const std::string id = JsonText(task.at("id"));
   const std::string what = id.empty() ? type : absl::StrCat(type, " ", id);
   return {absl::StrCat("starting ", what), absl::StrCat(what, ": in progress"),
           absl::StrCat(what, ": done"), "TASK OK"};
@@ -121,9 +121,9 @@ absl::StatusOr<json::value> MockBackend::Impl::TaskList(CallContext& ctx) {
       const bool running = view["status"] == json::value("running");
       if (source == "active" && !running) continue;
       if (source == "archive" && running) continue;
-      if (!vmid.empty() && ToText(view["id"]) != vmid) continue;
-      if (!typefilter.empty() && !absl::StrContains(ToText(view["type"]), typefilter)) continue;
-      if (!userfilter.empty() && !absl::StrContains(ToText(view["user"]), userfilter)) continue;
+      if (!vmid.empty() && JsonText(view["id"]) != vmid) continue;
+      if (!typefilter.empty() && !absl::StrContains(JsonText(view["type"]), typefilter)) continue;
+      if (!userfilter.empty() && !absl::StrContains(JsonText(view["user"]), userfilter)) continue;
       if (errors_only && view.contains("exitstatus") && view["exitstatus"] == json::value("OK"))
         continue;
       if (view.contains("exitstatus")) view["status"] = view["exitstatus"];  // list shows "OK"
@@ -147,7 +147,7 @@ absl::StatusOr<json::value> MockBackend::Impl::TaskList(CallContext& ctx) {
     if (row_fields.empty()) {
       rows.push_back(std::move(t));
     } else {
-      rows.push_back(ShapeObject(row, ToText(t["upid"]), Shape(&t, &row_fields)));
+      rows.push_back(ShapeObject(row, JsonText(t["upid"]), Shape(&t, &row_fields)));
     }
   }
   return json::value(std::move(rows));

@@ -279,7 +279,7 @@ json::value GenerateScalar(const FieldDescriptor* f, std::uint64_t h, const Shap
     case FieldDescriptor::CPPTYPE_BOOL: {
       const auto& rules = api::Rules(f);
       if (rules.has_default_value()) {
-        return json::value(api::ParseProxmoxBool(rules.default_value()).value_or(false) ? 1 : 0);
+        return json::value(ParseBool(rules.default_value()).value_or(false) ? 1 : 0);
       }
       return json::value(static_cast<int>(h % 2));
     }
@@ -459,8 +459,7 @@ json::value CoerceToField(const json::value& v, const FieldDescriptor* field) {
     case FieldDescriptor::CPPTYPE_BOOL: {
       if (v.is_bool()) return json::value(v.get_bool() ? 1 : 0);
       if (v.is_string()) {
-        if (auto b = api::ParseProxmoxBool(std::string(v.get_string())))
-          return json::value(*b ? 1 : 0);
+        if (auto b = ParseBool(std::string(v.get_string()))) return json::value(*b ? 1 : 0);
       }
       return v;
     }

@@ -399,7 +399,7 @@ absl::Status MockBackend::Impl::ApplyCustomData() {
             return bad(path, absl::StrCat("every row needs its '", info->child_key, "'"));
           }
           json::object props = row.get_object();
-          const std::string id = ToText(props[info->child_key]);
+          const std::string id = JsonText(props[info->child_key]);
           if (guests) {
             absl::Status st = AdoptGuest(txn, props, id, route->path_params.front().second,
                                          op.path == "/nodes/{node}/lxc");

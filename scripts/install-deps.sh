@@ -15,6 +15,7 @@ packages=(
   libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev liblmdb-dev
+  prometheus-cpp-dev libcivetweb-dev  # metrics: registry and the /metrics exposer
   golang-github-gogo-googleapis-dev
   python3  # configuring registers the Python tests
 )
@@ -23,6 +24,11 @@ if [ "${1:-}" != "--build" ]; then
     python3-grpcio python3-protobuf python3-proxmoxer python3-requests python3-yaml
     python3-prometheus-client  # the metrics tests parse /metrics with its text parser
     curl wrk
+    openssl  # tests make throw-away TLS certificates with its command line (Deploy.Kubelet, Loadgen)
+    # scripts/image-test.sh: the image built and run with Debian's podman. runc, not crun:
+    # crun 1.8 refuses hosts whose cgroups are in hybrid mode. It runs podman as root
+    # (debootstrap needs root), so no rootless helpers; netavark + iptables publish ports.
+    podman runc debootstrap netavark iptables
     clang-format clang-tidy
     # examples/go: built offline from Debian's Go libraries
     golang-go protoc-gen-go protoc-gen-go-grpc

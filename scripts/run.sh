@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Main command: installs what is missing, builds, and runs pve-gateway in mock mode.
-# Arguments are passed to pve-gateway (e.g. --listen=0.0.0.0:50051); see --help.
+# Arguments are passed to pve-gateway (e.g. --listen=0.0.0.0:50051 --insecure_listen on a
+# trusted network); see --help.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/schema-path.sh

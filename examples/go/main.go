@@ -8,7 +8,7 @@
 //
 // The Go packages are generated from the protos by protoc-gen-go and protoc-gen-go-grpc, with
 // the import paths given on protoc's command line (--go_opt=Mproxmox/ve/v1/nodes.proto=...),
-// so the .proto files need no go_package option; see README "Examples". Against a gateway in
+// so the .proto files need no go_package option; see docs/api.md "Client examples". Against a gateway in
 // mock mode:
 //
 //	scripts/run.sh &

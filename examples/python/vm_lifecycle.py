@@ -8,7 +8,7 @@ parameter is INVALID_ARGUMENT with a google.rpc.BadRequest detail), then deletes
 waits for that task with WaitTask.
 
 The stubs are generated from the protos by protoc and grpc_python_plugin (the build puts them
-in build/examples/python/gen; see README "Examples"). Run against a gateway in mock mode:
+in build/examples/python/gen; see docs/api.md "Client examples"). Run against a gateway in mock mode:
 
   scripts/run.sh &
   PYTHONPATH=build/examples/python/gen /usr/bin/python3 examples/python/vm_lifecycle.py

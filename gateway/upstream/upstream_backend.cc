@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <boost/json.hpp>
 #include <random>
 
 #include "absl/strings/ascii.h"
@@ -13,19 +12,18 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "api/api_index.h"
+#include "common/backoff.h"
 #include "common/metrics.h"
-#include "common/status_mapping.h"
+#include "common/request_id.h"
+#include "gateway/upstream/pending_call.h"
 
 namespace pvegw::gateway::upstream {
 namespace {
-
-namespace json = boost::json;
 
 // pveproxy refuses larger bodies (501 "for data too large") and drops requests whose header
 // lines exceed 8 KiB without answering; both are refused here with a clear message instead.
 constexpr std::size_t kMaxRequestBody = 512 * 1024;
 constexpr std::size_t kMaxRequestTarget = 7 * 1024;
-constexpr char kTicketPath[] = "/access/ticket";
 constexpr char kProbePath[] = "/version";
 
 bool IsWrite(const std::string& verb) { return verb != "GET"; }
@@ -36,23 +34,6 @@ bool RetryableStatus(int status) {
 
 bool HasLineBreak(absl::string_view v) {
   return v.find('\r') != absl::string_view::npos || v.find('\n') != absl::string_view::npos;
-}
-
-// A request id goes out as a header only when it is short and made of characters safe in
-// any header (the gRPC layer already restricts them; this keeps the client safe on its own).
-bool UsableRequestId(absl::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    const bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
-                    c == '.' || c == ':' || c == '/' || c == '+' || c == '=' || c == '@';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-std::string Str(const json::value* v) {
-  if (v == nullptr || !v->is_string()) return "";
-  return std::string(v->get_string());
 }
 
 }  // namespace
@@ -123,22 +104,6 @@ absl::StatusOr<std::vector<Endpoint>> ParseEndpoints(const std::string& urls) {
   if (out.empty()) return absl::InvalidArgumentError("PROXMOX_API_URL is empty (real mode)");
   return out;
 }
-
-// One gRPC call on its way to Proxmox.
-struct UpstreamBackend::PendingCall {
-  RestRequest rest;
-  std::function<void(RestResponse)> done;
-  Clock::time_point deadline;
-  HttpRequest http;                // target and body; auth headers set by ApplyIdentity
-  bool configured_ticket = false;  // uses the shared ticket (re-login on 401)
-  bool anonymous_probe = false;    // health probe without credentials: a 401 is expected
-  std::uint64_t ticket_generation = 0;
-  bool relogged = false;
-  int retries = 0;
-  std::vector<bool> tried;               // endpoints already tried since the last answer
-  std::size_t last_endpoint = SIZE_MAX;  // the node asked last (RestResponse::upstream)
-  std::mt19937_64 rng{std::random_device{}()};
-};
 
 UpstreamBackend::UpstreamBackend(UpstreamOptions options) : options_(std::move(options)) {}
 
@@ -260,23 +225,22 @@ absl::Status UpstreamBackend::CheckCredentials(const std::optional<RestCredentia
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> UpstreamBackend::Identity(
+absl::StatusOr<CallIdentity> UpstreamBackend::Identity(
     const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const {
   absl::StatusOr<std::optional<RestCredentials>> credentials = CredentialsFromMetadata(metadata);
   if (!credentials.ok()) return credentials.status();
   if (absl::Status st = CheckCredentials(*credentials); !st.ok()) return st;
-  return IdentityOf(*credentials);
+  return CallIdentity(*std::move(credentials));
 }
 
-void UpstreamBackend::CallAs(const std::string& identity, RestRequest request,
-                             std::function<void(RestResponse)> done) {
-  request.credentials = CredentialsOfIdentity(identity);
+void UpstreamBackend::CallAs(const CallIdentity& identity, RestRequest request, RestCallback done) {
+  request.credentials = identity.credentials();
   Call(std::move(request), std::move(done));
 }
 
-void UpstreamBackend::Call(RestRequest request, std::function<void(RestResponse)> done) {
+void UpstreamBackend::Call(RestRequest request, RestCallback done) {
   counters_.calls.fetch_add(1, std::memory_order_relaxed);
-  auto fail = [&](absl::Status st) { done(RestResponseFromTransportError(st)); };
+  auto fail = [&](absl::Status st) { done(std::move(st)); };
   if (absl::Status st = CheckCredentials(request.credentials); !st.ok()) return fail(st);
   auto call = std::make_shared<PendingCall>();
   call->deadline = std::min(request.deadline, Clock::now() + options_.timeout);
@@ -306,7 +270,7 @@ void UpstreamBackend::Call(RestRequest request, std::function<void(RestResponse)
   call->rest = std::move(request);
   if (call->configured_ticket) {
     WithTicket([this, call](absl::Status st) {
-      if (!st.ok()) return Complete(call, RestResponseFromTransportError(st));
+      if (!st.ok()) return Complete(call, st);
       Attempt(call);
     });
     return;
@@ -346,16 +310,14 @@ void UpstreamBackend::ApplyIdentity(PendingCall& call) {
 
 void UpstreamBackend::Attempt(std::shared_ptr<PendingCall> call) {
   if (call->rest.cancellation && call->rest.cancellation->cancelled()) {
-    return Complete(
-        call, RestResponseFromTransportError(absl::CancelledError("call cancelled by the client")));
+    return Complete(call, absl::CancelledError("call cancelled by the client"));
   }
   if (stopping_ || client_->stopping()) {
-    return Complete(
-        call, RestResponseFromTransportError(absl::UnavailableError("gateway is shutting down")));
+    return Complete(call, absl::UnavailableError("gateway is shutting down"));
   }
   if (Clock::now() >= call->deadline) {
-    return Complete(call, RestResponseFromTransportError(absl::DeadlineExceededError(
-                              "deadline exceeded before Proxmox could be asked")));
+    return Complete(call,
+                    absl::DeadlineExceededError("deadline exceeded before Proxmox could be asked"));
   }
   ApplyIdentity(*call);
   const std::size_t endpoint = PickEndpoint(*call);
@@ -428,17 +390,17 @@ void UpstreamBackend::OnExchange(std::shared_ptr<PendingCall> call, std::size_t 
       return;
     }
   }
-  Complete(call, RestResponseFromTransportError(e.status));
+  Complete(call, e.status);
 }
 
 // Full-jitter exponential backoff (a uniform wait up to base * 2^n, capped), only while the
 // wait still ends before the deadline. True if a retry is scheduled.
 bool UpstreamBackend::RetryLater(const std::shared_ptr<PendingCall>& call) {
   if (call->retries >= options_.retries || stopping_) return false;
-  const auto ceiling = std::min<std::chrono::milliseconds::rep>(
-      options_.retry_backoff_cap.count(), options_.retry_backoff.count() << call->retries);
-  std::uniform_int_distribution<std::int64_t> dist(0, std::max<std::int64_t>(ceiling, 0) * 1000);
-  const auto wait = std::chrono::microseconds(dist(call->rng));
+  const auto ceiling =
+      ExponentialDelay(options_.retry_backoff, options_.retry_backoff_cap, call->retries);
+  const auto wait = std::chrono::duration_cast<std::chrono::microseconds>(
+      FullJitter(ceiling, std::uniform_real_distribution<double>(0.0, 1.0)(call->rng)));
   if (Clock::now() + wait >= call->deadline) return false;
   ++call->retries;
   counters_.retries.fetch_add(1, std::memory_order_relaxed);
@@ -446,13 +408,13 @@ bool UpstreamBackend::RetryLater(const std::shared_ptr<PendingCall>& call) {
   return true;
 }
 
-void UpstreamBackend::Complete(const std::shared_ptr<PendingCall>& call, RestResponse response) {
+void UpstreamBackend::Complete(const std::shared_ptr<PendingCall>& call, RestResult result) {
   auto done = std::move(call->done);
   call->done = nullptr;
-  if (call->last_endpoint < endpoint_urls_.size()) {
-    response.upstream = endpoint_urls_[call->last_endpoint];
+  if (result.ok() && call->last_endpoint < endpoint_urls_.size()) {
+    result->upstream = endpoint_urls_[call->last_endpoint];
   }
-  if (done) done(std::move(response));
+  if (done) done(std::move(result));
 }
 
 std::size_t UpstreamBackend::PickEndpoint(PendingCall& call) {
@@ -489,179 +451,13 @@ void UpstreamBackend::MarkDown(std::size_t endpoint, const absl::Status& why) {
   if (stopping_) return;
   std::lock_guard<std::mutex> lock(mu_);
   EndpointState& s = endpoint_states_[endpoint];
-  const int shift = std::min(s.failures, 16);
-  ++s.failures;
   const auto rest =
-      std::min(options_.endpoint_backoff_cap, options_.endpoint_backoff * (1 << shift));
+      ExponentialDelay(options_.endpoint_backoff, options_.endpoint_backoff_cap, s.failures);
+  ++s.failures;
   s.down_until = Clock::now() + rest;
   spdlog::warn("upstream {} unavailable ({}); trying other nodes, back to it in {} ms",
                client_->endpoints()[endpoint].Url(), std::string(why.message()), rest.count());
   if (preferred_ == endpoint) preferred_ = (endpoint + 1) % endpoint_states_.size();
-}
-
-// --- ticket auth -----------------------------------------------------------------------
-
-void UpstreamBackend::WithTicket(std::function<void(absl::Status)> then) {
-  bool start = false;
-  bool queued = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (ticket_.empty()) {
-      queued = true;
-      login_waiters_.push_back(std::move(then));
-      start = !logging_in_;
-      logging_in_ = true;
-    }
-  }
-  if (start) StartLogin(false);
-  if (!queued) then(absl::OkStatus());
-}
-
-void UpstreamBackend::Relogin(std::uint64_t generation, std::function<void(absl::Status)> then) {
-  bool start = false;
-  bool queued = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    // Someone logged in since this call took its ticket: use the new one.
-    if (ticket_generation_ == generation || ticket_.empty()) {
-      ticket_.clear();
-      queued = true;
-      login_waiters_.push_back(std::move(then));
-      start = !logging_in_;
-      logging_in_ = true;
-    }
-  }
-  if (start) StartLogin(false);
-  if (!queued) then(absl::OkStatus());
-}
-
-// POST /access/ticket with the password (or, to renew, the current ticket as password).
-void UpstreamBackend::StartLogin(bool renewal) {
-  RestParams params{{"username", options_.username}};
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!renewal) logging_in_ = true;
-    if (renewal) {
-      if (ticket_.empty()) return;
-      params.emplace_back("password", ticket_);
-    } else if (!pending_tfa_.empty()) {
-      params.emplace_back("tfa-challenge", pending_tfa_);
-      params.emplace_back("password", absl::StrCat("totp:", options_.otp));
-    } else {
-      params.emplace_back("password", options_.password);
-    }
-  }
-  auto call = std::make_shared<PendingCall>();
-  call->tried.assign(client_->endpoints().size(), false);
-  HttpRequest req;
-  req.method = "POST";
-  req.target = absl::StrCat(client_->endpoints()[0].base_path, kTicketPath);
-  req.content_type = "application/x-www-form-urlencoded";
-  req.body = FormEncode(params);
-  const std::size_t endpoint = PickEndpoint(*call);
-  client_->Send(
-      endpoint, std::move(req), Clock::now() + options_.timeout, nullptr,
-      [this, renewal, endpoint](Exchange e) { OnLogin(renewal, endpoint, std::move(e), 0); });
-}
-
-void UpstreamBackend::OnLogin(bool renewal, std::size_t endpoint, Exchange e, int /*attempt*/) {
-  CountExchange(endpoint, e);
-  absl::Status result;
-  std::string ticket, csrf;
-  bool need_tfa = false;
-  if (!e.status.ok()) {
-    if (e.before_request) MarkDown(endpoint, e.status);
-    result = absl::UnavailableError(
-        absl::StrCat("ticket login to Proxmox failed: ", e.status.message()));
-  } else if (e.response.status != 200) {
-    MarkUp(endpoint);
-    const std::string reason =
-        e.response.reason.empty() ? absl::StrCat("HTTP ", e.response.status) : e.response.reason;
-    result = absl::UnauthenticatedError(
-        absl::StrCat("Proxmox refused the ticket login: ", reason,
-                     " (check PROXMOX_API_USERNAME / PROXMOX_API_PASSWORD / PROXMOX_API_OTP)"));
-  } else {
-    MarkUp(endpoint);
-    json::error_code ec;
-    json::value v = json::parse(e.response.body, ec);
-    const json::object* data = nullptr;
-    if (!ec && v.is_object()) {
-      if (const json::value* d = v.get_object().if_contains("data"); d && d->is_object())
-        data = &d->get_object();
-    }
-    if (data == nullptr) {
-      result = absl::UnavailableError("the ticket login answer is not Proxmox's JSON");
-    } else {
-      ticket = Str(data->if_contains("ticket"));
-      csrf = Str(data->if_contains("CSRFPreventionToken"));
-      if (const json::value* tfa = data->if_contains("NeedTFA");
-          tfa != nullptr && !tfa->is_null() && !(tfa->is_int64() && tfa->get_int64() == 0)) {
-        need_tfa = true;
-      }
-      if (ticket.empty()) result = absl::UnavailableError("the ticket login answer has no ticket");
-    }
-  }
-  if (result.ok() && need_tfa) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (options_.otp.empty() || !pending_tfa_.empty()) {
-      pending_tfa_.clear();
-      result = absl::UnauthenticatedError(
-          "Proxmox wants a second factor for this user: set PROXMOX_API_OTP or use an API token");
-    } else {
-      pending_tfa_ = ticket;
-      lock.unlock();
-      return StartLogin(false);
-    }
-  }
-  std::vector<std::function<void(absl::Status)>> waiters;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    pending_tfa_.clear();
-    if (result.ok()) {
-      ticket_ = std::move(ticket);
-      csrf_ = std::move(csrf);
-      ++ticket_generation_;
-    }
-    if (!renewal) {
-      logging_in_ = false;
-      waiters.swap(login_waiters_);
-    }
-  }
-  if (result.ok()) {
-    (renewal ? counters_.renewals : counters_.logins).fetch_add(1, std::memory_order_relaxed);
-    ScheduleRenewal();
-  } else if (renewal) {
-    // The ticket could not be renewed (expired, key rotated, node down): a fresh password
-    // login replaces it; calls keep using the old one meanwhile.
-    spdlog::warn("ticket renewal failed ({}); logging in again", std::string(result.message()));
-    bool start = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!logging_in_) start = logging_in_ = true;
-    }
-    if (start) StartLogin(false);
-  } else {
-    spdlog::warn("{}", std::string(result.message()));
-  }
-  for (auto& w : waiters) w(result);
-}
-
-void UpstreamBackend::ScheduleRenewal() {
-  if (stopping_) return;
-  std::uint64_t generation;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    generation = ticket_generation_;
-  }
-  client_->RunAfter(options_.ticket_renew, [this, generation] {
-    if (stopping_) return;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      // A newer login already scheduled its own renewal.
-      if (generation != ticket_generation_ || logging_in_) return;
-    }
-    StartLogin(true);
-  });
 }
 
 // --- health ----------------------------------------------------------------------------
@@ -707,10 +503,10 @@ void UpstreamBackend::Probe() {
   probe.path = kProbePath;
   probe.deadline = Clock::now() + std::min(options_.timeout, options_.health_interval);
   const bool anonymous = auth_kind() == "none";
-  auto finish = [this, anonymous, reschedule](RestResponse r) {
+  auto finish = [this, anonymous, reschedule](RestResult r) {
     // With per-call credentials only there is no identity to probe with: any HTTP answer
     // (401 included) proves the host answers.
-    const bool answered = r.status == 200 || (anonymous && r.status == 401);
+    const bool answered = r.ok() && (r->status == 200 || (anonymous && r->status == 401));
     if (!answered) last_answer_ns_ = 0;
     SetHealthy(answered);
     reschedule();
@@ -728,115 +524,6 @@ void UpstreamBackend::Probe() {
     return Attempt(call);
   }
   this->Call(std::move(probe), finish);
-}
-
-void UpstreamBackend::AddInfo(proxmox::gateway::v1::GetInfoResponse& info) const {
-  auto* up = info.mutable_upstream();
-  up->set_auth(auth_kind());
-  up->set_tls(tls_mode());
-  up->set_client_credentials(options_.client_credentials);
-  up->set_healthy(healthy_);
-  up->set_timeout_seconds(std::chrono::duration<double>(options_.timeout).count());
-  up->set_max_retries(options_.retries);
-  up->set_calls(counters_.calls);
-  up->set_retries(counters_.retries);
-  up->set_failovers(counters_.failovers);
-  up->set_logins(counters_.logins);
-  up->set_renewals(counters_.renewals);
-  const auto now = Clock::now();
-  for (std::size_t i = 0; i < client_->endpoints().size(); ++i) {
-    auto* e = up->add_endpoints();
-    e->set_url(client_->endpoints()[i].Url());
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      e->set_healthy(endpoint_states_[i].down_until <= now);
-    }
-    const PoolStats s = client_->Stats(i);
-    e->set_open_connections(s.open);
-    e->set_idle_connections(s.idle);
-    e->set_queued_calls(s.queued);
-    e->set_max_connections(options_.max_connections);
-    e->set_connects(s.connects);
-    e->set_requests(s.requests);
-    e->set_reused(s.reused);
-    e->set_stale_dropped(s.stale_dropped);
-    e->set_rejected(s.rejected);
-  }
-}
-
-void UpstreamBackend::RegisterMetrics(metrics::Registry& registry) {
-  using metrics::Sample;
-  using metrics::Type;
-  // Pool statistics per endpoint, read at scrape time.
-  auto per_endpoint = [this](auto value) {
-    return [this, value](std::vector<Sample>& out) {
-      for (std::size_t i = 0; i < endpoint_urls_.size(); ++i) {
-        out.push_back({{endpoint_urls_[i]}, static_cast<double>(value(client_->Stats(i)))});
-      }
-    };
-  };
-  registry.AddCallback("pve_gateway_upstream_open_connections",
-                       "Connections to a Proxmox node: connecting, busy or idle.", Type::kGauge,
-                       {"endpoint"}, per_endpoint([](const PoolStats& s) { return s.open; }));
-  registry.AddCallback("pve_gateway_upstream_idle_connections",
-                       "Kept-alive connections to a Proxmox node waiting for a call.", Type::kGauge,
-                       {"endpoint"}, per_endpoint([](const PoolStats& s) { return s.idle; }));
-  registry.AddCallback("pve_gateway_upstream_queued_calls",
-                       "Calls waiting for a free connection to a Proxmox node.", Type::kGauge,
-                       {"endpoint"}, per_endpoint([](const PoolStats& s) { return s.queued; }));
-  registry.AddCallback("pve_gateway_upstream_requests_total",
-                       "HTTPS requests written to a Proxmox node (retries and logins included).",
-                       Type::kCounter, {"endpoint"},
-                       per_endpoint([](const PoolStats& s) { return s.requests; }));
-  registry.AddCallback("pve_gateway_upstream_connects_total",
-                       "TLS connections established to a Proxmox node.", Type::kCounter,
-                       {"endpoint"}, per_endpoint([](const PoolStats& s) { return s.connects; }));
-  registry.AddCallback("pve_gateway_upstream_errors_total",
-                       "Requests to a Proxmox node that failed, by kind: connect, tls, timeout, "
-                       "connection_lost, protocol, too_large, queue_full (no answer), http_4xx, "
-                       "http_5xx (answered with that status).",
-                       Type::kCounter, {"endpoint", "kind"}, [this](std::vector<Sample>& out) {
-                         for (std::size_t i = 0; i < endpoint_urls_.size(); ++i) {
-                           for (int kind = 0; kind < kUpstreamErrorKinds; ++kind) {
-                             const auto e = static_cast<ExchangeError>(kind);
-                             if (e == ExchangeError::kNone || e == ExchangeError::kCancelled ||
-                                 e == ExchangeError::kShutdown) {
-                               continue;
-                             }
-                             out.push_back({{endpoint_urls_[i], UpstreamErrorName(kind)},
-                                            static_cast<double>(counters_.Errors(i, kind))});
-                           }
-                         }
-                       });
-  auto counter = [this](std::atomic<std::uint64_t> UpstreamCounters::*field) {
-    return [this, field](std::vector<Sample>& out) {
-      out.push_back({{}, static_cast<double>((counters_.*field).load())});
-    };
-  };
-  registry.AddCallback("pve_gateway_upstream_calls_total",
-                       "Calls handed to the real-mode backend (each may make several requests).",
-                       Type::kCounter, {}, counter(&UpstreamCounters::calls));
-  registry.AddCallback("pve_gateway_upstream_retries_total",
-                       "GET requests sent again after a connection failure or a 502/503/504/595/"
-                       "596 answer.",
-                       Type::kCounter, {}, counter(&UpstreamCounters::retries));
-  registry.AddCallback("pve_gateway_upstream_failovers_total",
-                       "Requests moved to another Proxmox node because one could not be reached.",
-                       Type::kCounter, {}, counter(&UpstreamCounters::failovers));
-  registry.AddCallback("pve_gateway_upstream_ticket_logins_total",
-                       "Successful ticket logins with the configured user (ticket auth).",
-                       Type::kCounter, {}, counter(&UpstreamCounters::logins));
-  registry.AddCallback("pve_gateway_upstream_ticket_renewals_total",
-                       "Successful background ticket renewals (ticket auth).", Type::kCounter, {},
-                       counter(&UpstreamCounters::renewals));
-  registry.AddCallback("pve_gateway_upstream_relogins_total",
-                       "Logins started because Proxmox answered 401 to the shared ticket.",
-                       Type::kCounter, {}, counter(&UpstreamCounters::relogins));
-  registry.AddCallback("pve_gateway_upstream_up",
-                       "1 while the upstream answers (health service proxmox.gateway.v1.Upstream).",
-                       Type::kGauge, {}, [this](std::vector<Sample>& out) {
-                         out.push_back({{}, healthy_ ? 1.0 : 0.0});
-                       });
 }
 
 }  // namespace pvegw::gateway::upstream

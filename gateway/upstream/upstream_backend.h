@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "gateway/backend.h"
-#include "gateway/call_credentials.h"
+#include "gateway/backend/backend.h"
+#include "gateway/backend/call_credentials.h"
 #include "gateway/upstream/https_client.h"
 
 namespace pvegw::gateway::upstream {
@@ -89,15 +89,14 @@ class UpstreamBackend : public Backend {
   static absl::StatusOr<std::unique_ptr<UpstreamBackend>> Create(UpstreamOptions options);
   ~UpstreamBackend() override;
 
-  void Call(RestRequest request, std::function<void(RestResponse)> done) override;
-  // The caller's per-call credentials (gateway/call_credentials.h) under the
+  void Call(RestRequest request, RestCallback done) override;
+  // The caller's per-call credentials (gateway/backend/call_credentials.h) under the
   // --client_credentials policy: malformed or missing-but-required ones UNAUTHENTICATED,
-  // any under `deny` PERMISSION_DENIED. "" is the configured identity.
-  absl::StatusOr<std::string> Identity(
+  // any under `deny` PERMISSION_DENIED.
+  absl::StatusOr<CallIdentity> Identity(
       const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const override;
   // Call() with request.credentials taken from `identity`.
-  void CallAs(const std::string& identity, RestRequest request,
-              std::function<void(RestResponse)> done) override;
+  void CallAs(const CallIdentity& identity, RestRequest request, RestCallback done) override;
   std::string mode() const override { return "real"; }
   void SetHealthListener(std::function<void(bool serving)> listener) override;
   void AddInfo(proxmox::gateway::v1::GetInfoResponse& info) const override;
@@ -122,9 +121,9 @@ class UpstreamBackend : public Backend {
   void Attempt(std::shared_ptr<PendingCall> call);
   void OnExchange(std::shared_ptr<PendingCall> call, std::size_t endpoint, Exchange e);
   bool RetryLater(const std::shared_ptr<PendingCall>& call);
-  void Complete(const std::shared_ptr<PendingCall>& call, RestResponse response);
-  // Counts an exchange's error (transport failure or HTTP status >= 400), if any.
-  // Counts a failed exchange by kind; `expect_401`: a 401 answer is not a failure.
+  void Complete(const std::shared_ptr<PendingCall>& call, RestResult result);
+  // Counts an exchange's error by kind, if it is one: a transport failure, or an HTTP status
+  // of 400 and above (`expect_401`: a 401 answer is expected, not a failure).
   void CountExchange(std::size_t endpoint, const Exchange& e, bool expect_401 = false);
   void ApplyIdentity(PendingCall& call);
   absl::Status CheckCredentials(const std::optional<RestCredentials>& credentials) const;

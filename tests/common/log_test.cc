@@ -1,7 +1,5 @@
 #include "common/log.h"
 
-#include <grpc/support/log.h>
-
 #include <boost/json.hpp>
 #include <string>
 #include <vector>
@@ -64,21 +62,6 @@ TEST(LogTest, JsonIsOneObjectPerLineWithFields) {
   EXPECT_EQ(lines[1].at("count").as_int64(), 3);
   EXPECT_EQ(lines[2].at("message"), "plain spdlog message");
   EXPECT_EQ(lines[2].size(), 4u) << "time, level, logger, message";
-  ASSERT_TRUE(Configure("log-test", "info", "text").ok());
-}
-
-TEST(LogTest, GrpcCoreMessagesJoinTheLog) {
-  ASSERT_TRUE(Configure("log-test", "info", "json").ok());
-  gpr_log_verbosity_init();  // grpc_init() does this in a server; before it gpr_log is mute
-  ::testing::internal::CaptureStderr();
-  gpr_log(__FILE__, __LINE__, GPR_LOG_SEVERITY_ERROR, "core says %d", 42);
-  const std::string out = ::testing::internal::GetCapturedStderr();
-  const auto lines = JsonLines(out);
-  ASSERT_EQ(lines.size(), 1u) << out;
-  EXPECT_EQ(lines[0].at("level"), "error");
-  EXPECT_EQ(lines[0].at("message"), "core says 42");
-  EXPECT_EQ(lines[0].at("source"), "grpc");
-  EXPECT_THAT(std::string(lines[0].at("file").as_string()), HasSubstr("log_test.cc:"));
   ASSERT_TRUE(Configure("log-test", "info", "text").ok());
 }
 

@@ -85,6 +85,21 @@ class RenderedOverlays(unittest.TestCase):
             with self.subTest(overlay=overlay):
                 self.assertClean(rendered(overlay))
 
+    def test_only_mock_mode_listens_without_tls_and_says_so(self):
+        for overlay in ("base", "mock"):
+            settings = manifest_checker.Checker(rendered(overlay)).settings(
+                gateway(rendered(overlay)))
+            self.assertEqual(settings["PVE_GATEWAY_INSECURE_LISTEN"], "true", overlay)
+            self.assertEqual(settings["PROXMOX_API_MODE"], "mock", overlay)
+        docs = rendered("standalone")
+        settings = manifest_checker.Checker(docs).settings(gateway(docs))
+        self.assertNotIn("PVE_GATEWAY_INSECURE_LISTEN", settings)
+        self.assertTrue(settings["PVE_GATEWAY_TLS_CERT"])
+        self.assertTrue(settings["PVE_GATEWAY_AUTH_TOKENS_FILE"])
+        mounts = {m["mountPath"] for m in gateway(docs)["volumeMounts"]}
+        for key in ("PVE_GATEWAY_TLS_CERT", "PVE_GATEWAY_TLS_KEY", "PVE_GATEWAY_AUTH_TOKENS_FILE"):
+            self.assertIn(os.path.dirname(settings[key]), mounts, key)
+
     def test_standalone_is_real_mode_replicated_and_autoscaled_on_cpu(self):
         docs = rendered("standalone")
         checker = manifest_checker.Checker(docs)
@@ -290,6 +305,28 @@ class CheckerRejects(unittest.TestCase):
         docs = rendered("standalone")
         find(docs, "Service")[0]["spec"]["ports"].pop()
         self.assertRejected(docs, "no Service exposes its metrics port")
+
+    def test_listener_security_matches_what_the_gateway_accepts(self):
+        # What pve-gateway refuses at start-up (plaintext, no tokens, not told it is trusted).
+        docs = rendered("mock")
+        find(docs, "ConfigMap")[0]["data"].pop("PVE_GATEWAY_INSECURE_LISTEN")
+        self.assertRejected(docs, "pve-gateway refuses to start")
+        # Explicitly insecure, but the NetworkPolicy admits anyone to the gRPC port.
+        docs = rendered("base")
+        find(docs, "NetworkPolicy")[0]["spec"]["ingress"][0].pop("from")
+        self.assertRejected(docs, "admits anyone to it")
+        # Real mode is never plaintext and anonymous off loopback, even when told to be.
+        docs = rendered("standalone")
+        data = find(docs, "ConfigMap")[0]["data"]
+        for key in ("PVE_GATEWAY_TLS_CERT", "PVE_GATEWAY_TLS_KEY", "PVE_GATEWAY_AUTH_TOKENS_FILE"):
+            data.pop(key)
+        data["PVE_GATEWAY_INSECURE_LISTEN"] = "true"
+        self.assertRejected(docs, "real mode on 0.0.0.0:50051 without TLS or bearer tokens")
+        # With TLS on the API port, the kubelet's plaintext gRPC probes cannot use it.
+        docs = rendered("standalone")
+        for c in find(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"]:
+            c["livenessProbe"]["grpc"]["port"] = 50051
+        self.assertRejected(docs, "livenessProbe probes port 50051")
 
 
 if __name__ == "__main__":

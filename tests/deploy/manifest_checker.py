@@ -30,6 +30,9 @@ GATEWAY_FLAGS = {
     "mode": "PROXMOX_API_MODE",
     "metrics_listen": "PVE_GATEWAY_METRICS_LISTEN",
     "health_listen": "PVE_GATEWAY_HEALTH_LISTEN",
+    "tls_cert": "PVE_GATEWAY_TLS_CERT",
+    "auth_tokens_file": "PVE_GATEWAY_AUTH_TOKENS_FILE",
+    "insecure_listen": "PVE_GATEWAY_INSECURE_LISTEN",
 }
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
@@ -104,6 +107,7 @@ class Checker:
         self.configmaps = {d["metadata"]["name"]: d.get("data") or {}
                            for d in docs if d.get("kind") == "ConfigMap"}
         self.exposed = []  # workloads whose gateway serves gRPC on the pod IP
+        self.plaintext_open = []  # of those, the ones without TLS or bearer tokens
         self.service_accounts = {d["metadata"]["name"]: d for d in docs
                                  if d.get("kind") == "ServiceAccount"}
 
@@ -124,9 +128,9 @@ class Checker:
             elif env.get("valueFrom"):
                 values[env["name"]] = "<from " + ",".join(env["valueFrom"]) + ">"
         for arg in (container.get("command") or [])[1:] + (container.get("args") or []):
-            m = re.fullmatch(r"--?([a-z_]+)=(.*)", str(arg))
+            m = re.fullmatch(r"--?([a-z_]+)(?:=(.*))?", str(arg))
             if m and m.group(1) in GATEWAY_FLAGS:
-                values[GATEWAY_FLAGS[m.group(1)]] = m.group(2)
+                values[GATEWAY_FLAGS[m.group(1)]] = "true" if m.group(2) is None else m.group(2)
         return values
 
     def check(self):
@@ -167,6 +171,14 @@ class Checker:
         for port in ("grpc", "metrics"):
             if port not in targets:
                 self.error(name, f"no Service exposes its {port} port")
+        if obj in self.plaintext_open:
+            # Neither TLS nor tokens: the NetworkPolicy is all that keeps others off the port.
+            for np in selecting("NetworkPolicy", lambda s: s.get("podSelector")):
+                for rule in (np.get("spec") or {}).get("ingress") or []:
+                    if "grpc" in [str(p.get("port")) for p in rule.get("ports") or []] and \
+                            not rule.get("from"):
+                        self.error(name, f"serves gRPC without TLS or bearer tokens, and "
+                                   f"NetworkPolicy/{np['metadata']['name']} admits anyone to it")
 
     def check_workload(self, obj):
         name = f"{obj['kind']}/{obj['metadata']['name']}"
@@ -286,11 +298,25 @@ class Checker:
         health = s.get("PVE_GATEWAY_HEALTH_LISTEN")
         metrics = s.get("PVE_GATEWAY_METRICS_LISTEN")
         listen_host, _, listen_port = listen.rpartition(":")
-        if listen_host not in LOOPBACK_HOSTS and obj not in self.exposed:
+        tls = bool(s.get("PVE_GATEWAY_TLS_CERT"))
+        tokens = bool(s.get("PVE_GATEWAY_AUTH_TOKENS_FILE"))
+        insecure = s.get("PVE_GATEWAY_INSECURE_LISTEN", "").lower() in ("true", "1", "yes")
+        off_loopback = listen_host not in LOOPBACK_HOSTS and not listen_host.startswith("127.")
+        if off_loopback and obj not in self.exposed:
             self.exposed.append(obj)
-        # The kubelet probes the pod IP: the port that answers gRPC health there.
+        if off_loopback and not (tls or tokens):
+            # pve-gateway refuses this at start-up (exit 2) unless told the network is trusted.
+            if not insecure:
+                self.error(where, f"listens on {listen} without TLS or bearer tokens and without "
+                           "PVE_GATEWAY_INSECURE_LISTEN: pve-gateway refuses to start")
+            elif mode == "real":
+                self.error(where, f"real mode on {listen} without TLS or bearer tokens: anyone "
+                           "who reaches the pod drives the Proxmox API")
+            if obj not in self.plaintext_open:
+                self.plaintext_open.append(obj)
+        # The kubelet probes the pod IP in plaintext: the port that answers gRPC health there.
         probe_ports = set()
-        if listen_host not in LOOPBACK_HOSTS:
+        if off_loopback and not tls:
             probe_ports.add(listen_port)
         if health:
             h_host, _, h_port = health.rpartition(":")

@@ -15,7 +15,7 @@ using ::testing::HasSubstr;
 class CannedBackend : public gateway::Backend {
  public:
   explicit CannedBackend(std::string body) : body_(std::move(body)) {}
-  void Call(RestRequest, std::function<void(RestResponse)> done) override {
+  void Call(RestRequest, gateway::RestCallback done) override {
     RestResponse r;
     r.body = body_;
     done(std::move(r));
@@ -44,7 +44,7 @@ TEST(DecodingE2eTest, OddValueIsServedInAdditionalProperties) {
 }
 
 TEST(DecodingE2eTest, StrictDecodingFailsTheCallNamingTheField) {
-  gateway::GatewayOptions options;
+  TestGatewayOptions options;
   options.strict_decoding = true;
   GatewayFixture gw(options, std::make_unique<CannedBackend>(kCephMon));
   ASSERT_TRUE(gw.ok()) << gw.start_error();

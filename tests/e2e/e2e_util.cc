@@ -47,12 +47,32 @@ std::unique_ptr<google::protobuf::Message> ClientApi::New(
   return std::unique_ptr<google::protobuf::Message>(factory_.GetPrototype(d)->New());
 }
 
-GatewayFixture::GatewayFixture(gateway::GatewayOptions options,
+absl::StatusOr<std::unique_ptr<gateway::GatewayServer>> StartGateway(
+    const TestGatewayOptions& options) {
+  if (options.mode != "mock" && options.mode != "real") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("mode '", options.mode, "' is not one of: mock, real"));
+  }
+  return gateway::GatewayServer::Start(
+      options,
+      [options](std::shared_ptr<const api::ApiIndex> api)
+          -> absl::StatusOr<std::unique_ptr<gateway::Backend>> {
+        if (options.mode == "mock") {
+          return gateway::MockModeBackend::Create(std::move(api), options.mock);
+        }
+        auto real = gateway::upstream::UpstreamBackend::Create(options.upstream);
+        if (!real.ok()) return real.status();
+        return std::unique_ptr<gateway::Backend>(*std::move(real));
+      });
+}
+
+GatewayFixture::GatewayFixture(TestGatewayOptions options,
                                std::unique_ptr<gateway::Backend> backend) {
   options.listen = "127.0.0.1:0";
   options.mock.store.dir = dir_.path();
   options.mock.store.ns = "e2e";
-  auto server = gateway::GatewayServer::Start(options, std::move(backend));
+  auto server = backend != nullptr ? gateway::GatewayServer::Start(options, std::move(backend))
+                                   : StartGateway(options);
   if (!server.ok()) {
     error_ = std::string(server.status().message());
     return;

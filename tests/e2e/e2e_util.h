@@ -11,6 +11,8 @@
 #include <string>
 
 #include "gateway/gateway_server.h"
+#include "gateway/mock_mode_backend.h"
+#include "gateway/upstream/upstream_backend.h"
 
 namespace pvegw::e2e {
 
@@ -42,10 +44,22 @@ struct CallResult {
   std::string json;  // response as JSON (Proxmox spellings), when OK
 };
 
+// A gateway as pve-gateway's main() wires it: mock mode (a private mock world) or real
+// mode, with the server's own options beside.
+struct TestGatewayOptions : gateway::GatewayOptions {
+  std::string mode = "mock";
+  gateway::MockOptions mock;
+  gateway::upstream::UpstreamOptions upstream;
+};
+
+// GatewayServer::Start with the backend `options.mode` names (mock or real).
+absl::StatusOr<std::unique_ptr<gateway::GatewayServer>> StartGateway(
+    const TestGatewayOptions& options);
+
 class GatewayFixture {
  public:
   // `backend` replaces the one options.mode would create (e.g. canned Proxmox answers).
-  explicit GatewayFixture(gateway::GatewayOptions options = {},
+  explicit GatewayFixture(TestGatewayOptions options = {},
                           std::unique_ptr<gateway::Backend> backend = nullptr);
   ~GatewayFixture();
   bool ok() const { return server_ != nullptr; }

@@ -18,8 +18,8 @@ namespace {
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
 
-gateway::GatewayOptions WithHealthPort() {
-  gateway::GatewayOptions options;
+TestGatewayOptions WithHealthPort() {
+  TestGatewayOptions options;
   options.health_listen = "127.0.0.1:0";
   return options;
 }
@@ -88,7 +88,7 @@ TEST_F(HealthListenTest, ServiceStatusAndShutdownReachBothPorts) {
 }
 
 TEST(HealthListenStartTest, UnusableAddressIsAStartError) {
-  gateway::GatewayOptions options;
+  TestGatewayOptions options;
   options.health_listen = "not-an-address";
   GatewayFixture gw(options);
   ASSERT_FALSE(gw.ok());

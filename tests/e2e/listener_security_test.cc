@@ -67,8 +67,8 @@ grpc::Status WatchTask(std::shared_ptr<grpc::Channel> channel, const std::string
   return reader->Finish();
 }
 
-gateway::GatewayOptions Options(const ScratchDir& dir, const std::string& listen) {
-  gateway::GatewayOptions o;
+TestGatewayOptions Options(const ScratchDir& dir, const std::string& listen) {
+  TestGatewayOptions o;
   o.listen = listen;
   o.mock.store.dir = dir.path();
   o.mock.store.ns = "listener";
@@ -78,18 +78,17 @@ gateway::GatewayOptions Options(const ScratchDir& dir, const std::string& listen
 TEST(ListenerSecurityTest, NonLoopbackNeedsTlsOrTokensOrExplicitInsecure) {
   ScratchDir dir;
   for (const char* listen : {"0.0.0.0:0", "[::]:0"}) {
-    auto r = gateway::GatewayServer::Start(Options(dir, listen));
+    auto r = StartGateway(Options(dir, listen));
     ASSERT_FALSE(r.ok()) << listen;
     EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_THAT(r.status().message(), HasSubstr("--insecure_listen"));
   }
-  gateway::GatewayOptions real = Options(dir, "0.0.0.0:0");
+  TestGatewayOptions real = Options(dir, "0.0.0.0:0");
   real.mode = "real";  // refused before any upstream setting is even looked at
-  EXPECT_EQ(gateway::GatewayServer::Start(real).status().code(),
-            absl::StatusCode::kFailedPrecondition);
-  gateway::GatewayOptions o = Options(dir, "0.0.0.0:0");
+  EXPECT_EQ(StartGateway(real).status().code(), absl::StatusCode::kFailedPrecondition);
+  TestGatewayOptions o = Options(dir, "0.0.0.0:0");
   o.security.insecure_listen = true;
-  auto r = gateway::GatewayServer::Start(o);
+  auto r = StartGateway(o);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(gateway::IsLoopbackListen("127.0.0.1:1"));
   EXPECT_TRUE(gateway::IsLoopbackListen("[::1]:1"));
@@ -99,9 +98,9 @@ TEST(ListenerSecurityTest, NonLoopbackNeedsTlsOrTokensOrExplicitInsecure) {
 
 TEST(ListenerSecurityTest, BearerTokensAdmitOnlyKnownTokens) {
   ScratchDir dir;
-  gateway::GatewayOptions o = Options(dir, "0.0.0.0:0");
+  TestGatewayOptions o = Options(dir, "0.0.0.0:0");
   o.security.auth_tokens_file = Write(dir, "tokens", "# callers\nalpha-token-1\n\nbeta-token-2\n");
-  auto r = gateway::GatewayServer::Start(o);
+  auto r = StartGateway(o);
   ASSERT_TRUE(r.ok()) << r.status();
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*r)->port()),
                                      grpc::InsecureChannelCredentials());
@@ -120,7 +119,7 @@ TEST(ListenerSecurityTest, BearerTokensAdmitOnlyKnownTokens) {
   EXPECT_TRUE(health->Check(&ctx, {}, &resp).ok());
 
   o.security.auth_tokens_file = Write(dir, "empty", "# nothing\n");
-  EXPECT_THAT(gateway::GatewayServer::Start(o).status().message(), HasSubstr("holds no token"));
+  EXPECT_THAT(StartGateway(o).status().message(), HasSubstr("holds no token"));
 }
 
 TEST(ListenerSecurityTest, TlsAndClientCertificates) {
@@ -129,11 +128,11 @@ TEST(ListenerSecurityTest, TlsAndClientCertificates) {
   TestCert server = ca.Issue("DNS:localhost,IP:127.0.0.1");
   TestCert client = ca.Issue("DNS:client");
   TestCert rogue = stranger.Issue("DNS:client");
-  gateway::GatewayOptions o = Options(dir, "0.0.0.0:0");
+  TestGatewayOptions o = Options(dir, "0.0.0.0:0");
   o.security.tls_cert = Write(dir, "server.pem", server.cert_pem);
   o.security.tls_key = Write(dir, "server.key", server.key_pem);
   o.security.tls_client_ca = Write(dir, "clients.pem", ca.cert_pem());
-  auto r = gateway::GatewayServer::Start(o);
+  auto r = StartGateway(o);
   ASSERT_TRUE(r.ok()) << r.status();
   // An IP literal: no DNS resolver involved (c-ares keeps a few bytes per lookup).
   const std::string target = absl::StrCat("127.0.0.1:", (*r)->port());
@@ -153,9 +152,9 @@ TEST(ListenerSecurityTest, TlsAndClientCertificates) {
             grpc::StatusCode::UNAVAILABLE);
 
   // Server TLS alone (no client certificates) is enough for a non-loopback address.
-  gateway::GatewayOptions tls_only = o;
+  TestGatewayOptions tls_only = o;
   tls_only.security.tls_client_ca.clear();
-  auto r2 = gateway::GatewayServer::Start(tls_only);
+  auto r2 = StartGateway(tls_only);
   ASSERT_TRUE(r2.ok()) << r2.status();
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = ca.cert_pem();
@@ -163,12 +162,12 @@ TEST(ListenerSecurityTest, TlsAndClientCertificates) {
                                           grpc::SslCredentials(ssl)))
                   .ok());
 
-  gateway::GatewayOptions half = o;
+  TestGatewayOptions half = o;
   half.security.tls_key.clear();
-  EXPECT_THAT(gateway::GatewayServer::Start(half).status().message(), HasSubstr("go together"));
+  EXPECT_THAT(StartGateway(half).status().message(), HasSubstr("go together"));
   half = o;
   half.security.tls_cert = Write(dir, "junk.pem", "not a certificate");
-  EXPECT_THAT(gateway::GatewayServer::Start(half).status().message(), HasSubstr("not PEM"));
+  EXPECT_THAT(StartGateway(half).status().message(), HasSubstr("not PEM"));
 }
 
 }  // namespace

@@ -120,7 +120,8 @@ class MockModeMetrics(unittest.TestCase):
         get_version = "/proxmox.ve.v1.Version/GetVersion"
         qemu = "/proxmox.ve.v1.Nodes/GetNodesNodeQemu"
         content_type, before, _ = scrape(self.port)
-        self.assertEqual(content_type, "text/plain; version=0.0.4; charset=utf-8")
+        # prometheus-cpp's exposer names no version: text/plain is the text format 0.0.4.
+        self.assertEqual(content_type, "text/plain; charset=utf-8")
         self.version.GetVersion(self.version_pb.GetVersionRequest(), timeout=10)
         self.version.GetVersion(self.version_pb.GetVersionRequest(), timeout=10)
         with self.assertRaises(self.grpc.RpcError) as err:
@@ -271,8 +272,18 @@ class MockModeMetrics(unittest.TestCase):
         with self.assertRaises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(req, timeout=10)
         self.assertEqual(err.exception.code, 405)
-        self.assertTrue(raw_http(self.port, b"\x00\xff garbage\r\n\r\n").startswith(b"HTTP/1.1 400 "))
-        self.assertTrue(raw_http(self.port, b"GET /" + b"a" * 20000).startswith(b"HTTP/1.1 431 "))
+        # civetweb answers HTTP/1.0 when it could not read the request's version, and a
+        # request header over 8 KiB as malformed (400). It closes without reading what the
+        # client still sends, so that answer may arrive or be lost to a reset.
+        bad_request = re.compile(rb"^HTTP/1\.[01] 400 ")
+        self.assertRegex(raw_http(self.port, b"\x00\xff garbage\r\n\r\n"), bad_request)
+        for oversized in (b"GET /" + b"a" * 20000,
+                          b"GET /metrics HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n"):
+            try:
+                answer = raw_http(self.port, oversized)
+            except OSError:  # reset (ECONNRESET, or ENOTCONN at shutdown)
+                answer = None
+            self.assertTrue(answer is None or bad_request.match(answer), answer)
         raw_http(self.port, os.urandom(5000))
         self.assertEqual(raw_http(self.port, b""), b"")
         self.assertIsNone(self.gw.proc.poll())

@@ -30,7 +30,7 @@ class OtherProductTest : public ::testing::Test {
     google::protobuf::FileDescriptorSet set;
     ASSERT_TRUE(set.ParseFromString(buffer.str())) << PVEGW_MINI_PBS_DESCRIPTORS;
     for (const auto& f : set.file()) ASSERT_NE(pool_.BuildFile(f), nullptr) << f.name();
-    gateway::GatewayOptions options;
+    TestGatewayOptions options;
     options.descriptors_path = PVEGW_MINI_PBS_DESCRIPTORS;
     gw_ = std::make_unique<GatewayFixture>(options);
     ASSERT_TRUE(gw_->ok()) << gw_->start_error();

@@ -19,10 +19,10 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
-#include "mockstate/rest_frontend.h"
-#include "mockstate/rest_server.h"
-#include "mockstate/tls_cert.h"
 #include "proxmox/gateway/v1/tasks.grpc.pb.h"
+#include "pvemock/rest_frontend.h"
+#include "pvemock/rest_server.h"
+#include "pvemock/tls_cert.h"
 #include "tests/e2e/e2e_util.h"
 
 namespace pvegw::e2e {
@@ -52,7 +52,7 @@ bool WaitFor(Pred pred, std::chrono::milliseconds timeout = std::chrono::millise
 class PveMock {
  public:
   explicit PveMock(const std::vector<std::string>& faults = {}, std::int64_t task_ms = kTaskMs) {
-    gateway::GatewayOptions world_options;
+    TestGatewayOptions world_options;
     world_options.mock.task_duration_ms = task_ms;
     world_ = std::make_unique<GatewayFixture>(world_options);
     if (!world_->ok()) {
@@ -60,30 +60,30 @@ class PveMock {
       return;
     }
     mock_ = &dynamic_cast<gateway::MockModeBackend&>(world_->server().backend()).mock();
-    mockstate::FrontendOptions frontend_options;
+    pvemock::FrontendOptions frontend_options;
     for (const std::string& text : faults) {
-      auto rule = mockstate::ParseFaultRule(text);
+      auto rule = pvemock::ParseFaultRule(text);
       if (!rule.ok()) {
         error_ = std::string(rule.status().message());
         return;
       }
       frontend_options.faults.push_back(*std::move(rule));
     }
-    frontend_ = std::make_unique<mockstate::RestFrontend>(*mock_, std::move(frontend_options));
-    auto identity = mockstate::MakeSelfSignedIdentity("pve-mock", {"localhost"}, {"127.0.0.1"});
+    frontend_ = std::make_unique<pvemock::RestFrontend>(*mock_, std::move(frontend_options));
+    auto identity = pvemock::MakeSelfSignedIdentity("pve-mock", {"localhost"}, {"127.0.0.1"});
     if (!identity.ok()) {
       error_ = std::string(identity.status().message());
       return;
     }
     fingerprint_ = identity->fingerprint;
-    mockstate::RestServerOptions server_options;
+    pvemock::RestServerOptions server_options;
     server_options.listen = "127.0.0.1:0";
     server_options.identity = *std::move(identity);
-    server_options.access_log = [this](const mockstate::AccessLogEntry& e) {
+    server_options.access_log = [this](const pvemock::AccessLogEntry& e) {
       std::lock_guard<std::mutex> lock(mu_);
       log_.push_back(e);
     };
-    auto server = mockstate::RestServer::Start(*frontend_, server_options);
+    auto server = pvemock::RestServer::Start(*frontend_, server_options);
     if (!server.ok()) {
       error_ = std::string(server.status().message());
       return;
@@ -117,8 +117,8 @@ class PveMock {
 
   // A real-mode gateway pinned to this pve-mock, with the "gateway" token and a fast task
   // schedule (50 ms doubling to 200 ms).
-  gateway::GatewayOptions Gateway() const {
-    gateway::GatewayOptions o;
+  TestGatewayOptions Gateway() const {
+    TestGatewayOptions o;
     o.mode = "real";
     o.upstream.url = absl::StrCat("https://127.0.0.1:", server_->port());
     o.upstream.fingerprint = fingerprint_;
@@ -148,12 +148,12 @@ class PveMock {
   std::string error_;
   std::unique_ptr<GatewayFixture> world_;
   mockstate::MockBackend* mock_ = nullptr;
-  std::unique_ptr<mockstate::RestFrontend> frontend_;
-  std::unique_ptr<mockstate::RestServer> server_;
+  std::unique_ptr<pvemock::RestFrontend> frontend_;
+  std::unique_ptr<pvemock::RestServer> server_;
   std::string fingerprint_;
   std::string gateway_token_;
   mutable std::mutex mu_;
-  std::vector<mockstate::AccessLogEntry> log_;
+  std::vector<pvemock::AccessLogEntry> log_;
 };
 
 struct Watched {
@@ -221,10 +221,10 @@ class RealModeTasksTest : public ::testing::Test {
  protected:
   // Starts pve-mock with `faults` and a real-mode gateway in front of it.
   void Start(const std::vector<std::string>& faults = {}, std::int64_t task_ms = kTaskMs,
-             std::function<void(gateway::GatewayOptions&)> tune = nullptr) {
+             std::function<void(TestGatewayOptions&)> tune = nullptr) {
     pve_ = std::make_unique<PveMock>(faults, task_ms);
     ASSERT_TRUE(pve_->ok()) << pve_->error();
-    gateway::GatewayOptions o = pve_->Gateway();
+    TestGatewayOptions o = pve_->Gateway();
     if (tune) tune(o);
     gw_ = std::make_unique<GatewayFixture>(o);
     ASSERT_TRUE(gw_->ok()) << gw_->start_error();
@@ -432,7 +432,7 @@ TEST_F(RealModeTasksTest, BadCallerCredentialsEndTheWatch) {
 }
 
 TEST_F(RealModeTasksTest, ClientCredentialsDenyAndRequireApplyToWatchers) {
-  Start({}, kTaskMs, [](gateway::GatewayOptions& o) { o.upstream.client_credentials = "deny"; });
+  Start({}, kTaskMs, [](TestGatewayOptions& o) { o.upstream.client_credentials = "deny"; });
   const std::string upid = CreateVm(407);
   const std::string alice = pve_->NewToken("alice");
   const Watched denied = Watch(Request(upid), std::chrono::milliseconds(30000), alice);
@@ -440,7 +440,7 @@ TEST_F(RealModeTasksTest, ClientCredentialsDenyAndRequireApplyToWatchers) {
   EXPECT_THAT(denied.status.error_message(), HasSubstr("--client_credentials=deny"));
   EXPECT_TRUE(Watch(Request(upid)).status.ok());
 
-  gateway::GatewayOptions o = pve_->Gateway();
+  TestGatewayOptions o = pve_->Gateway();
   o.upstream.client_credentials = "require";
   o.upstream.token_id.clear();
   o.upstream.token_secret.clear();

@@ -65,7 +65,7 @@ RestParams DecodeForm(absl::string_view form) {
 class FakePve {
  public:
   FakePve() : cert_(TestCa::SelfSigned("IP:127.0.0.1")) {
-    gateway::GatewayOptions options;
+    TestGatewayOptions options;
     world_ = std::make_unique<GatewayFixture>(options);
     auto* mock = dynamic_cast<gateway::MockModeBackend*>(&world_->server().backend());
     server_ = std::make_unique<TestHttpsServer>(
@@ -120,8 +120,8 @@ class FakePve {
   std::unique_ptr<TestHttpsServer> server_;
 };
 
-gateway::GatewayOptions RealOptions(const FakePve& pve) {
-  gateway::GatewayOptions o;
+TestGatewayOptions RealOptions(const FakePve& pve) {
+  TestGatewayOptions o;
   o.mode = "real";
   o.upstream = pve.Upstream();
   return o;
@@ -214,7 +214,7 @@ TEST(RealModeTest, PerCallTokenFromMetadataAndBadOne) {
 
 TEST(RealModeTest, DenyRefusesMetadataCredentials) {
   FakePve pve;
-  gateway::GatewayOptions o = RealOptions(pve);
+  TestGatewayOptions o = RealOptions(pve);
   o.upstream.client_credentials = "deny";
   GatewayFixture real(o);
   ASSERT_TRUE(real.ok()) << real.start_error();
@@ -329,7 +329,7 @@ TEST(RealModeTest, MockModeReportsTheUpstreamServing) {
 }
 
 TEST(RealModeTest, BadUpstreamConfigurationIsAClearStartError) {
-  gateway::GatewayOptions o;
+  TestGatewayOptions o;
   o.mode = "real";
   o.upstream.url = "http://pve1:8006";
   o.upstream.token_id = kTokenId;

@@ -26,8 +26,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::int64_t kTaskMs = 1500;
 
-gateway::GatewayOptions FastTasks() {
-  gateway::GatewayOptions o;
+TestGatewayOptions FastTasks() {
+  TestGatewayOptions o;
   o.mock.task_duration_ms = kTaskMs;
   o.tasks.poll_initial = std::chrono::milliseconds(50);
   o.tasks.poll_max = std::chrono::milliseconds(200);

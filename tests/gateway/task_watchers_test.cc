@@ -1,3 +1,5 @@
+// TaskWatchers against a fake Backend: schedules, shared pollers, log paging, slow readers,
+// failures and shutdown (one file: the fake Backend and sinks serve every case).
 #include "gateway/task_watchers.h"
 
 #include <algorithm>
@@ -113,7 +115,7 @@ class FakeTaskBackend : public Backend {
     });
   }
 
-  void Call(RestRequest request, std::function<void(RestResponse)> done) override {
+  void Call(RestRequest request, RestCallback done) override {
     RestResponse response = Answer(request);
     if (!async_) {
       done(std::move(response));
@@ -200,7 +202,7 @@ class FakeTaskBackend : public Backend {
   int fail_next_ = 0;
   int status_calls_ = 0;
   std::function<void(int, Task&)> hook_;
-  std::deque<std::pair<std::function<void(RestResponse)>, RestResponse>> queue_;
+  std::deque<std::pair<RestCallback, RestResponse>> queue_;
   bool quit_ = false;
   std::thread worker_;
 };
@@ -237,7 +239,7 @@ class RecordingSink : public TaskEventSink {
     in_flight_ = true;
     if (auto_ack_) Ack();
   }
-  void End(const TaskEvent* last, const grpc::Status& status) override {
+  void End(const TaskEvent* last, const absl::Status& status) override {
     std::lock_guard<std::recursive_mutex> lock(mu_);
     EXPECT_FALSE(in_flight_) << "ended while a write was in flight";
     EXPECT_FALSE(ended_) << "ended twice";
@@ -254,7 +256,7 @@ class RecordingSink : public TaskEventSink {
     std::lock_guard<std::recursive_mutex> lock(mu_);
     return in_flight_;
   }
-  grpc::Status status() const {
+  absl::Status status() const {
     std::lock_guard<std::recursive_mutex> lock(mu_);
     return status_;
   }
@@ -282,7 +284,7 @@ class RecordingSink : public TaskEventSink {
   TaskWatchers::Handle handle_;
   bool in_flight_ = false;
   bool ended_ = false;
-  grpc::Status status_;
+  absl::Status status_;
   std::vector<TaskEvent> events_;
   std::optional<TaskEvent> last_;
 };
@@ -306,27 +308,6 @@ TaskWatchersOptions Fast(int initial_ms = 20, int max_ms = 160) {
   o.poll_initial = milliseconds(initial_ms);
   o.poll_max = milliseconds(max_ms);
   return o;
-}
-
-TEST(BackoffScheduleTest, DoublesUpToTheCapAndStartsOver) {
-  BackoffSchedule s(kDefaultTaskPollInitial, kDefaultTaskPollMax);
-  std::vector<std::int64_t> seen;
-  for (int i = 0; i < 8; ++i) seen.push_back(s.Next().count());
-  EXPECT_THAT(seen, testing::ElementsAre(1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000));
-  s.Reset();
-  EXPECT_EQ(s.Next().count(), 1000);
-  s.Tighten(milliseconds(500), milliseconds(4000));
-  EXPECT_EQ(s.Next().count(), 2000);
-  EXPECT_EQ(s.Next().count(), 4000);
-  EXPECT_EQ(s.Next().count(), 4000);
-}
-
-TEST(BackoffScheduleTest, JitterStaysWithinItsBounds) {
-  const milliseconds base(1000);
-  EXPECT_EQ(Jittered(base, 0.1, 0.0), milliseconds(900));
-  EXPECT_EQ(Jittered(base, 0.1, 0.5), milliseconds(1000));
-  EXPECT_LE(Jittered(base, 0.1, 0.999999), milliseconds(1100));
-  EXPECT_EQ(Jittered(base, 0.0, 0.7), milliseconds(1000));
 }
 
 TEST(TaskWatchersTest, PollsFollowTheScheduleWithinJitter) {
@@ -467,7 +448,7 @@ TEST(TaskWatchersTest, ThousandWatchersOfOneTaskShareOnePoller) {
   }));
   const double elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   for (const auto& s : sinks) {
-    EXPECT_TRUE(s->status().ok()) << s->status().error_message();
+    EXPECT_TRUE(s->status().ok()) << std::string(s->status().message());
     EXPECT_EQ(s->Lines(), Range(1, 4));
     const auto events = s->events();
     ASSERT_FALSE(events.empty());
@@ -512,7 +493,7 @@ TEST(TaskWatchersTest, HundredTasksHundredPollersAndCancellingStopsPolling) {
     return watchers.stats().pollers == 0 &&
            std::all_of(sinks.begin(), sinks.end(), [](const auto& s) { return s->ended(); });
   }));
-  for (const auto& s : sinks) EXPECT_EQ(s->status().error_code(), grpc::StatusCode::CANCELLED);
+  for (const auto& s : sinks) EXPECT_EQ(s->status().code(), absl::StatusCode::kCancelled);
   // No poller left, so no call after a few maximum intervals either.
   const std::size_t calls = backend.call_count();
   std::this_thread::sleep_for(milliseconds(400));
@@ -561,7 +542,7 @@ TEST(TaskWatchersTest, WaitKeepsTheLastLinesOfTheLog) {
   spec.unary = true;
   sink.Start(spec);
   ASSERT_TRUE(WaitFor([&] { return sink.ended(); }));
-  ASSERT_TRUE(sink.status().ok()) << sink.status().error_message();
+  ASSERT_TRUE(sink.status().ok()) << std::string(sink.status().message());
   EXPECT_TRUE(sink.events().empty());
   ASSERT_TRUE(sink.last().has_value());
   const TaskEvent last = *sink.last();
@@ -602,7 +583,7 @@ TEST(TaskWatchersTest, ALogThatSkipsLinesIsNotAskedInALoop) {
   spec.deadline = Clock::now() + milliseconds(400);
   sink.Start(spec);
   ASSERT_TRUE(WaitFor([&] { return sink.ended(); }));
-  EXPECT_EQ(sink.status().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(sink.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_TRUE(sink.Lines().empty());  // never a line out of order
   // On the schedule (20, 40, 80, 80... ms), not back to back.
   EXPECT_LT(backend.call_count(), 30u);
@@ -618,7 +599,7 @@ TEST(TaskWatchersTest, DeadlineSendsTheLastStatusThenDeadlineExceeded) {
   spec.deadline = Clock::now() + milliseconds(300);
   sink.Start(spec);
   ASSERT_TRUE(WaitFor([&] { return sink.ended(); }));
-  EXPECT_EQ(sink.status().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(sink.status().code(), absl::StatusCode::kDeadlineExceeded);
   const auto events = sink.events();
   ASSERT_EQ(events.size(), 2u);  // the first at once, the last known status at the deadline
   EXPECT_EQ(events.back().status(), "running");
@@ -633,8 +614,8 @@ TEST(TaskWatchersTest, UnknownTaskIsNotFoundWithProxmoxText) {
   RecordingSink sink(watchers);
   sink.Start(Spec(Upid(8)));
   ASSERT_TRUE(WaitFor([&] { return sink.ended(); }));
-  EXPECT_EQ(sink.status().error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(sink.status().error_message(), "no such task");
+  EXPECT_EQ(sink.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(std::string(sink.status().message()), "no such task");
   EXPECT_TRUE(sink.events().empty());
 }
 
@@ -649,7 +630,7 @@ TEST(TaskWatchersTest, TransientFailuresAreRetriedWithinTheSchedule) {
   RecordingSink sink(watchers);
   sink.Start(Spec(upid));
   ASSERT_TRUE(WaitFor([&] { return sink.ended(); }));
-  EXPECT_TRUE(sink.status().ok()) << sink.status().error_message();
+  EXPECT_TRUE(sink.status().ok()) << std::string(sink.status().message());
   EXPECT_EQ(sink.Lines(), Range(1, 3));
   EXPECT_EQ(backend.StatusCalls(upid), 3u);
 }
@@ -665,8 +646,8 @@ TEST(TaskWatchersTest, PersistentFailureIsUnavailable) {
   RecordingSink sink(watchers);
   sink.Start(Spec(upid));
   ASSERT_TRUE(WaitFor([&] { return sink.ended(); }));
-  EXPECT_EQ(sink.status().error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_THAT(sink.status().error_message(), testing::HasSubstr("Service Unavailable"));
+  EXPECT_EQ(sink.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(sink.status().message()), testing::HasSubstr("Service Unavailable"));
   EXPECT_EQ(backend.StatusCalls(upid), 3u);
 }
 
@@ -706,13 +687,13 @@ TEST(TaskWatchersTest, CloseEndsEveryWatchAndRefusesNewOnes) {
   RecordingSink a(watchers);
   a.Start(Spec(upid));
   ASSERT_TRUE(WaitFor([&] { return !a.events().empty(); }));
-  watchers.Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
+  watchers.Close(absl::Status(absl::StatusCode::kUnavailable, "shutting down"));
   ASSERT_TRUE(WaitFor([&] { return a.ended(); }));
-  EXPECT_EQ(a.status().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kUnavailable);
   RecordingSink b(watchers);
   b.Start(Spec(upid));
   ASSERT_TRUE(WaitFor([&] { return b.ended(); }));
-  EXPECT_EQ(b.status().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(watchers.stats().pollers, 0);
 }
 

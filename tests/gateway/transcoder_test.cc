@@ -8,6 +8,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_mapping.h"
+#include "gateway/grpc_status.h"
 #include "gateway/method_table.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
@@ -54,16 +56,16 @@ class TranscoderTest : public ::testing::Test {
     EXPECT_TRUE(st.ok()) << st.ToString();
     return m;
   }
-  static grpc::Status Encode(const std::string& method, const std::string& json, RestRequest* out) {
+  static absl::Status Encode(const std::string& method, const std::string& json, RestRequest* out) {
     auto req = Request(method, json);
     return transcoder_->Encode(*Method(method).op, *req, out);
   }
-  static grpc::Status Decode(const std::string& method, const std::string& body,
+  static absl::Status Decode(const std::string& method, const std::string& body,
                              std::string* json_out, const Transcoder* t = transcoder_) {
     std::unique_ptr<google::protobuf::Message> m(Method(method).response->New());
     RestResponse r;
     r.body = body;
-    grpc::Status st = t->Decode(*Method(method).op, r, m.get());
+    absl::Status st = t->Decode(*Method(method).op, r, m.get());
     google::protobuf::util::JsonPrintOptions opts;
     opts.preserve_proto_field_names = false;
     json_out->clear();
@@ -104,10 +106,10 @@ TEST_F(TranscoderTest, EncodesPathQueryAndBodyParameters) {
 
 TEST_F(TranscoderTest, PlainAndIndexedFieldsWithOnePrefixBothEncode) {
   RestRequest r;
-  grpc::Status st =
+  absl::Status st =
       Encode("Nodes.PostNodesNodeQemu",
              R"({"node":"pve1","vmid":150,"numa":true,"numa_n":{"0":"cpus=0-1"}})", &r);
-  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_TRUE(st.ok()) << std::string(st.message());
   EXPECT_THAT(r.params, UnorderedElementsAre(Pair("vmid", "150"), Pair("numa", "1"),
                                              Pair("numa0", "cpus=0-1")));
 }
@@ -136,12 +138,13 @@ TEST_F(TranscoderTest, RepeatedParametersRepeatTheKey) {
 
 TEST_F(TranscoderTest, ValidationFailsWithBadRequestNamingEveryViolation) {
   RestRequest r;
-  grpc::Status st =
+  absl::Status st =
       Encode("Nodes.PostNodesNodeQemu", R"({"node":"pve1","vmid":5,"ostype":"beos"})", &r);
-  ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(st.error_message(), HasSubstr("vmid: value must have a minimum value of 100"));
+  ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("vmid: value must have a minimum value of 100"));
+  // Sent to the client as one google.rpc.BadRequest (gateway/grpc_status.h).
   google::rpc::Status rich;
-  ASSERT_TRUE(rich.ParseFromString(st.error_details()));
+  ASSERT_TRUE(rich.ParseFromString(ToGrpcStatus(st).error_details()));
   ASSERT_EQ(rich.details_size(), 1);
   google::rpc::BadRequest bad;
   ASSERT_TRUE(rich.details(0).UnpackTo(&bad));
@@ -151,9 +154,9 @@ TEST_F(TranscoderTest, ValidationFailsWithBadRequestNamingEveryViolation) {
   EXPECT_THAT(by_field["ostype"], HasSubstr("does not have a value in the enumeration"));
   // Missing required path and body parameters.
   st = Encode("Nodes.PostNodesNodeQemu", R"({})", &r);
-  ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(st.error_message(), HasSubstr("node: property is missing"));
-  EXPECT_THAT(st.error_message(), HasSubstr("vmid: property is missing"));
+  ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("node: property is missing"));
+  EXPECT_THAT(std::string(st.message()), HasSubstr("vmid: property is missing"));
 }
 
 TEST_F(TranscoderTest, DecodesWhatProxmoxReallySends) {
@@ -200,20 +203,20 @@ TEST_F(TranscoderTest, DecodesWhatProxmoxReallySends) {
 
 TEST_F(TranscoderTest, StrictDecodingFailsUnconvertibleValuesNamingTheField) {
   std::string out;
-  grpc::Status st = Decode("Nodes.GetNodesNodeQemu",
+  absl::Status st = Decode("Nodes.GetNodesNodeQemu",
                            R"({"data":[{"vmid":"one hundred","status":"x"}]})", &out, strict_);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
-  EXPECT_THAT(st.error_message(), HasSubstr("'GetNodesNodeQemu.data[0].vmid'"));
-  EXPECT_THAT(st.error_message(), HasSubstr("one hundred"));
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("'GetNodesNodeQemu.data[0].vmid'"));
+  EXPECT_THAT(std::string(st.message()), HasSubstr("one hundred"));
   st = Decode("Nodes.GetNodesNodeQemuVmidConfig", R"({"data":[1,2]})", &out, strict_);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
-  EXPECT_THAT(st.error_message(), HasSubstr("an object"));
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("an object"));
   st = Decode("Nodes.GetNodesNodeQemuVmidConfig", R"({"data":{"cores":1e300}})", &out, strict_);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
   // Unlisted keys are no failure, even in strict mode: they are kept.
   st = Decode("Nodes.GetNodesNodeQemu", R"({"data":[{"vmid":1,"status":"x","new":1}]})", &out,
               strict_);
-  EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(st.ok()) << std::string(st.message());
   EXPECT_THAT(out, HasSubstr(R"("additionalProperties":{"new":1})"));
 }
 
@@ -221,11 +224,11 @@ TEST_F(TranscoderTest, BodiesThatAreNotJsonObjectsAreInternalInEveryMode) {
   std::string out;
   for (const Transcoder* t :
        {static_cast<const Transcoder*>(transcoder_), static_cast<const Transcoder*>(strict_)}) {
-    grpc::Status st = Decode("Nodes.GetNodesNodeQemu", R"(not json)", &out, t);
-    EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
-    EXPECT_THAT(st.error_message(), HasSubstr("not a JSON object"));
+    absl::Status st = Decode("Nodes.GetNodesNodeQemu", R"(not json)", &out, t);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
+    EXPECT_THAT(std::string(st.message()), HasSubstr("not a JSON object"));
     st = Decode("Nodes.GetNodesNodeQemu", R"([1])", &out, t);
-    EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
   }
 }
 
@@ -236,13 +239,13 @@ TEST_F(TranscoderTest, BodiesThatAreNotJsonObjectsAreInternalInEveryMode) {
 TEST_F(TranscoderTest, UnconvertibleValueIsKeptInTheStructOfItsObject) {
   std::string out;
   // PVE sends the monitor's host name in `host`, which its schema declares boolean (the
-  // example of README "Lossless answers").
-  grpc::Status st = Decode("Nodes.GetNodesNodeCephMon",
+  // example of docs/api.md "Lossless answers").
+  absl::Status st = Decode("Nodes.GetNodesNodeCephMon",
                            R"({"data": [{"name": "srv-proxmox-01", "rank": 0, "quorum": 1,
                                          "direxists": 1, "host": "srv-proxmox-01",
                                          "addr": "192.168.1.21:6789/0", "state": "running"}]})",
                            &out);
-  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_TRUE(st.ok()) << std::string(st.message());
   EXPECT_EQ(out,
             R"({"data":[{"addr":"192.168.1.21:6789/0","direxists":"1","name":"srv-proxmox-01",)"
             R"("quorum":true,"rank":"0","state":"running",)"
@@ -410,14 +413,14 @@ TEST_F(TranscoderTest, TypedAndRawRequestsMakeTheSameRestCall) {
                      &raw)
                   .ok());
   RestRequest typed;
-  grpc::Status st = Encode("Nodes.PostNodesNodeQemu",
+  absl::Status st = Encode("Nodes.PostNodesNodeQemu",
                            R"({"node":"pve1","vmid":150,"name":"web","cores":2,
                                "netTyped":{"0":{"tag":20,"firewall":true,"bridge":"vmbr0",
                                                 "macaddr":"BC:24:11:2A:7E:01","model":"virtio"}},
                                "scsiTyped":{"0":{"file":"local-lvm:8","iothread":true}},
                                "memoryTyped":{"current":2048}})",
                            &typed);
-  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_TRUE(st.ok()) << std::string(st.message());
   EXPECT_EQ(typed.verb, raw.verb);
   EXPECT_EQ(typed.path, raw.path);
   EXPECT_EQ(typed.params, raw.params) << "same parameters in the same order";
@@ -428,32 +431,31 @@ TEST_F(TranscoderTest, TypedAndRawRequestsMakeTheSameRestCall) {
 
 TEST_F(TranscoderTest, RawAndTypedBothSetIsInvalidArgumentNamingTheField) {
   RestRequest r;
-  grpc::Status st = Encode("Nodes.PostNodesNodeLxc",
+  absl::Status st = Encode("Nodes.PostNodesNodeLxc",
                            R"({"node":"pve1","vmid":150,"ostemplate":"local:vztmpl/x.tar.zst",
                                "rootfs":"local-lvm:8","rootfsTyped":{"volume":"local-lvm:8"}})",
                            &r);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(st.error_message(), HasSubstr("rootfs_typed: set either 'rootfs' or 'rootfs_typed'"));
-  google::rpc::Status details;
-  ASSERT_TRUE(details.ParseFromString(st.error_details()));
-  ASSERT_EQ(details.details_size(), 1);
-  google::rpc::BadRequest bad;
-  ASSERT_TRUE(details.details(0).UnpackTo(&bad));
-  ASSERT_EQ(bad.field_violations_size(), 1);
-  EXPECT_EQ(bad.field_violations(0).field(), "rootfs_typed");
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()),
+              HasSubstr("rootfs_typed: set either 'rootfs' or 'rootfs_typed'"));
+  const std::vector<FieldViolation> violations = FieldViolationsOf(st);
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].field, "rootfs_typed");
 }
 
 TEST_F(TranscoderTest, TypedRequestsAreValidatedLikeRawOnes) {
   RestRequest r;
-  grpc::Status st = Encode("Nodes.PostNodesNodeQemu",
+  absl::Status st = Encode("Nodes.PostNodesNodeQemu",
                            R"({"node":"pve1","vmid":150,"netTyped":{"0":{"model":"nope"}}})", &r);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(st.error_message(), HasSubstr("net0.model: value 'nope' does not have a value"));
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()),
+              HasSubstr("net0.model: value 'nope' does not have a value"));
   st = Encode("Nodes.PostNodesNodeQemu",
               R"({"node":"pve1","vmid":150,"netTyped":{"0":{"model":"virtio","bridge":"a,b"}}})",
               &r);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(st.error_message(), HasSubstr("net_typed[0]: illegal value with commas for bridge"));
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()),
+              HasSubstr("net_typed[0]: illegal value with commas for bridge"));
 }
 
 TEST_F(TranscoderTest, AnswersFillRawAndTypedAndKeepWhatDoesNotParse) {
@@ -461,8 +463,8 @@ TEST_F(TranscoderTest, AnswersFillRawAndTypedAndKeepWhatDoesNotParse) {
   const std::string body = R"({"data":{"digest":"x","net0":"virtio=BC:24:11:2A:7E:01,bridge=vmbr0",
       "net1":"e1000,bridge=vmbr1,newkey=7","net2":"virtio,tag=abc",
       "scsi0":"local-lvm:vm-100-disk-0,iothread=1,size=32G"}})";
-  grpc::Status st = Decode("Nodes.GetNodesNodeQemuVmidConfig", body, &json);
-  ASSERT_TRUE(st.ok()) << st.error_message();
+  absl::Status st = Decode("Nodes.GetNodesNodeQemuVmidConfig", body, &json);
+  ASSERT_TRUE(st.ok()) << std::string(st.message());
   EXPECT_THAT(json, HasSubstr(R"("net":{"0":"virtio=BC:24:11:2A:7E:01,bridge=vmbr0")"));
   EXPECT_THAT(
       json,
@@ -481,8 +483,8 @@ TEST_F(TranscoderTest, AnswersFillRawAndTypedAndKeepWhatDoesNotParse) {
   EXPECT_TRUE(counted) << "an unparsable property string is a decode fallback";
 
   st = Decode("Nodes.GetNodesNodeQemuVmidConfig", body, &json, strict_);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
-  EXPECT_THAT(st.error_message(), HasSubstr("net2"));
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("net2"));
 }
 
 }  // namespace

@@ -18,8 +18,8 @@
 #include "gtest/gtest.h"
 #include "mockstate/mock_backend.h"
 #include "mockstate/value_gen.h"
-#include "tests/mockstate/mockstate_test_util.h"
 #include "tests/testing/get_walker.h"
+#include "tests/testing/mockstate_test_util.h"
 
 namespace pvegw::mockstate {
 namespace {

@@ -1,3 +1,5 @@
+// MockBackend end to end: every collection and item behaviour Proxmox has, in one file that
+// shares the world fixture (splitting it would repeat the set-up in each part).
 #include "mockstate/mock_backend.h"
 
 #include <atomic>
@@ -10,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/mockstate/mockstate_test_util.h"
+#include "tests/testing/mockstate_test_util.h"
 
 namespace pvegw::mockstate {
 namespace {

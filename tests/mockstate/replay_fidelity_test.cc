@@ -17,8 +17,8 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "mockstate/mock_backend.h"
-#include "tests/mockstate/mockstate_test_util.h"
 #include "tests/testing/get_walker.h"
+#include "tests/testing/mockstate_test_util.h"
 
 namespace pvegw::mockstate {
 namespace {

@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/mockstate/mockstate_test_util.h"
+#include "tests/testing/mockstate_test_util.h"
 
 namespace pvegw::mockstate {
 namespace {

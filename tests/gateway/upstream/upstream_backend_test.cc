@@ -1,5 +1,6 @@
 // UpstreamBackend against an in-process HTTPS server: pooling, pveproxy's connection rules,
-// encoding, TLS checks, auth, deadlines, cancellation, retries, failover, bad answers.
+// encoding, TLS checks, auth, deadlines, cancellation, retries, failover, bad answers (one
+// file: the test server and its fixtures serve every case).
 #include "gateway/upstream/upstream_backend.h"
 
 #include <arpa/inet.h>
@@ -20,6 +21,7 @@
 #include "common/status_mapping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proxmox/gateway/v1/gateway.pb.h"
 #include "tests/gateway/upstream/test_https_server.h"
 
 namespace pvegw::gateway::upstream {
@@ -74,15 +76,47 @@ RestRequest Post(const std::string& path, RestParams params = {}) {
   return r;
 }
 
-RestResponse Send(Backend& b, RestRequest r) {
-  std::promise<RestResponse> p;
+// What a backend call ended with, flattened for assertions: Proxmox's answer (status,
+// reason, body), or a transport failure (status 0, its message as reason).
+struct Outcome {
+  int status = 0;
+  std::string reason;
+  std::string body;
+  std::string upstream;    // the node that answered
+  absl::Status transport;  // OK when Proxmox answered
+};
+
+Outcome OutcomeOf(const RestResult& result) {
+  Outcome o;
+  if (!result.ok()) {
+    o.transport = result.status();
+    o.reason = std::string(result.status().message());
+    return o;
+  }
+  o.status = result->status;
+  o.reason = result->reason;
+  o.body = result->body;
+  o.upstream = result->upstream;
+  return o;
+}
+
+Outcome Send(Backend& b, RestRequest r) {
+  std::promise<Outcome> p;
   auto f = p.get_future();
-  b.Call(std::move(r), [&p](RestResponse resp) { p.set_value(std::move(resp)); });
+  b.Call(std::move(r), [&p](RestResult resp) { p.set_value(OutcomeOf(resp)); });
   EXPECT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   return f.get();
 }
 
-grpc::Status StatusOf(const RestResponse& r) { return StatusFromRest(r); }
+// The status a gRPC client would see: the transport's own, or Proxmox's answer mapped.
+absl::Status StatusOf(const Outcome& r) {
+  if (!r.transport.ok()) return r.transport;
+  RestResponse answer;
+  answer.status = r.status;
+  answer.reason = r.reason;
+  answer.body = r.body;
+  return StatusFromRest(answer);
+}
 
 // A port nothing listens on.
 int ClosedPort() {
@@ -169,7 +203,7 @@ TEST(UpstreamWire, TokenHeaderQueryAndFormBody) {
   TestHttpsServer server(
       SelfSigned(), [](const TestRequest&) { return TestReply::Json(R"({"data":{"ok":1}})"); });
   auto b = Make(Options(server.url(), SelfSigned().fingerprint));
-  RestResponse r = Send(*b, Get("/nodes/pve1/qemu", {{"full", "1"}, {"x", "a;b=c&d"}}));
+  Outcome r = Send(*b, Get("/nodes/pve1/qemu", {{"full", "1"}, {"x", "a;b=c&d"}}));
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, R"({"data":{"ok":1}})");
   r = Send(*b, Post("/nodes/pve1/qemu/100/config", {{"boot", "order=scsi0;net0"}}));
@@ -193,7 +227,7 @@ TEST(UpstreamWire, RequestIdGoesUpstreamAndTheAnsweringNodeComesBack) {
   auto b = Make(Options(server.url(), SelfSigned().fingerprint));
   RestRequest with_id = Get("/version");
   with_id.request_id = "req-7.a:b/c+d=e@f_g";
-  RestResponse r = Send(*b, with_id);
+  Outcome r = Send(*b, with_id);
   EXPECT_EQ(r.upstream, absl::StrCat(server.url(), "/api2/json"));
   // An id that could break or forge a header line is not sent at all.
   for (const char* bad : {"a\r\nX-Injected: 1", "with space", "quote\"", ""}) {
@@ -237,18 +271,18 @@ TEST(UpstreamMetrics, ErrorsAreCountedByKindAndEndpoint) {
   down.retries = 0;
   down.verify_ssl = false;
   auto d = Make(down);
-  EXPECT_EQ(StatusOf(Send(*d, Get("/a"))).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(StatusOf(Send(*d, Get("/a"))).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(d->counters().Errors(0, static_cast<int>(ExchangeError::kConnect)), 1u);
 }
 
 TEST(UpstreamWire, OversizedRequestsAreRefusedBeforeSending) {
   TestHttpsServer server(SelfSigned(), [](const TestRequest&) { return TestReply::Json("{}"); });
   auto b = Make(Options(server.url(), SelfSigned().fingerprint));
-  RestResponse r = Send(*b, Post("/x", {{"v", std::string(600 * 1024, 'a')}}));
-  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  Outcome r = Send(*b, Post("/x", {{"v", std::string(600 * 1024, 'a')}}));
+  EXPECT_EQ(StatusOf(r).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(r.reason, HasSubstr("512 KiB"));
   r = Send(*b, Get("/x", {{"v", std::string(9000, 'a')}}));
-  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(StatusOf(r).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(server.requests(), 0);
 }
 
@@ -309,13 +343,13 @@ TEST(UpstreamPool, BoundedQueueThenResourceExhausted) {
   o.max_connections = 1;
   o.max_queue = 1;
   auto b = Make(o);
-  std::promise<RestResponse> first, second;
-  b->Call(Get("/slow"), [&](RestResponse r) { first.set_value(r); });
+  std::promise<Outcome> first, second;
+  b->Call(Get("/slow"), [&](RestResult r) { first.set_value(OutcomeOf(r)); });
   ASSERT_TRUE(server.WaitFor([&] { return server.requests() == 1; }));
-  b->Call(Get("/queued"), [&](RestResponse r) { second.set_value(r); });
+  b->Call(Get("/queued"), [&](RestResult r) { second.set_value(OutcomeOf(r)); });
   ASSERT_TRUE(server.WaitFor([&] { return b->client().Stats(0).queued == 1; }));
-  RestResponse third = Send(*b, Get("/rejected"));
-  EXPECT_EQ(StatusOf(third).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  Outcome third = Send(*b, Get("/rejected"));
+  EXPECT_EQ(StatusOf(third).code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(third.reason, HasSubstr("PVE_GATEWAY_UPSTREAM_MAX_CONNECTIONS"));
   release.set_value();
   EXPECT_EQ(first.get_future().get().status, 200);
@@ -341,8 +375,8 @@ TEST(UpstreamTls, WrongPinRefusesEvenAValidChain) {
   UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
   o.retries = 0;
   auto b = Make(o);
-  RestResponse r = Send(*b, Get("/version"));
-  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAVAILABLE);
+  Outcome r = Send(*b, Get("/version"));
+  EXPECT_EQ(StatusOf(r).code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(r.reason, HasSubstr("fingerprint mismatch"));
   EXPECT_THAT(r.reason, HasSubstr(cert.fingerprint));
   EXPECT_EQ(server.requests(), 0);
@@ -359,8 +393,8 @@ TEST(UpstreamTls, CaFileRightAndWrong) {
   o.url = absl::StrCat("https://localhost:", server.port());  // SNI + DNS name check
   EXPECT_EQ(Send(*Make(o), Get("/version")).status, 200);
   o.ca_file = WriteTemp("other-ca.pem", other.cert_pem());
-  RestResponse r = Send(*Make(o), Get("/version"));
-  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAVAILABLE);
+  Outcome r = Send(*Make(o), Get("/version"));
+  EXPECT_EQ(StatusOf(r).code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(r.reason, HasSubstr("certificate chain verification failed"));
   EXPECT_EQ(server.requests(), 2);
 }
@@ -372,8 +406,8 @@ TEST(UpstreamTls, HostNameMustMatch) {
   UpstreamOptions o = Options(server.url(), "");
   o.retries = 0;
   o.ca_file = WriteTemp("ca2.pem", ca.cert_pem());
-  RestResponse r = Send(*Make(o), Get("/version"));
-  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAVAILABLE);
+  Outcome r = Send(*Make(o), Get("/version"));
+  EXPECT_EQ(StatusOf(r).code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(r.reason, HasSubstr("host name check failed"));
 }
 
@@ -381,8 +415,8 @@ TEST(UpstreamTls, SystemCasRejectSelfSignedAndVerifyOffAccepts) {
   TestHttpsServer server(SelfSigned(), [](const TestRequest&) { return TestReply::Json("{}"); });
   UpstreamOptions o = Options(server.url(), "");
   o.retries = 0;
-  RestResponse r = Send(*Make(o), Get("/version"));
-  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAVAILABLE);
+  Outcome r = Send(*Make(o), Get("/version"));
+  EXPECT_EQ(StatusOf(r).code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(r.reason, HasSubstr("certificate chain verification failed"));
   EXPECT_THAT(r.reason, HasSubstr("PROXMOX_API_TLS_FINGERPRINT"));
   o.verify_ssl = false;
@@ -400,8 +434,8 @@ TEST(UpstreamCalls, DeadlineExceededWhenTheServerNeverAnswers) {
   RestRequest req = Get("/version");
   req.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
   const auto t0 = std::chrono::steady_clock::now();
-  RestResponse r = Send(*b, req);
-  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << r.reason;
+  Outcome r = Send(*b, req);
+  EXPECT_EQ(StatusOf(r).code(), absl::StatusCode::kDeadlineExceeded) << r.reason;
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(290));
   // The connection is dropped, not pooled.
   ASSERT_TRUE(server.WaitFor([&] { return server.closed_connections() == 1; }));
@@ -416,7 +450,7 @@ TEST(UpstreamCalls, TimeoutSettingCapsALongerDeadline) {
   auto b = Make(o);
   RestRequest req = Get("/version");
   req.deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
-  EXPECT_EQ(StatusOf(Send(*b, req)).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(StatusOf(Send(*b, req)).code(), absl::StatusCode::kDeadlineExceeded);
 }
 
 TEST(UpstreamCalls, CancellationAbortsAndFreesTheConnection) {
@@ -426,12 +460,12 @@ TEST(UpstreamCalls, CancellationAbortsAndFreesTheConnection) {
   RestRequest req = Get("/version");
   req.cancellation = std::make_shared<CallCancellation>();
   auto cancel = req.cancellation;
-  std::promise<RestResponse> p;
-  b->Call(req, [&](RestResponse r) { p.set_value(r); });
+  std::promise<Outcome> p;
+  b->Call(req, [&](RestResult r) { p.set_value(OutcomeOf(r)); });
   ASSERT_TRUE(server.WaitFor([&] { return server.requests() == 1; }));
   cancel->Cancel();
-  RestResponse r = p.get_future().get();
-  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::CANCELLED);
+  Outcome r = p.get_future().get();
+  EXPECT_EQ(StatusOf(r).code(), absl::StatusCode::kCancelled);
   ASSERT_TRUE(server.WaitFor([&] { return server.closed_connections() == 1; }));
   EXPECT_EQ(b->client().Stats(0).open, 0);
 }
@@ -444,11 +478,11 @@ TEST(UpstreamCalls, GetsRetry503WritesNever) {
     return TestReply::Json(R"({"data":"ok"})");
   });
   auto b = Make(Options(server.url(), SelfSigned().fingerprint));
-  RestResponse r = Send(*b, Get("/version"));
+  Outcome r = Send(*b, Get("/version"));
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(b->counters().retries, 2u);
   r = Send(*b, Post("/nodes/pve1/qemu"));
-  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(StatusOf(r).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(b->counters().retries, 2u);
   EXPECT_EQ(server.requests(), 4);
 }
@@ -471,8 +505,8 @@ TEST(UpstreamCalls, ConnectionResetRetriesGetsButNotWrites) {
   });
   auto b = Make(Options(server.url(), SelfSigned().fingerprint));
   EXPECT_EQ(Send(*b, Get("/version")).status, 200);
-  RestResponse r = Send(*b, Post("/nodes/pve1/qemu"));
-  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAVAILABLE);
+  Outcome r = Send(*b, Post("/nodes/pve1/qemu"));
+  EXPECT_EQ(StatusOf(r).code(), absl::StatusCode::kUnavailable);
   int posts = 0;
   for (const auto& s : server.seen()) posts += s.method == "POST";
   EXPECT_EQ(posts, 1);
@@ -506,16 +540,16 @@ TEST(UpstreamGarbage, EachBadAnswerIsAClearError) {
   auto b = Make(o);
   struct Case {
     const char* path;
-    grpc::StatusCode code;
+    absl::StatusCode code;
     const char* text;
   };
-  for (const Case& c : {Case{"/truncated", grpc::StatusCode::UNAVAILABLE, "truncated"},
-                        Case{"/huge", grpc::StatusCode::RESOURCE_EXHAUSTED, "exceeds 1024 bytes"},
-                        Case{"/headers", grpc::StatusCode::UNAVAILABLE, "header fields"},
-                        Case{"/notahttp", grpc::StatusCode::UNAVAILABLE, "malformed HTTP"},
-                        Case{"/close", grpc::StatusCode::UNAVAILABLE, "without answering"}}) {
-    RestResponse r = Send(*b, Get(c.path));
-    EXPECT_EQ(StatusOf(r).error_code(), c.code) << c.path << ": " << r.reason;
+  for (const Case& c : {Case{"/truncated", absl::StatusCode::kUnavailable, "truncated"},
+                        Case{"/huge", absl::StatusCode::kResourceExhausted, "exceeds 1024 bytes"},
+                        Case{"/headers", absl::StatusCode::kUnavailable, "header fields"},
+                        Case{"/notahttp", absl::StatusCode::kUnavailable, "malformed HTTP"},
+                        Case{"/close", absl::StatusCode::kUnavailable, "without answering"}}) {
+    Outcome r = Send(*b, Get(c.path));
+    EXPECT_EQ(StatusOf(r).code(), c.code) << c.path << ": " << r.reason;
     EXPECT_THAT(r.reason, HasSubstr(c.text)) << c.path;
   }
   // Not JSON is still an HTTP answer; the transcoder judges the body.
@@ -532,7 +566,7 @@ TEST(UpstreamFailover, DeadNodeIsSkippedAndRetriedAfterBackoff) {
   UpstreamOptions o = Options(absl::StrCat("https://127.0.0.1:", ClosedPort(), ",", server.url()),
                               SelfSigned().fingerprint);
   auto b = Make(o);
-  RestResponse r = Send(*b, Post("/nodes/pve1/qemu"));  // nothing was sent: safe to move
+  Outcome r = Send(*b, Post("/nodes/pve1/qemu"));  // nothing was sent: safe to move
   EXPECT_EQ(r.status, 200) << r.reason;
   for (int i = 0; i < 5; ++i) EXPECT_EQ(Send(*b, Get("/version")).status, 200);
   EXPECT_GE(b->counters().failovers, 1u);
@@ -551,8 +585,8 @@ TEST(UpstreamFailover, AllNodesDownIsUnavailableWithTheReason) {
   UpstreamOptions o = Options(absl::StrCat("https://127.0.0.1:", ClosedPort()), "");
   o.retries = 1;
   auto b = Make(o);
-  RestResponse r = Send(*b, Get("/version"));
-  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAVAILABLE);
+  Outcome r = Send(*b, Get("/version"));
+  EXPECT_EQ(StatusOf(r).code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(r.reason, HasSubstr("cannot connect"));
   EXPECT_THAT(r.reason, Not(HasSubstr(kTokenSecret)));
 }
@@ -614,7 +648,7 @@ TEST(UpstreamAuth, TicketLoginIsSharedAndCsrfGoesOnWrites) {
   TicketServer pve;
   TestHttpsServer server(SelfSigned(), [&](const TestRequest& r) { return pve.Handle(r); });
   auto b = Make(TicketOptions(server.url()));
-  std::vector<std::future<RestResponse>> calls;
+  std::vector<std::future<Outcome>> calls;
   for (int i = 0; i < 16; ++i) {
     calls.push_back(std::async(std::launch::async, [&, i] {
       return Send(*b, i % 2 ? Post("/nodes/pve1/qemu") : Get("/version"));
@@ -646,8 +680,8 @@ TEST(UpstreamAuth, RevokedTicketReloginReplaysGetsOnly) {
   EXPECT_EQ(Send(*b, Get("/version")).status, 200);  // 401, login, replay
   EXPECT_EQ(pve.logins, 2);
   pve.Revoke();
-  RestResponse r = Send(*b, Post("/nodes/pve1/qemu"));
-  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  Outcome r = Send(*b, Post("/nodes/pve1/qemu"));
+  EXPECT_EQ(StatusOf(r).code(), absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(r.reason, "Authentication failed!");
   EXPECT_EQ(pve.logins, 3);  // the next call has a fresh ticket
   EXPECT_EQ(Send(*b, Post("/nodes/pve1/qemu")).status, 200);
@@ -659,8 +693,8 @@ TEST(UpstreamAuth, WrongPasswordIsUnauthenticated) {
   UpstreamOptions o = TicketOptions(server.url());
   o.password = "wrong-password-value";
   auto b = Make(o);
-  RestResponse r = Send(*b, Get("/version"));
-  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  Outcome r = Send(*b, Get("/version"));
+  EXPECT_EQ(StatusOf(r).code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(r.reason, HasSubstr("authentication failure"));
   EXPECT_THAT(r.reason, Not(HasSubstr("wrong-password-value")));
 }
@@ -688,15 +722,14 @@ TEST(UpstreamAuth, ClientCredentialsDenyAndRequire) {
   auto deny = Make(o);
   RestRequest req = Get("/version");
   req.credentials = RestCredentials{"PVEAPIToken=alice@pve!ci=abc", "", ""};
-  RestResponse r = Send(*deny, req);
-  EXPECT_EQ(StatusOf(r).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  Outcome r = Send(*deny, req);
+  EXPECT_EQ(StatusOf(r).code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(r.reason, Not(HasSubstr("abc")));
   o.client_credentials = "require";
   o.token_id.clear();
   o.token_secret.clear();
   auto require = Make(o);
-  EXPECT_EQ(StatusOf(Send(*require, Get("/version"))).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(StatusOf(Send(*require, Get("/version"))).code(), absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(Send(*require, req).status, 200);
   EXPECT_EQ(server.requests(), 1);
 }
@@ -718,10 +751,10 @@ class Metadata {
   std::deque<std::pair<std::string, std::string>> entries_;
 };
 
-RestResponse SendAs(Backend& b, const std::string& identity, RestRequest r) {
-  std::promise<RestResponse> p;
+Outcome SendAs(Backend& b, const CallIdentity& identity, RestRequest r) {
+  std::promise<Outcome> p;
   auto f = p.get_future();
-  b.CallAs(identity, std::move(r), [&p](RestResponse resp) { p.set_value(std::move(resp)); });
+  b.CallAs(identity, std::move(r), [&p](RestResult resp) { p.set_value(OutcomeOf(resp)); });
   EXPECT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   return f.get();
 }
@@ -732,7 +765,7 @@ TEST(UpstreamIdentity, MetadataCredentialsTravelWithCallAs) {
   // Nothing (or only the listener's bearer token): the configured identity.
   auto none = b->Identity(Metadata().Add("authorization", "Bearer listener-token").Map());
   ASSERT_TRUE(none.ok()) << none.status();
-  EXPECT_EQ(*none, "");
+  EXPECT_TRUE(none->configured());
   auto alice = b->Identity(Metadata()
                                .Add("authorization", "Bearer listener-token")
                                .Add("authorization", "PVEAPIToken=alice@pve!ci=alice-secret")
@@ -748,7 +781,7 @@ TEST(UpstreamIdentity, MetadataCredentialsTravelWithCallAs) {
   ASSERT_TRUE(carol.ok());
   // Different callers are different identities (work is shared only within one).
   EXPECT_NE(*alice, *bob);
-  EXPECT_NE(*alice, "");
+  EXPECT_FALSE(alice->configured());
   EXPECT_NE(*carol, *alice);
   EXPECT_EQ(
       *b->Identity(Metadata().Add("authorization", "PVEAPIToken=alice@pve!ci=alice-secret").Map()),

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# The performance tables of docs/performance.md, regenerated in one run on this machine:
+#  1. mock mode: pve-loadgen against pve-gateway, each call compared with the bare
+#     grpc.health.v1.Health/Check measured right after it by the same tool;
+#  2. real mode: pve-gateway -> pve-mock over HTTPS (API token, pinned certificate), against
+#     wrk calling the same pve-mock paths directly, with 32 callers and with one;
+#  3. pve-mock over HTTPS under wrk: GET /version against GET /nodes/pve1/qemu.
+# Starts every process it needs on 127.0.0.1 port 0 and stops them (and removes its state in
+# /dev/shm) at the end, also when interrupted.
+#
+# Usage: bench/perf.sh [build/bin] > table.md
+#   DURATION=5s WARMUP=1s  measured time and warm-up of each row
+#   CONCURRENCY=128 CONNECTIONS=4  mock-mode load (calls in flight, HTTP/2 connections)
+#   CALLERS=32  real-mode and wrk load (calls in flight / HTTP connections)
+set -euo pipefail
+bin=${1:-build/bin}
+duration=${DURATION:-5s}
+warmup=${WARMUP:-1s}
+concurrency=${CONCURRENCY:-128}
+connections=${CONNECTIONS:-4}
+callers=${CALLERS:-32}
+for tool in wrk curl; do
+  command -v "$tool" >/dev/null || { echo "perf.sh needs $tool (apt-get install $tool)" >&2; exit 1; }
+done
+for b in pve-gateway pve-mock pve-loadgen; do
+  [[ -x $bin/$b ]] || { echo "perf.sh: $bin/$b is missing (cmake --build build --target $b)" >&2; exit 1; }
+done
+
+state=$(mktemp -d /dev/shm/pvegw-perf-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$state"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# wait_line LOG PATTERN: the first match of PATTERN (grep -o) in LOG, waiting up to 30 s.
+wait_line() {
+  local found
+  for _ in $(seq 1 3000); do
+    if found=$(grep -o -m1 "$2" "$1" 2>/dev/null); then
+      echo "$found"
+      return
+    fi
+    sleep 0.01
+  done
+  echo "perf.sh: no '$2' in $1 after 30 s:" >&2
+  cat "$1" >&2
+  exit 1
+}
+
+json() {  # json EXPR < report: a number from pve-loadgen's --json report
+  /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
+}
+
+loadgen() {  # loadgen TARGET METHOD DATA [flags...] -> JSON report
+  local target=$1 method=$2 data=$3
+  shift 3
+  "$bin/pve-loadgen" --target="$target" --method="$method" --data="$data" --json \
+    --duration="$duration" --warmup="$warmup" "$@"
+}
+
+wrk_run() {  # wrk_run CONNECTIONS URL TOKEN -> "requests/s p50_us"
+  wrk -t1 -c"$1" -d"$duration" --latency -H "Authorization: PVEAPIToken=$3" "$2" |
+    awk '/Requests\/sec/ {rps=$2}
+         /^ +50%/ {v=$2; u=v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+                   f = (u=="us") ? 1 : (u=="ms") ? 1000 : (u=="s") ? 1000000 : 1; p50=v*f}
+         END {printf "%.0f %.0f\n", rps, p50}'
+}
+
+fmt() { printf "%.0f" "$1" | sed -E ':a; s/([0-9])([0-9]{3})($|,)/\1,\2\3/; ta'; }
+
+echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(uname -m)), commit" \
+  "$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown); load" \
+  "tool on the same machine, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start." \
+  "Every row: $duration after $warmup warm-up."
+echo
+
+# --- 1. Mock mode --------------------------------------------------------------------------
+PROXMOX_MOCK_STATE_DIR=$state PROXMOX_MOCK_STATE_NAMESPACE=perf \
+  "$bin/pve-gateway" --listen=127.0.0.1:0 --max_concurrent_calls=100000 2>"$state/gw-mock.log" &
+pids+=($!)
+mock_gw=$(wait_line "$state/gw-mock.log" 'listen=127\.0\.0\.1:[0-9]*' | cut -d= -f2)
+
+echo "### Mock mode ($concurrency calls in flight over $connections connections)"
+echo
+echo "| call | calls/s | p50 µs | p99 µs | bare Health/Check calls/s | vs bare |"
+echo "|---|---|---|---|---|---|"
+rows=(
+  "grpc.health.v1.Health/Check|{}|Health/Check (bare)"
+  "proxmox.ve.v1.Version/GetVersion|{}|Version/GetVersion"
+  'proxmox.ve.v1.Nodes/GetNodesNodeQemuVmidConfig|{"node":"pve1","vmid":100}|Nodes/GetNodesNodeQemuVmidConfig'
+  'proxmox.ve.v1.Nodes/GetNodesNodeQemu|{"node":"pve1"}|Nodes/GetNodesNodeQemu (4 VMs)'
+  "proxmox.ve.v1.Cluster/GetClusterResources|{}|Cluster/GetClusterResources"
+)
+for row in "${rows[@]}"; do
+  IFS='|' read -r method data label <<<"$row"
+  report=$(loadgen "$mock_gw" "$method" "$data" --concurrency="$concurrency" \
+    --connections="$connections" --compare=grpc.health.v1.Health/Check)
+  read -r rps p50 p99 bare ratio errors < <(json '"%d %d %d %d %.2f %d" % (r["result"]["calls_per_second"], r["result"]["latency_us"]["p50"], r["result"]["latency_us"]["p99"], r["compare"]["calls_per_second"], r["throughput_ratio"], r["result"]["errors"] + r["compare"]["errors"])' <<<"$report")
+  [[ $errors == 0 ]] || echo "perf.sh: $method: $errors failed calls" >&2
+  echo "| \`$label\` | $(fmt "$rps") | $p50 | $p99 | $(fmt "$bare") | $ratio |"
+done
+echo
+
+# --- 2. Real mode: pve-mock over HTTPS, an API token, the certificate pinned -----------------
+PROXMOX_MOCK_STATE_DIR=$state "$bin/pve-mock" --listen=127.0.0.1:0 --namespace=perf-real --reset \
+  --tls_cert_out="$state/mock.pem" 2>"$state/mock.log" &
+pids+=($!)
+line=$(wait_line "$state/mock.log" 'serving https://127.0.0.1:[0-9]*/api2/json fingerprint=[^ ]*')
+api=$(sed -E 's/serving ([^ ]*) .*/\1/' <<<"$line")
+fingerprint=${line##*fingerprint=}
+auth=$(curl -sf --cacert "$state/mock.pem" -d username=root@pam -d password=pve-mock "$api/access/ticket")
+ticket=$(json 'r["data"]["ticket"]' <<<"$auth")
+csrf=$(json 'r["data"]["CSRFPreventionToken"]' <<<"$auth")
+secret=$(curl -sf --cacert "$state/mock.pem" -b "PVEAuthCookie=$ticket" -H "CSRFPreventionToken: $csrf" \
+  -d privsep=0 "$api/access/users/root@pam/token/perf" | json 'r["data"]["value"]')
+token="root@pam!perf=$secret"
+
+PROXMOX_API_MODE=real PROXMOX_API_URL=${api%/api2/json} PROXMOX_API_TLS_FINGERPRINT=$fingerprint \
+  PROXMOX_API_TOKEN_ID='root@pam!perf' PROXMOX_API_TOKEN_SECRET=$secret \
+  "$bin/pve-gateway" --listen=127.0.0.1:0 --max_concurrent_calls=100000 2>"$state/gw-real.log" &
+pids+=($!)
+real_gw=$(wait_line "$state/gw-real.log" 'listen=127\.0\.0\.1:[0-9]*' | cut -d= -f2)
+
+echo "### Real mode: gateway → pve-mock over HTTPS (token, pinned certificate) vs wrk straight to pve-mock"
+echo
+echo "| call | direct calls/s ($callers conns) | via gateway calls/s ($callers in flight) | ratio | direct p50 µs (1 caller) | via gateway p50 µs (1 caller) | added µs |"
+echo "|---|---|---|---|---|---|---|"
+real_rows=(
+  "proxmox.ve.v1.Version/GetVersion|{}|/version"
+  'proxmox.ve.v1.Nodes/GetNodesNodeQemuVmidConfig|{"node":"pve1","vmid":100}|/nodes/pve1/qemu/100/config'
+  'proxmox.ve.v1.Nodes/GetNodesNodeQemu|{"node":"pve1"}|/nodes/pve1/qemu'
+)
+declare -A direct_rps
+for row in "${real_rows[@]}"; do
+  IFS='|' read -r method data path <<<"$row"
+  read -r d_rps _ < <(wrk_run "$callers" "$api$path" "$token")
+  read -r _ d_p50 < <(wrk_run 1 "$api$path" "$token")
+  direct_rps[$path]=$d_rps
+  many=$(loadgen "$real_gw" "$method" "$data" --concurrency="$callers" --connections=1)
+  one=$(loadgen "$real_gw" "$method" "$data" --concurrency=1 --connections=1)
+  read -r g_rps errs1 < <(json '"%d %d" % (r["result"]["calls_per_second"], r["result"]["errors"])' <<<"$many")
+  read -r g_p50 errs2 < <(json '"%d %d" % (r["result"]["latency_us"]["p50"], r["result"]["errors"])' <<<"$one")
+  [[ $errs1 == 0 && $errs2 == 0 ]] || echo "perf.sh: real mode $method: failed calls" >&2
+  ratio=$(/usr/bin/python3 -c "print('%.2f' % ($g_rps / max($d_rps, 1)))")
+  echo "| \`GET $path\` | $(fmt "$d_rps") | $(fmt "$g_rps") | $ratio | $d_p50 | $g_p50 | $((g_p50 - d_p50)) |"
+done
+bare_one=$(loadgen "$real_gw" grpc.health.v1.Health/Check '{}' --concurrency=1 --connections=1 |
+  json '"%d" % r["result"]["latency_us"]["p50"]')
+echo
+echo "The bare \`grpc.health.v1.Health/Check\` through the same gateway, 1 caller: p50 $bare_one µs."
+echo
+
+# --- 3. pve-mock over HTTPS under wrk ------------------------------------------------------
+echo "### pve-mock over HTTPS (wrk, $callers connections, API token)"
+echo
+echo "| GET /version req/s | GET /nodes/pve1/qemu req/s | ratio |"
+echo "|---|---|---|"
+read -r v_rps _ < <(wrk_run "$callers" "$api/version" "$token")
+read -r q_rps _ < <(wrk_run "$callers" "$api/nodes/pve1/qemu" "$token")
+echo "| $(fmt "$v_rps") | $(fmt "$q_rps") | $(/usr/bin/python3 -c "print('%.2f' % ($q_rps / max($v_rps, 1)))") |"
