@@ -135,6 +135,9 @@ absl::StatusOr<std::unique_ptr<ApiIndex>> ApiIndex::Build(
       op->data = method->output_type()->FindFieldByName("data");
       for (int f = 0; f < op->request->field_count(); ++f) {
         const FieldDescriptor* field = op->request->field(f);
+        // Typed companions (net_typed) are no Proxmox parameters: the transcoder prints
+        // them into their raw field.
+        if (!Rules(field).typed_of().empty()) continue;
         // `numa` and `numa[n]` can both exist: indexed ones never share the name map.
         if (!Rules(field).indexed().empty()) {
           op->indexed_params.push_back(field);

@@ -292,8 +292,9 @@ absl::StatusOr<std::shared_ptr<const PropertyFormat>> ParsePropertyFormat(absl::
   return format;
 }
 
-absl::StatusOr<std::map<std::string, std::string>> SplitPropertyString(const PropertyFormat& format,
-                                                                       absl::string_view value) {
+absl::StatusOr<std::map<std::string, std::string>> SplitPropertyString(
+    const PropertyFormat& format, absl::string_view value,
+    std::map<std::string, std::string>* unknown) {
   std::map<std::string, std::string> res;
   bool default_used = false;
   auto error = [](std::string text) { return absl::InvalidArgumentError(std::move(text)); };
@@ -317,8 +318,16 @@ absl::StatusOr<std::map<std::string, std::string>> SplitPropertyString(const Pro
         }
         k = it->second.alias;
         it = format.keys.find(k);
+        if (res.count(k) != 0)
+          return error(absl::StrCat("key '", k, "' is already defined (via alias)"));
       }
       if (it == format.keys.end()) {
+        if (unknown != nullptr) {
+          if (!unknown->emplace(k, std::move(v)).second) {
+            return error(absl::StrCat("duplicate key in comma-separated list property: ", k));
+          }
+          continue;
+        }
         return error(absl::StrCat("invalid key in comma-separated list property: ", k));
       }
       if (it->second.type == "boolean") {

@@ -47,8 +47,11 @@ absl::StatusOr<std::shared_ptr<const PropertyFormat>> ParsePropertyFormat(absl::
 // Splits `value` as parse_property_string does (parts on ',', "key=value" or the default
 // key's bare value, aliases resolved) without checking the values: the key/value map, or
 // INVALID_ARGUMENT with Proxmox's text ("invalid key in comma-separated list property: x").
-absl::StatusOr<std::map<std::string, std::string>> SplitPropertyString(const PropertyFormat& format,
-                                                                       absl::string_view value);
+// With `unknown`, keys the format does not list go there instead of being an error (answers
+// of a newer Proxmox).
+absl::StatusOr<std::map<std::string, std::string>> SplitPropertyString(
+    const PropertyFormat& format, absl::string_view value,
+    std::map<std::string, std::string>* unknown = nullptr);
 
 // Checks `value` of parameter `param` ("net0") against `format` like Proxmox; nullopt when
 // it is fine, else the text Proxmox reports for the parameter, e.g.

@@ -126,6 +126,7 @@ ApiSurface SurfaceOf(const ProtoApi& api) {
       add(m, m.name, absl::EndsWith(m.name, "Request"));
     }
   }
+  for (const ProtoMessage& m : api.property_messages) add(m, m.name, false);
   return surface;
 }
 

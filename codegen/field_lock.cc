@@ -1,5 +1,6 @@
 #include "codegen/field_lock.h"
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <cerrno>
 #include <cstring>
@@ -118,6 +119,14 @@ absl::StatusOr<FieldLock> FieldLock::Parse(absl::string_view text, absl::string_
       absl::Status st = ReadEntries(*r, name + ".reserved", msg.reserved, msg.max_number);
       if (!st.ok()) return bad(st.message());
     }
+    if (const json::value* u = m.if_contains("uses")) {
+      if (!u->is_array()) return bad(absl::StrCat(name, ".uses must be a list of strings"));
+      for (const auto& e : u->get_array()) {
+        if (!e.is_string()) return bad(absl::StrCat(name, ".uses must be a list of strings"));
+        msg.uses.emplace_back(e.get_string());
+      }
+      std::sort(msg.uses.begin(), msg.uses.end());
+    }
     if (const json::value* mx = m.if_contains("max_number")) {
       if (!mx->is_int64()) return bad(absl::StrCat(name, ".max_number must be a number"));
       msg.max_number = std::max(msg.max_number, static_cast<int>(mx->get_int64()));
@@ -154,6 +163,13 @@ std::string FieldLock::Serialize() const {
     if (!m.reserved.empty()) {
       out += ",\n      \"reserved\": ";
       WriteEntries(m.reserved, out);
+    }
+    if (!m.uses.empty()) {
+      out += ",\n      \"uses\": [";
+      for (std::size_t i = 0; i < m.uses.size(); ++i) {
+        absl::StrAppend(&out, i == 0 ? "\n" : ",\n", "        ", Quote(m.uses[i]));
+      }
+      out += "\n      ]";
     }
     out += "\n    }";
   }

@@ -26,6 +26,10 @@ class FieldLock {
     std::map<std::string, Entry> fields;    // live, keyed by Proxmox name
     std::map<std::string, Entry> reserved;  // removed or retyped; never reused
     int max_number = 0;                     // highest number ever used
+    // Messages of property-string formats only: where the format was last used
+    // ("POST /nodes/{node}/qemu net[n]"), sorted. A format whose keys change keeps its
+    // message name because its places stay the same (see docs/typed-property-strings.md).
+    std::vector<std::string> uses;
   };
 
   // A missing file is a fresh start (empty lock); a malformed one is INVALID_ARGUMENT.

@@ -37,7 +37,8 @@ constexpr int kFirstReservedRange = 19000;  // protobuf's own reserved numbers
 constexpr int kLastReservedRange = 19999;
 
 // Schema keywords the generator knows (mapped, carried, or deliberately ignored such as
-// the API viewer's rendering hints). Anything else is counted as a warning.
+// the API viewer's rendering hints). Anything else is counted as a warning. "min"/"max"
+// appear in the cluster next-id format, where Proxmox's validator ignores them too.
 const std::set<absl::string_view>& KnownKeywords() {
   static const auto* const kKnown = new std::set<absl::string_view>{"additionalProperties",
                                                                     "alias",
@@ -51,8 +52,10 @@ const std::set<absl::string_view>& KnownKeywords() {
                                                                     "items",
                                                                     "keyAlias",
                                                                     "links",
+                                                                    "max",
                                                                     "maxLength",
                                                                     "maximum",
+                                                                    "min",
                                                                     "minLength",
                                                                     "minimum",
                                                                     "oneOf",
@@ -173,6 +176,17 @@ class Builder {
   absl::StatusOr<ProtoApi> Build(const ApiSchema& schema);
 
  private:
+  // Every distinct property-string format (by canonical JSON) and where it is used.
+  struct FormatUse {
+    const json::object* format = nullptr;
+    std::set<std::string> uses;             // "POST /nodes/{node}/qemu net[n]"
+    std::map<std::string, int> candidates;  // name suggested by each use -> count
+  };
+  void CollectFormats(const json::object& s, const std::string& where, absl::string_view key,
+                      absl::string_view context, int depth);
+  void NameFormats();
+  absl::Status BuildPropertyMessages(ProtoApi& api);
+
   struct Entry {
     std::string wire_name;
     const json::object* schema = nullptr;  // nullptr for the additional-properties field
@@ -213,6 +227,11 @@ class Builder {
   bool uses_empty_ = false;
   // Building a response: every object message gets the additional-properties Struct.
   bool in_response_ = false;
+  // Building a property-string message: scalar fields only, unknown keys as a string map.
+  bool building_format_ = false;
+  bool uses_typed_ = false;
+  std::map<std::string, FormatUse> formats_;         // by canonical JSON
+  std::map<std::string, std::string> format_names_;  // canonical JSON -> message name
   int message_count_ = 0;
   int field_count_ = 0;
 };
@@ -369,6 +388,15 @@ absl::StatusOr<Resolved> Builder::Resolve(const json::object& s, const std::stri
   PVEGW_ASSIGN_OR_RETURN(std::string type, TypeOf(s, ctx));
   Resolved r;
   r.element = &s;
+  if (building_format_) {
+    // A property-string value is text: every key is a scalar. Integers are int64 whatever
+    // their bounds, so a widened range in a later Proxmox never changes a type.
+    r.type = type == "boolean"   ? "bool"
+             : type == "integer" ? "int64"
+             : type == "number"  ? "double"
+                                 : "string";
+    return r;
+  }
 
   // oneOf: Proxmox uses it for values whose shape depends on another property
   // (`type-property`). When every alternative has the same proto type it is that type.
@@ -555,13 +583,22 @@ absl::StatusOr<ProtoMessage> Builder::BuildMessage(const std::string& name,
     }
   }
   std::set<std::string> json_names;
+  std::vector<ProtoField> companions;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const Entry& e = entries[i];
     ProtoField f;
     f.wire_name = e.wire_name;
     f.name = field_names[i];
     ++field_count_;
-    if (e.schema == nullptr) {  // additional properties of an open object
+    if (e.schema == nullptr && building_format_) {  // keys the format does not list
+      f.label = ProtoField::Label::kStringMap;
+      f.type = "string";
+      f.rules.other_keys = true;
+      f.comment.push_back(
+          "Keys the format does not list (a newer Proxmox adds keys), with their values as text.");
+      f.comment.push_back("Printed after the listed keys, in key order.");
+      f.json_name = "additionalProperties";
+    } else if (e.schema == nullptr) {  // additional properties of an open object
       f.label = ProtoField::Label::kMessage;
       f.type = kStruct;
       f.rules.additional_properties = true;
@@ -622,11 +659,48 @@ absl::StatusOr<ProtoMessage> Builder::BuildMessage(const std::string& name,
         f.json_name = e.wire_name;
       }
     }
+    if (e.schema != nullptr && building_format_) {
+      if (const json::value* fd = e.schema->if_contains("format_description");
+          fd != nullptr && fd->is_string() && fd->get_string() != e.wire_name) {
+        AppendComment(f.comment, absl::StrCat("Written as: ", Sv(fd->get_string()), "."));
+      }
+      if (const json::value* dk = e.schema->if_contains("default_key");
+          dk != nullptr && AsBoolish(*dk).value_or(false)) {
+        AppendComment(f.comment, absl::StrCat("Default key: Proxmox writes it first, without \"",
+                                              e.wire_name, "=\"."));
+      }
+    }
     const std::string effective_json = f.json_name.empty() ? DefaultJsonName(f.name) : f.json_name;
     if (!json_names.insert(effective_json).second) f.json_name = f.name;
     CountTypeUse(f.type);
+    // A property string gets its typed companion beside it (DESIGN.md §11).
+    if (!building_format_ && !f.rules.property_format.empty() && f.type == "string" &&
+        f.label != ProtoField::Label::kStringMap) {
+      if (auto it = format_names_.find(f.rules.property_format); it != format_names_.end()) {
+        ProtoField c;
+        c.wire_name = f.wire_name + "@typed";  // the lock key; no Proxmox name has '@'
+        std::string name = f.name + "_typed";
+        for (int k = 2; taken_keys.count(FieldConflictKey(name)) != 0; ++k) {
+          name = absl::StrCat(f.name, "_typed_", k);
+        }
+        taken_keys.insert(FieldConflictKey(name));
+        c.name = name;
+        c.label = f.label == ProtoField::Label::kOptional ? ProtoField::Label::kMessage : f.label;
+        c.type = it->second;
+        c.rules.typed_of = f.name;
+        c.comment.push_back(absl::StrCat("`", f.name, "` as a ", it->second,
+                                         " message. Answers fill both; a request sets"));
+        c.comment.push_back(
+            absl::StrCat("either this or `", f.name, "` (both is INVALID_ARGUMENT)."));
+        if (!json_names.insert(DefaultJsonName(c.name)).second) c.json_name = c.name;
+        ++field_count_;
+        uses_typed_ = true;
+        companions.push_back(std::move(c));
+      }
+    }
     msg.fields.push_back(std::move(f));
   }
+  for (ProtoField& c : companions) msg.fields.push_back(std::move(c));
 
   AssignNumbers(msg);
   return msg;
@@ -644,6 +718,8 @@ std::string LockSignature(const ProtoField& f) {
       return "repeated " + type;
     case ProtoField::Label::kMap:
       return "map<uint32," + type + ">";
+    case ProtoField::Label::kStringMap:
+      return "map<string," + type + ">";
     default:
       return type;
   }
@@ -753,6 +829,174 @@ void Builder::AssignNumbers(ProtoMessage& msg) {
             [](const ProtoField& a, const ProtoField& b) { return a.number < b.number; });
 }
 
+// Names a property-string message suggests from one place it is used: the guest type, or
+// else the literal segments of the path, then the property without index digits ("net[n]"
+// under /nodes/{node}/qemu -> QemuNet, "rootfs" under .../lxc -> LxcRootfs, "efidisk0" ->
+// QemuEfidisk, "map" under /cluster/mapping/pci -> ClusterMappingPciMap).
+std::string FormatNameCandidate(absl::string_view path, absl::string_view key) {
+  std::string context;
+  std::string literal;
+  for (absl::string_view seg : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    if (seg == "qemu") context = "Qemu";
+    if (seg == "lxc") context = "Lxc";
+    if (!absl::StartsWith(seg, "{")) literal += UpperCamel(OperationId("", seg));
+  }
+  if (context.empty()) context = literal.empty() ? "Root" : literal;
+  std::string base = IndexedBase(key);
+  if (base.empty()) base = std::string(key);
+  while (!base.empty() && absl::ascii_isdigit(static_cast<unsigned char>(base.back()))) {
+    base.pop_back();
+  }
+  std::string name = UpperCamel(OperationId("", base));
+  if (name.empty()) name = "Value";
+  return context + name;
+}
+
+// The last literal path segment of a use, UpperCamel ("GET /nodes/{node}/qemu/{vmid}/config
+// returns.scsi[n]" -> "Config"): what tells apart a format that only answers use.
+std::string LastLiteralSegment(absl::string_view use) {
+  const std::vector<absl::string_view> words = absl::StrSplit(use, ' ');
+  std::string last;
+  if (words.size() < 2) return last;
+  for (absl::string_view seg : absl::StrSplit(words[1], '/', absl::SkipEmpty())) {
+    if (!absl::StartsWith(seg, "{")) last = UpperCamel(OperationId("", seg));
+  }
+  return last;
+}
+
+void Builder::CollectFormats(const json::object& s, const std::string& where, absl::string_view key,
+                             absl::string_view context, int depth) {
+  constexpr int kMaxCollectDepth = 64;
+  if (depth > kMaxCollectDepth) return;
+  if (const json::value* f = s.if_contains("format"); f != nullptr && f->is_object()) {
+    const json::value* t = s.if_contains("type");
+    if (t == nullptr || (t->is_string() && t->get_string() == "string")) {
+      FormatUse& use = formats_[CanonicalJson(*f)];
+      use.format = &f->get_object();
+      use.uses.insert(where);
+      ++use.candidates[FormatNameCandidate(context, key)];
+    }
+  }
+  if (const json::value* items = s.if_contains("items"); items != nullptr && items->is_object()) {
+    CollectFormats(items->get_object(), where, key, context, depth + 1);
+  }
+  if (const json::value* props = s.if_contains("properties");
+      props != nullptr && props->is_object()) {
+    for (const auto& kv : props->get_object()) {
+      if (!kv.value().is_object()) continue;
+      CollectFormats(kv.value().get_object(), absl::StrCat(where, ".", Sv(kv.key())), Sv(kv.key()),
+                     context, depth + 1);
+    }
+  }
+}
+
+// Names stay stable across schema versions: a format whose keys changed (so its canonical
+// JSON changed) is recognised by the places it is used, which the lock records; only a
+// format seen nowhere before gets a new name, never one the lock has held.
+void Builder::NameFormats() {
+  const std::string prefix = package_ + ".";
+  std::map<std::string, std::set<std::string>> locked_uses;  // short name -> uses
+  for (const auto& [full, m] : lock_.messages()) {
+    if (m.uses.empty() || !absl::StartsWith(full, prefix)) continue;
+    locked_uses[full.substr(prefix.size())] = {m.uses.begin(), m.uses.end()};
+  }
+  // Most used formats pick first, then by canonical JSON: deterministic.
+  std::vector<const std::string*> order;
+  for (const auto& [canon, use] : formats_) order.push_back(&canon);
+  std::stable_sort(order.begin(), order.end(), [&](const std::string* a, const std::string* b) {
+    return formats_.at(*a).uses.size() > formats_.at(*b).uses.size();
+  });
+  std::set<std::string> taken;
+  for (const std::string* canon : order) {
+    const FormatUse& use = formats_.at(*canon);
+    std::string best;
+    std::size_t best_overlap = 0;
+    for (const auto& [name, uses] : locked_uses) {
+      if (taken.count(name) != 0) continue;
+      std::size_t overlap = 0;
+      for (const std::string& u : use.uses) overlap += uses.count(u);
+      if (overlap > best_overlap) {
+        best = name;
+        best_overlap = overlap;
+      }
+    }
+    if (!best.empty()) {
+      taken.insert(best);
+      format_names_[*canon] = best;
+    }
+  }
+  for (const std::string* canon : order) {
+    if (format_names_.count(*canon) != 0) continue;
+    const FormatUse& use = formats_.at(*canon);
+    std::string base;
+    int count = 0;
+    for (const auto& [candidate, n] : use.candidates) {
+      if (n > count) {
+        base = candidate;
+        count = n;
+      }
+    }
+    auto free = [&](const std::string& n) {
+      return taken.count(n) == 0 && lock_.messages().count(prefix + n) == 0;
+    };
+    // A format only answers use (Proxmox leaves write-only keys such as import-from out
+    // of them) is named after what it answers: QemuScsi for requests, QemuScsiConfig.
+    const bool answers_only = std::all_of(use.uses.begin(), use.uses.end(), [](const auto& u) {
+      return absl::StrContains(u, " returns");
+    });
+    std::string name = base;
+    if (!free(name) && answers_only) name = base + LastLiteralSegment(*use.uses.begin());
+    for (int k = 2; !free(name); ++k) name = absl::StrCat(base, k);
+    taken.insert(name);
+    format_names_[*canon] = name;
+  }
+}
+
+absl::Status Builder::BuildPropertyMessages(ProtoApi& api) {
+  building_format_ = true;
+  for (const auto& [canon, name] : format_names_) {
+    const FormatUse& use = formats_.at(canon);
+    const Context ctx{file_, absl::StrCat("property-string format used at ", *use.uses.begin())};
+    std::vector<Entry> entries;
+    std::vector<std::string> aliases;
+    for (const auto& kv : *use.format) {
+      if (!kv.value().is_object()) {
+        return ctx.Error(
+            absl::StrCat("key '", Sv(kv.key()), "' must be an object, got ", KindName(kv.value())));
+      }
+      // "e1000=MAC" is written through aliases; the value lives in the canonical keys.
+      if (kv.value().get_object().contains("alias")) {
+        aliases.emplace_back(kv.key());
+        continue;
+      }
+      entries.push_back(Entry{std::string(kv.key()), &kv.value().get_object(), false});
+    }
+    entries.push_back(Entry{kAdditionalWireName, nullptr, false});
+    absl::StatusOr<ProtoMessage> msg =
+        BuildMessage(name, package_, std::move(entries), false, ctx, {});
+    if (!msg.ok()) {
+      building_format_ = false;
+      return msg.status();
+    }
+    std::vector<std::string> uses(use.uses.begin(), use.uses.end());
+    msg->comment.push_back(absl::StrCat("Proxmox property string, used by ", uses.size(),
+                                        uses.size() == 1 ? " field" : " fields", " (e.g. ",
+                                        uses.front(), ")."));
+    if (!aliases.empty()) {
+      std::sort(aliases.begin(), aliases.end());
+      AppendComment(msg->comment, absl::StrCat("Keys written as aliases (key=value fills other "
+                                               "fields): ",
+                                               absl::StrJoin(aliases, ", "), "."));
+    }
+    lock_.messages()[msg->full_name].uses = std::move(uses);
+    api.property_messages.push_back(*std::move(msg));
+  }
+  building_format_ = false;
+  std::sort(api.property_messages.begin(), api.property_messages.end(),
+            [](const ProtoMessage& a, const ProtoMessage& b) { return a.name < b.name; });
+  return absl::OkStatus();
+}
+
 std::vector<std::string> RpcComment(const ApiOperation& op, const MethodRules& rules) {
   std::vector<std::string> comment;
   AppendComment(comment, op.description);
@@ -773,6 +1017,20 @@ absl::StatusOr<ProtoApi> Builder::Build(const ApiSchema& schema) {
   api.package = package_;
   std::map<std::string, ProtoService> services;  // by service name
   std::set<std::string> rpc_names;
+
+  // Property-string formats first: their message names must be known before any field
+  // that carries one is built.
+  for (const ApiOperation& op : schema.operations) {
+    const std::string where = absl::StrCat(op.verb, " ", op.path);
+    for (const ApiParameter& p : op.parameters) {
+      CollectFormats(p.schema, absl::StrCat(where, " ", p.name), p.name, op.path, 0);
+    }
+    if (op.returns.is_object()) {
+      CollectFormats(op.returns.get_object(), absl::StrCat(where, " returns"), "", op.path, 0);
+    }
+  }
+  NameFormats();
+  PVEGW_RETURN_IF_ERROR(BuildPropertyMessages(api));
 
   for (const ApiOperation& op : schema.operations) {
     const Context ctx{file_, absl::StrCat(op.verb, " ", op.path)};
@@ -812,7 +1070,7 @@ absl::StatusOr<ProtoApi> Builder::Build(const ApiSchema& schema) {
         svc.file_name = svc.file_name.substr(0, svc.file_name.size() - 7) + ".proto";
       }
     }
-    uses_struct_ = uses_empty_ = false;
+    uses_struct_ = uses_empty_ = uses_typed_ = false;
 
     // Request.
     std::vector<Entry> params;
@@ -835,6 +1093,10 @@ absl::StatusOr<ProtoApi> Builder::Build(const ApiSchema& schema) {
     ProtoMessage response = *std::move(built_response);
     if (uses_struct_) svc.imports.insert("google/protobuf/struct.proto");
     if (uses_empty_) svc.imports.insert("google/protobuf/empty.proto");
+    if (uses_typed_) {
+      svc.imports.insert(
+          absl::StrCat(absl::StrReplaceAll(package_, {{".", "/"}}), "/", kPropertyStringsFile));
+    }
 
     ProtoRpc rpc;
     rpc.name = rpc_name;

@@ -12,6 +12,9 @@
 
 namespace pvegw::codegen {
 
+// The generated file holding the property-string messages (next to the service files).
+inline constexpr char kPropertyStringsFile[] = "property_strings.proto";
+
 // Builds the ProtoApi for one schema following DESIGN.md §3: one service per top-level
 // path segment, RPC = UpperCamel(operationId), <Rpc>Request/<Rpc>Response{data}, explicit
 // presence everywhere, schema facts as proxmox.gateway.v1 options. Field numbers come

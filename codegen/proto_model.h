@@ -27,6 +27,8 @@ struct FieldRules {
   bool path_param = false;
   bool additional_properties = false;
   bool declared_open = false;  // the schema declares additionalProperties
+  std::string typed_of;        // typed companion: the proto name of the raw string field
+  bool other_keys = false;     // typed property string: the map of keys the format lacks
 };
 
 // Mirrors proxmox.gateway.v1.MethodRules.
@@ -45,7 +47,8 @@ struct MethodRules {
 };
 
 struct ProtoField {
-  enum class Label { kOptional, kRepeated, kMap, kMessage };
+  // kStringMap is map<string, string> (the unknown keys of a typed property string).
+  enum class Label { kOptional, kRepeated, kMap, kMessage, kStringMap };
   std::string wire_name;  // Proxmox name; the lock key ("*" = additional properties)
   std::string name;
   std::string json_name;  // empty: protoc's default equals the Proxmox spelling
@@ -86,6 +89,9 @@ struct ProtoService {
 struct ProtoApi {
   std::string package;
   std::vector<ProtoService> services;
+  // One message per distinct property-string format (DESIGN.md §11), sorted by name;
+  // printed into property_strings.proto.
+  std::vector<ProtoMessage> property_messages;
   int rpc_count = 0;
   int message_count = 0;
   int field_count = 0;

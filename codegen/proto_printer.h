@@ -13,6 +13,9 @@ namespace pvegw::codegen {
 // gives the same bytes (no dates, paths or input-format details in the output).
 std::string PrintProtoFile(const ProtoApi& api, const ProtoService& service);
 
+// The text of property_strings.proto: api.property_messages (empty when there are none).
+std::string PrintPropertyStringsFile(const ProtoApi& api);
+
 // A proto string literal for `s`, with quotes; control bytes escaped, UTF-8 kept.
 std::string ProtoStringLiteral(absl::string_view s);
 

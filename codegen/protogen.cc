@@ -136,6 +136,9 @@ absl::StatusOr<ProtogenResult> GenerateFromText(absl::string_view schema_text,
   for (const ProtoService& svc : api.services) {
     result.files[absl::StrCat(dir, "/", svc.file_name)] = PrintProtoFile(api, svc);
   }
+  if (!api.property_messages.empty()) {
+    result.files[absl::StrCat(dir, "/", kPropertyStringsFile)] = PrintPropertyStringsFile(api);
+  }
   result.api = std::move(api);
   return result;
 }

@@ -20,9 +20,9 @@
 #include "api/api_index.h"
 #include "api/embedded_descriptors.h"
 #include "mockstate/mock_backend.h"
+#include "mockstate/store.h"
 #include "pvemock/rest_frontend.h"
 #include "pvemock/rest_server.h"
-#include "mockstate/store.h"
 
 namespace {
 

@@ -29,7 +29,7 @@ class InputBackend : public pvegw::gateway::Backend {
     status_code_ = status_code;
     log_code_ = log_code;
   }
-  void Call(RestRequest request, std::function<void(RestResponse)> done) override {
+  void Call(RestRequest request, pvegw::gateway::RestCallback done) override {
     RestResponse r;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -63,7 +63,7 @@ class Sink : public pvegw::gateway::TaskEventSink {
     lock.unlock();
     watchers->WriteDone(h, true);
   }
-  void End(const proxmox::gateway::v1::TaskEvent* last, const grpc::Status& status) override {
+  void End(const proxmox::gateway::v1::TaskEvent* last, const absl::Status& status) override {
     (void)last;
     (void)status;
     std::lock_guard<std::mutex> lock(mu_);

@@ -66,10 +66,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   pvegw::RestRequest request;
   request.verb = "GET";
   request.path = "/version";
-  std::promise<pvegw::RestResponse> done;
+  std::promise<pvegw::gateway::RestResult> done;
   auto answered = done.get_future();
   w->backend->Call(std::move(request),
-                   [&done](pvegw::RestResponse r) { done.set_value(std::move(r)); });
+                   [&done](pvegw::gateway::RestResult r) { done.set_value(std::move(r)); });
   // The call's own timeout is 5 s; well beyond it the reader hangs, which is a finding.
   if (answered.wait_for(std::chrono::seconds(30)) != std::future_status::ready) __builtin_trap();
   (void)answered.get();

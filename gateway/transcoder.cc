@@ -11,6 +11,7 @@
 #include <optional>
 #include <tuple>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -78,6 +79,7 @@ std::string EscapePathSegment(absl::string_view segment) { return api::PercentEn
 Transcoder::Transcoder(const api::ApiIndex& api, TranscoderOptions options) : options_(options) {
   for (const auto& op : api.operations()) {
     IndexMessage(op->method->output_type());
+    IndexMessage(op->method->input_type());  // for the typed companions of requests
   }
 }
 
@@ -87,7 +89,28 @@ void Transcoder::IndexMessage(const Descriptor* message) {
   for (int i = 0; i < message->field_count(); ++i) {
     const FieldDescriptor* f = message->field(i);
     const auto& rules = api::Rules(f);
-    if (rules.additional_properties()) {
+    if (!rules.typed_of().empty()) {
+      const FieldDescriptor* raw = message->FindFieldByName(rules.typed_of());
+      const Descriptor* typed =
+          f->is_map() ? f->message_type()->map_value()->message_type() : f->message_type();
+      if (raw == nullptr || typed == nullptr ||
+          (raw->is_map() ? raw->message_type()->map_value() : raw)->cpp_type() !=
+              FieldDescriptor::CPPTYPE_STRING ||
+          raw->is_map() != f->is_map() || raw->is_repeated() != f->is_repeated()) {
+        spdlog::warn("descriptor set: {} is no typed companion of a property-string field; ignored",
+                     f->full_name());
+        continue;
+      }
+      absl::StatusOr<std::shared_ptr<const api::TypedProperty>> bound =
+          api::TypedProperty::Bind(typed, api::Rules(raw).property_format());
+      if (!bound.ok()) {
+        spdlog::warn("descriptor set: {}: {}; the companion stays empty", f->full_name(),
+                     std::string(bound.status().message()));
+        continue;
+      }
+      idx.companion_raws.push_back(raw);
+      idx.companions.push_back(Companion{raw, f, *std::move(bound)});
+    } else if (rules.additional_properties()) {
       idx.additional = f;
     } else if (!rules.indexed().empty()) {
       idx.indexed.emplace_back(rules.indexed(), f);
@@ -100,6 +123,7 @@ void Transcoder::IndexMessage(const Descriptor* message) {
   for (int i = 0; i < message->field_count(); ++i) {
     const FieldDescriptor* f = message->field(i);
     if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (!api::Rules(f).typed_of().empty()) continue;  // filled from the raw string, not JSON
     const Descriptor* sub =
         f->is_map() ? f->message_type()->map_value()->message_type() : f->message_type();
     if (sub != nullptr) nested.push_back(sub);
@@ -117,10 +141,80 @@ absl::Status Transcoder::Encode(const api::ApiOperation& op, const Message& requ
   const Reflection* r = request.GetReflection();
   std::vector<const FieldDescriptor*> fields;
   r->ListFields(request, &fields);
+  const FieldIndex* idx = IndexOf(request.GetDescriptor());
+  auto companion_of = [&](const FieldDescriptor* f) -> const Companion* {
+    if (idx == nullptr || api::Rules(f).typed_of().empty()) return nullptr;
+    for (const Companion& c : idx->companions) {
+      if (c.typed == f) return &c;
+    }
+    return nullptr;
+  };
+  // A typed companion is sent where its raw field would be, so a typed request and the
+  // equivalent raw one make the same REST call.
+  std::stable_sort(
+      fields.begin(), fields.end(), [&](const FieldDescriptor* a, const FieldDescriptor* b) {
+        const Companion* ca = companion_of(a);
+        const Companion* cb = companion_of(b);
+        return (ca != nullptr ? ca->raw : a)->number() < (cb != nullptr ? cb->raw : b)->number();
+      });
   RestParams params;
   std::vector<std::pair<std::string, std::string>> path_params;
   for (const FieldDescriptor* f : fields) {
     const auto& rules = api::Rules(f);
+    if (!rules.typed_of().empty()) {
+      const Companion* c = companion_of(f);
+      if (c == nullptr) {
+        return absl::InternalError(absl::StrCat(f->full_name(), " has no usable property format"));
+      }
+      const bool raw_set =
+          c->raw->is_repeated() ? r->FieldSize(request, c->raw) > 0 : r->HasField(request, c->raw);
+      if (raw_set) {
+        const std::string text =
+            absl::StrCat("set either '", c->raw->name(), "' or '", f->name(), "', not both");
+        return InvalidArgumentWithViolations(
+            absl::StrCat("Parameter verification failed. ", f->name(), ": ", text),
+            {{f->name(), text}});
+      }
+      const std::string& wire = api::WireName(c->raw);
+      auto print = [&](const Message& typed, const std::string& where,
+                       std::string* out) -> absl::Status {
+        absl::StatusOr<std::string> text = c->property->Print(typed);
+        if (!text.ok()) {
+          const std::string why(text.status().message());
+          return InvalidArgumentWithViolations(
+              absl::StrCat("Parameter verification failed. ", where, ": ", why), {{where, why}});
+        }
+        *out = *std::move(text);
+        return absl::OkStatus();
+      };
+      if (f->is_map()) {
+        const FieldDescriptor* key = f->message_type()->map_key();
+        const FieldDescriptor* value = f->message_type()->map_value();
+        for (int i = 0; i < r->FieldSize(request, f); ++i) {
+          const Message& entry = r->GetRepeatedMessage(request, f, i);
+          const std::string n = ScalarText(entry, entry.GetReflection(), key, -1);
+          std::string text;
+          absl::Status st = print(entry.GetReflection()->GetMessage(entry, value),
+                                  absl::StrCat(f->name(), "[", n, "]"), &text);
+          if (!st.ok()) return st;
+          params.emplace_back(absl::StrCat(wire, n), std::move(text));
+        }
+      } else if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(request, f); ++i) {
+          std::string text;
+          absl::Status st = print(r->GetRepeatedMessage(request, f, i),
+                                  absl::StrCat(f->name(), "[", i, "]"), &text);
+          if (!st.ok()) return st;
+          params.emplace_back(wire, std::move(text));
+        }
+      } else {
+        std::string text;
+        absl::Status st = print(r->GetMessage(request, f), f->name(), &text);
+        if (!st.ok()) return st;
+        params.emplace_back(wire, std::move(text));
+      }
+      continue;
+    }
     const std::string wire = api::WireName(f);
     if (f->is_map()) {
       // Indexed parameter: map key n is sent as <wire><n>.
@@ -191,6 +285,7 @@ class JsonReader {
     }
     const Reflection* r = msg->GetReflection();
     json::object extra;
+    absl::InlinedVector<std::size_t, 8> pending;  // companions whose raw field was set
     for (const auto& kv : o) {
       const absl::string_view key(kv.key().data(), kv.key().size());
       const FieldDescriptor* field = nullptr;
@@ -233,7 +328,16 @@ class JsonReader {
         if (want != nullptr) r->RemoveLast(msg, map_field);
         field = map_field;
       }
-      if (want == nullptr) continue;
+      if (want == nullptr) {
+        // A property string: its typed companion is filled once the object is read.
+        // A linear scan: a message has few companions, and most keys are no property string.
+        const auto& raws = idx->companion_raws;
+        if (auto c = std::find(raws.begin(), raws.end(), field); c != raws.end()) {
+          const std::size_t i = static_cast<std::size_t>(c - raws.begin());
+          if (std::find(pending.begin(), pending.end(), i) == pending.end()) pending.push_back(i);
+        }
+        continue;
+      }
       if (t_.options_.strict_decoding || idx->additional == nullptr) {
         return Bad(at, want, kv.value());
       }
@@ -248,10 +352,76 @@ class JsonReader {
       }
     }
     if (!extra.empty()) SetStruct(extra, r->MutableMessage(msg, idx->additional));
+    for (std::size_t i : pending) {
+      absl::Status st = FillCompanion(idx->companions[i], msg, where);
+      if (!st.ok()) return st;
+    }
     return absl::OkStatus();
   }
 
  private:
+  // The typed companion from its raw property string(s). A value that does not parse leaves
+  // its entry unset (a list: the whole list), keeps the raw string and counts as a fallback.
+  absl::Status FillCompanion(const Transcoder::Companion& c, ::google::protobuf::Message* msg,
+                             const std::string& where) {
+    const Reflection* r = msg->GetReflection();
+    std::string scratch;
+    auto failed = [&](const std::string& at, const std::string& raw,
+                      const absl::Status& why) -> absl::Status {
+      if (t_.options_.strict_decoding) {
+        return absl::InternalError(absl::StrCat("cannot read Proxmox's property string '", at,
+                                                "' (", raw, ") as ", c.property->message()->name(),
+                                                ": ", why.message()));
+      }
+      if (t_.CountFallback(method_, c.typed)) {
+        spdlog::debug(
+            "decode {}: '{}' does not parse as {} ({}); the raw string is kept, {} left unset "
+            "(logged once per field)",
+            method_->full_name(), at, c.property->message()->name(), std::string(why.message()),
+            c.typed->name());
+      }
+      return absl::OkStatus();
+    };
+    if (c.raw->is_map()) {
+      const int n = r->FieldSize(*msg, c.raw);
+      for (int i = 0; i < n; ++i) {
+        const ::google::protobuf::Message& entry = r->GetRepeatedMessage(*msg, c.raw, i);
+        const Reflection* er = entry.GetReflection();
+        const Descriptor* ed = entry.GetDescriptor();
+        const std::uint32_t key = er->GetUInt32(entry, ed->map_key());
+        const std::string& raw = er->GetStringReference(entry, ed->map_value(), &scratch);
+        ::google::protobuf::Message* typed_entry = r->AddMessage(msg, c.typed);
+        const Descriptor* td = typed_entry->GetDescriptor();
+        typed_entry->GetReflection()->SetUInt32(typed_entry, td->map_key(), key);
+        absl::Status st = c.property->Parse(
+            raw, typed_entry->GetReflection()->MutableMessage(typed_entry, td->map_value()));
+        if (!st.ok()) {
+          r->RemoveLast(msg, c.typed);
+          absl::Status out = failed(absl::StrCat(where, ".", api::WireName(c.raw), key), raw, st);
+          if (!out.ok()) return out;
+        }
+      }
+    } else if (c.raw->is_repeated()) {
+      const int n = r->FieldSize(*msg, c.raw);
+      for (int i = 0; i < n; ++i) {
+        const std::string& raw = r->GetRepeatedStringReference(*msg, c.raw, i, &scratch);
+        absl::Status st = c.property->Parse(raw, r->AddMessage(msg, c.typed));
+        if (!st.ok()) {
+          r->ClearField(msg, c.typed);
+          return failed(absl::StrCat(where, ".", api::WireName(c.raw), "[", i, "]"), raw, st);
+        }
+      }
+    } else if (r->HasField(*msg, c.raw)) {
+      const std::string& raw = r->GetStringReference(*msg, c.raw, &scratch);
+      absl::Status st = c.property->Parse(raw, r->MutableMessage(msg, c.typed));
+      if (!st.ok()) {
+        r->ClearField(msg, c.typed);
+        return failed(absl::StrCat(where, ".", api::WireName(c.raw)), raw, st);
+      }
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Bad(const std::string& where, absl::string_view want, const json::value& got) {
     std::string shown = json::serialize(got);
     if (shown.size() > 80) shown = shown.substr(0, 77) + "...";

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "api/api_index.h"
+#include "api/typed_property.h"
 #include "common/rest_call.h"
 
 namespace pvegw::gateway {
@@ -43,7 +45,9 @@ class Transcoder {
   // once per element); unset fields are never sent. Validates first, like Proxmox: missing
   // required parameters and values outside enum/min/max/length/pattern/format give
   // INVALID_ARGUMENT carrying every violation by Proxmox name (FieldViolationsOf; the
-  // client receives them as a google.rpc.BadRequest).
+  // client receives them as a google.rpc.BadRequest). A typed companion (net_typed) is
+  // printed as Proxmox prints property strings and sent as its raw field, then validated the
+  // same way; setting both is INVALID_ARGUMENT naming the companion.
   absl::Status Encode(const api::ApiOperation& op, const google::protobuf::Message& request,
                       RestRequest* out) const;
 
@@ -55,6 +59,9 @@ class Transcoder {
   // their Proxmox key, into the additional_properties Struct of the object they were in;
   // the latter are counted per method and field (DecodeFallbacks) and logged once per field
   // at debug level. With strict_decoding such a value is INTERNAL naming the field instead.
+  // Property strings also fill their typed companion (net_typed beside net); a value that
+  // does not parse leaves the companion entry unset and counts as a fallback of the
+  // companion field (INTERNAL with strict_decoding).
   // A body that is not a JSON object is INTERNAL.
   absl::Status Decode(const api::ApiOperation& op, const RestResponse& response,
                       google::protobuf::Message* out) const;
@@ -69,10 +76,18 @@ class Transcoder {
   const TranscoderOptions& options() const { return options_; }
 
  private:
+  // A property-string field and its typed companion (net and net_typed, DESIGN.md §11).
+  struct Companion {
+    const google::protobuf::FieldDescriptor* raw = nullptr;
+    const google::protobuf::FieldDescriptor* typed = nullptr;
+    std::shared_ptr<const api::TypedProperty> property;
+  };
   struct FieldIndex {
     absl::flat_hash_map<std::string, const google::protobuf::FieldDescriptor*> by_wire;
     std::vector<std::pair<std::string, const google::protobuf::FieldDescriptor*>> indexed;
     const google::protobuf::FieldDescriptor* additional = nullptr;
+    std::vector<Companion> companions;
+    std::vector<const google::protobuf::FieldDescriptor*> companion_raws;  // companions[i].raw
   };
   void IndexMessage(const google::protobuf::Descriptor* message);
   const FieldIndex* IndexOf(const google::protobuf::Descriptor* message) const;

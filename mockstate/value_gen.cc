@@ -297,7 +297,10 @@ json::value GenerateScalar(const FieldDescriptor* f, std::uint64_t h, const Shap
       json::object o;
       for (int i = 0; i < m->field_count(); ++i) {
         const FieldDescriptor* field = m->field(i);
-        if (api::Rules(field).additional_properties()) continue;
+        // Typed companions are the gateway's reading of a raw field, never an answer key.
+        if (api::Rules(field).additional_properties() || !api::Rules(field).typed_of().empty()) {
+          continue;
+        }
         const std::string wire = api::WireName(field);
         json::value value = GenerateValue(field, absl::StrCat(seed, "/", wire), inner, depth + 1);
         if (!api::Rules(field).indexed().empty()) {
@@ -480,6 +483,7 @@ json::object ShapeObject(const Descriptor* message, absl::string_view seed,
     const FieldDescriptor* f = message->field(i);
     const auto& rules = api::Rules(f);
     if (rules.additional_properties()) continue;  // the unlisted keys, below
+    if (!rules.typed_of().empty()) continue;      // the gateway's reading of a raw field
     const std::string wire = api::WireName(f);
     if (!rules.indexed().empty()) {
       bool any = false;

@@ -91,7 +91,7 @@ std::vector<SeedGuest> SeedGuests() {
             {"cores", 2},
             {"ostype", "alpine"},
             {"rootfs", "local-lvm:vm-201-disk-0,size=4G"},
-            {"net0", "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:02:01,ip=10.0.0.21/24,gw=10.0.0.1"},
+            {"net0", "name=eth0,bridge=vmbr0,gw=10.0.0.1,hwaddr=BC:24:11:00:02:01,ip=10.0.0.21/24"},
             {"tags", "infra;edge"},
             {"unprivileged", 1}})},
   };

@@ -166,7 +166,10 @@ func run(address, node string, vmid int) error {
 		Name:   proto.String("example-go"),
 		Memory: proto.String("512"),
 		Cores:  proto.Int64(1),
-		Net:    map[uint32]string{0: "virtio,bridge=vmbr0"},
+		// The NIC and the disk as typed messages; the gateway prints them as Proxmox property
+		// strings ("virtio,bridge=vmbr0", "local-lvm:8"). The raw Net/Scsi maps work too.
+		NetTyped:  map[uint32]*pvev1.QemuNet{0: {Model: proto.String("virtio"), Bridge: proto.String("vmbr0")}},
+		ScsiTyped: map[uint32]*pvev1.QemuScsi{0: {File: proto.String("local-lvm:8")}},
 	}
 	cctx, cancel = call()
 	created, err := c.nodes.PostNodesNodeQemu(cctx, create)
@@ -193,6 +196,9 @@ func run(address, node string, vmid int) error {
 	d := config.GetData()
 	fmt.Printf("config of VM %d: name=%s memory=%s cores=%d net0=%s\n",
 		vmid, d.GetName(), d.GetMemory(), d.GetCores(), d.GetNet()[0])
+	// Answers carry both the raw string and its typed companion.
+	fmt.Printf("typed config of VM %d: net0 model=%s bridge=%s, scsi0 size=%s\n",
+		vmid, d.GetNetTyped()[0].GetModel(), d.GetNetTyped()[0].GetBridge(), d.GetScsiTyped()[0].GetSize())
 
 	fmt.Printf("create VM %d again:\n", vmid)
 	cctx, cancel = call()

@@ -128,7 +128,13 @@ async function main() {
     const vmid = args.vmid ? Number(args.vmid) : Number((await unary(cluster, 'GetClusterNextid', {})).data);
     console.log(`next free vmid: ${vmid}`);
 
-    const create = { node, vmid, name: 'example-node', memory: '512', cores: 1, net: { 0: 'virtio,bridge=vmbr0' } };
+    // The NIC and the disk as typed messages; the gateway prints them as Proxmox property
+    // strings ("virtio,bridge=vmbr0", "local-lvm:8"). The raw net/scsi maps work too.
+    const create = {
+      node, vmid, name: 'example-node', memory: '512', cores: 1,
+      net_typed: { 0: { model: 'virtio', bridge: 'vmbr0' } },
+      scsi_typed: { 0: { file: 'local-lvm:8' } },
+    };
     let upid = (await unary(nodes, 'PostNodesNodeQemu', create)).data;
     console.log(`create VM ${vmid} on ${node}: ${upid}`);
     if (!(await followTask(tasks, upid)).succeeded) return 1;
@@ -136,6 +142,9 @@ async function main() {
     const config = (await unary(nodes, 'GetNodesNodeQemuVmidConfig', { node, vmid })).data;
     console.log(`config of VM ${vmid}: name=${config.name} memory=${config.memory} ` +
                 `cores=${config.cores} net0=${config.net[0]}`);
+    // Answers carry both the raw string and its typed companion.
+    console.log(`typed config of VM ${vmid}: net0 model=${config.net_typed[0].model} ` +
+                `bridge=${config.net_typed[0].bridge}, scsi0 size=${config.scsi_typed[0].size}`);
 
     console.log(`create VM ${vmid} again:`);
     await expectError(grpc.status.ALREADY_EXISTS, unary(nodes, 'PostNodesNodeQemu', create));

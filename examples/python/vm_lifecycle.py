@@ -1,11 +1,11 @@
 #!/usr/bin/python3
 """A VM's life through pve-gateway, from Python.
 
-Lists the nodes, asks for a free VMID, creates a VM and follows its task with
-proxmox.gateway.v1.Tasks/WatchTask, reads the VM's configuration, shows how errors arrive
-(a duplicate VMID is ALREADY_EXISTS with Proxmox's text; a bad parameter is INVALID_ARGUMENT
-with a google.rpc.BadRequest detail), then deletes the VM and waits for that task with
-WaitTask.
+Lists the nodes, asks for a free VMID, creates a VM with a typed NIC and disk and follows its
+task with proxmox.gateway.v1.Tasks/WatchTask, reads the VM's configuration (raw and typed),
+shows how errors arrive (a duplicate VMID is ALREADY_EXISTS with Proxmox's text; a bad
+parameter is INVALID_ARGUMENT with a google.rpc.BadRequest detail), then deletes the VM and
+waits for that task with WaitTask.
 
 The stubs are generated from the protos by protoc and grpc_python_plugin (the build puts them
 in build/examples/python/gen; see docs/api.md "Client examples"). Run against a gateway in mock mode:
@@ -21,7 +21,7 @@ import grpc
 
 from google.rpc import error_details_pb2, status_pb2
 from proxmox.gateway.v1 import tasks_pb2, tasks_pb2_grpc
-from proxmox.ve.v1 import cluster_pb2, cluster_pb2_grpc, nodes_pb2, nodes_pb2_grpc
+from proxmox.ve.v1 import cluster_pb2, cluster_pb2_grpc, nodes_pb2, nodes_pb2_grpc, property_strings_pb2
 
 TIMEOUT = 30  # seconds, for every unary call
 TASK_TIMEOUT = 600  # seconds a task may take
@@ -95,8 +95,12 @@ def main():
         vmid = args.vmid or cluster.GetClusterNextid(cluster_pb2.GetClusterNextidRequest(), timeout=TIMEOUT).data
         print("next free vmid: %d" % vmid)
 
-        create = nodes_pb2.PostNodesNodeQemuRequest(node=node, vmid=vmid, name="example-python",
-                                                    memory="512", cores=1, net={0: "virtio,bridge=vmbr0"})
+        # The NIC and the disk as typed messages; the gateway prints them as Proxmox property
+        # strings ("virtio,bridge=vmbr0", "local-lvm:8"). The raw `net`/`scsi` maps work too.
+        create = nodes_pb2.PostNodesNodeQemuRequest(
+            node=node, vmid=vmid, name="example-python", memory="512", cores=1,
+            net_typed={0: property_strings_pb2.QemuNet(model="virtio", bridge="vmbr0")},
+            scsi_typed={0: property_strings_pb2.QemuScsi(file="local-lvm:8")})
         upid = nodes.PostNodesNodeQemu(create, timeout=TIMEOUT).data
         print("create VM %d on %s: %s" % (vmid, node, upid))
         if not follow_task(tasks, upid).succeeded:
@@ -106,6 +110,9 @@ def main():
             nodes_pb2.GetNodesNodeQemuVmidConfigRequest(node=node, vmid=vmid), timeout=TIMEOUT).data
         print("config of VM %d: name=%s memory=%s cores=%d net0=%s" %
               (vmid, config.name, config.memory, config.cores, config.net[0]))
+        # Answers carry both the raw string and its typed companion.
+        print("typed config of VM %d: net0 model=%s bridge=%s, scsi0 size=%s" %
+              (vmid, config.net_typed[0].model, config.net_typed[0].bridge, config.scsi_typed[0].size))
 
         print("create VM %d again:" % vmid)
         expect_error(grpc.StatusCode.ALREADY_EXISTS, nodes.PostNodesNodeQemu, create, timeout=TIMEOUT)

@@ -454,6 +454,7 @@ void UpstreamBackend::MarkDown(std::size_t endpoint, const absl::Status& why) {
   if (stopping_) return;
   std::lock_guard<std::mutex> lock(mu_);
   EndpointState& s = endpoint_states_[endpoint];
+  const bool went_down = s.failures == 0;
   const auto rest =
       ExponentialDelay(options_.endpoint_backoff, options_.endpoint_backoff_cap, s.failures);
   ++s.failures;
@@ -463,7 +464,7 @@ void UpstreamBackend::MarkDown(std::size_t endpoint, const absl::Status& why) {
   const std::string line =
       absl::StrCat("upstream ", client_->endpoints()[endpoint].Url(), " unavailable (",
                    why.message(), "); trying other nodes, back to it in ", rest.count(), " ms");
-  if (shift == 0) {
+  if (went_down) {
     spdlog::warn("{}", line);
   } else {
     repeated_log_->Log(spdlog::level::warn,

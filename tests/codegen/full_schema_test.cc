@@ -96,7 +96,8 @@ TEST_F(FullSchemaTest, SixServicesAnd646Rpcs) {
     EXPECT_THAT(files, ::testing::ElementsAre(
                            "proxmox/ve/v1/access.proto", "proxmox/ve/v1/cluster.proto",
                            "proxmox/ve/v1/nodes.proto", "proxmox/ve/v1/pools.proto",
-                           "proxmox/ve/v1/storage.proto", "proxmox/ve/v1/version.proto"));
+                           "proxmox/ve/v1/property_strings.proto", "proxmox/ve/v1/storage.proto",
+                           "proxmox/ve/v1/version.proto"));
   }
 }
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -288,6 +289,181 @@ TEST_F(LockStabilityTest, CheckDetectsDriftAndWritesNothing) {
 
 // --- Output directory --------------------------------------------------------------------
 
+// --- Property-string messages: names and numbers across schema versions -------------------
+
+class PropertyStringLockTest : public LockStabilityTest {
+ protected:
+  json::object& CreateNetFormat() {
+    json::object* create = FindMethod(tree_, "/nodes/{node}/qemu", "POST");
+    return create->at("parameters")
+        .as_object()["properties"]
+        .as_object()["net[n]"]
+        .as_object()["format"]
+        .as_object();
+  }
+  json::object& ConfigNetFormat() {
+    json::object* config = FindMethod(tree_, "/nodes/{node}/qemu/{vmid}/config", "GET");
+    return config->at("returns")
+        .as_object()["properties"]
+        .as_object()["net[n]"]
+        .as_object()["format"]
+        .as_object();
+  }
+  // Message name -> field name -> number, for every message of the generated package.
+  static std::map<std::string, std::map<std::string, int>> Numbers(const ProtoCompiler& c) {
+    std::map<std::string, std::map<std::string, int>> out;
+    std::function<void(const google::protobuf::Descriptor*)> add =
+        [&](const google::protobuf::Descriptor* d) {
+          for (int i = 0; i < d->field_count(); ++i) {
+            out[d->full_name()][d->field(i)->name()] = d->field(i)->number();
+          }
+          for (int i = 0; i < d->nested_type_count(); ++i) add(d->nested_type(i));
+        };
+    for (const char* file : {"proxmox/ve/v1/nodes.proto", "proxmox/ve/v1/property_strings.proto"}) {
+      const google::protobuf::FileDescriptor* f = c.pool()->FindFileByName(file);
+      if (f == nullptr) continue;
+      for (int i = 0; i < f->message_type_count(); ++i) add(f->message_type(i));
+    }
+    return out;
+  }
+  // Every message and field of `before` is still there with the same number.
+  static void ExpectKept(const std::map<std::string, std::map<std::string, int>>& before,
+                         const std::map<std::string, std::map<std::string, int>>& after,
+                         const std::set<std::string>& dropped_fields = {}) {
+    for (const auto& [msg, fields] : before) {
+      auto it = after.find(msg);
+      ASSERT_NE(it, after.end()) << msg << " disappeared";
+      for (const auto& [name, number] : fields) {
+        if (dropped_fields.count(msg + "." + name) != 0) continue;
+        auto f = it->second.find(name);
+        ASSERT_NE(f, it->second.end()) << msg << "." << name << " disappeared";
+        EXPECT_EQ(f->second, number) << msg << "." << name << " changed its number";
+      }
+    }
+  }
+};
+
+TEST_F(PropertyStringLockTest, OneMessagePerFormatWithCompanionsBesideTheRawFields) {
+  FieldLock lock;
+  TempDir dir;
+  auto compiled = Compile(Generate(json::serialize(tree_), lock), dir);
+  const auto* net = compiled->pool()->FindMessageTypeByName("proxmox.ve.v1.QemuNet");
+  ASSERT_NE(net, nullptr);
+  EXPECT_NE(net->FindFieldByName("model"), nullptr);
+  EXPECT_NE(net->FindFieldByName("bridge"), nullptr);
+  const auto* other = net->FindFieldByName("additional_properties");
+  ASSERT_NE(other, nullptr);
+  EXPECT_TRUE(other->is_map());
+  // The request and the answer share one message: the format is the same.
+  const auto* req =
+      compiled->pool()->FindMessageTypeByName("proxmox.ve.v1.PostNodesNodeQemuRequest");
+  ASSERT_NE(req, nullptr);
+  const auto* companion = req->FindFieldByName("net_typed");
+  ASSERT_NE(companion, nullptr);
+  ASSERT_TRUE(companion->is_map());
+  EXPECT_EQ(companion->message_type()->map_value()->message_type(), net);
+  ASSERT_NE(req->FindFieldByName("net"), nullptr);
+  const auto* data = compiled->pool()->FindMessageTypeByName(
+      "proxmox.ve.v1.GetNodesNodeQemuVmidConfigResponse.Data");
+  ASSERT_NE(data, nullptr);
+  ASSERT_NE(data->FindFieldByName("net_typed"), nullptr);
+  EXPECT_EQ(data->FindFieldByName("net_typed")->message_type()->map_value()->message_type(), net);
+  // The lock records where each format is used.
+  const auto& locked = lock.messages().at("proxmox.ve.v1.QemuNet");
+  EXPECT_THAT(locked.uses,
+              ::testing::ElementsAre("GET /nodes/{node}/qemu/{vmid}/config returns.net[n]",
+                                     "POST /nodes/{node}/qemu net[n]"));
+}
+
+TEST_F(PropertyStringLockTest, AddedKeyIsAnAddedFieldAndDroppedKeyIsReserved) {
+  FieldLock lock;
+  TempDir before_dir;
+  auto before = Compile(Generate(json::serialize(tree_), lock), before_dir);
+  const auto old_numbers = Numbers(*before);
+
+  // A newer Proxmox adds `firewall` and drops `bridge` everywhere the format is used.
+  for (json::object* format : {&CreateNetFormat(), &ConfigNetFormat()}) {
+    (*format)["firewall"] = json::parse(R"({"type": "boolean", "optional": 1})");
+    format->erase("bridge");
+  }
+  TempDir after_dir;
+  auto after = Compile(Generate(json::serialize(tree_), lock), after_dir);
+  const auto new_numbers = Numbers(*after);
+  ExpectKept(old_numbers, new_numbers, {"proxmox.ve.v1.QemuNet.bridge"});
+  const auto& net = new_numbers.at("proxmox.ve.v1.QemuNet");
+  ASSERT_EQ(net.count("firewall"), 1u);
+  for (const auto& [name, number] : old_numbers.at("proxmox.ve.v1.QemuNet")) {
+    EXPECT_GT(net.at("firewall"), number) << "a new key gets a number above every old one";
+  }
+  EXPECT_EQ(net.count("bridge"), 0u);
+  const auto* msg = after->pool()->FindMessageTypeByName("proxmox.ve.v1.QemuNet");
+  ASSERT_NE(msg, nullptr);
+  EXPECT_TRUE(msg->IsReservedName("bridge"));
+  EXPECT_TRUE(msg->IsReservedNumber(old_numbers.at("proxmox.ve.v1.QemuNet").at("bridge")));
+}
+
+TEST_F(PropertyStringLockTest, FormatUsedInANewPlaceKeepsEveryNameAndNumber) {
+  FieldLock lock;
+  TempDir before_dir;
+  auto before = Compile(Generate(json::serialize(tree_), lock), before_dir);
+  const auto old_numbers = Numbers(*before);
+
+  // The net format is now also a parameter of a call that had none, and a new format
+  // appears elsewhere.
+  json::object* start = FindMethod(tree_, "/nodes/{node}/qemu/{vmid}/status/start", "POST");
+  ASSERT_NE(start, nullptr);
+  json::object net_param;
+  net_param["type"] = "string";
+  net_param["optional"] = 1;
+  net_param["format"] = CreateNetFormat();
+  json::object& start_props = start->at("parameters").as_object()["properties"].as_object();
+  start_props["net[n]"] = net_param;
+  start_props["spice"] =
+      json::parse(R"({"type": "string", "optional": 1, "format": {"port": {"type": "integer"}}})");
+  TempDir after_dir;
+  auto after = Compile(Generate(json::serialize(tree_), lock), after_dir);
+  const auto new_numbers = Numbers(*after);
+  ExpectKept(old_numbers, new_numbers);
+  const auto* req =
+      after->pool()->FindMessageTypeByName("proxmox.ve.v1.PostNodesNodeQemuVmidStatusStartRequest");
+  ASSERT_NE(req, nullptr);
+  ASSERT_NE(req->FindFieldByName("net_typed"), nullptr);
+  EXPECT_EQ(req->FindFieldByName("net_typed")->message_type()->map_value()->message_type()->name(),
+            "QemuNet");
+  ASSERT_NE(req->FindFieldByName("spice_typed"), nullptr);
+  EXPECT_EQ(req->FindFieldByName("spice_typed")->message_type()->name(), "QemuSpice");
+}
+
+TEST_F(PropertyStringLockTest, AKeyAddedInOnePlaceOnlySplitsTheFormatWithoutRenamingIt) {
+  FieldLock lock;
+  TempDir before_dir;
+  auto before = Compile(Generate(json::serialize(tree_), lock), before_dir);
+  const auto old_numbers = Numbers(*before);
+  CreateNetFormat()["queues"] = json::parse(R"({"type": "integer", "optional": 1})");
+  TempDir after_dir;
+  auto after = Compile(Generate(json::serialize(tree_), lock), after_dir);
+  const auto new_numbers = Numbers(*after);
+  // The companion whose message type changed gets a new number (a retyped field always
+  // does); everything else stays.
+  const std::string req_name = "proxmox.ve.v1.PostNodesNodeQemuRequest";
+  const std::string data_name = "proxmox.ve.v1.GetNodesNodeQemuVmidConfigResponse.Data";
+  ExpectKept(old_numbers, new_numbers, {req_name + ".net_typed", data_name + ".net_typed"});
+  // One of the two places keeps QemuNet; the other gets a new message with its own name.
+  const auto* req = after->pool()->FindMessageTypeByName("proxmox.ve.v1.PostNodesNodeQemuRequest");
+  const auto* data =
+      after->pool()->FindMessageTypeByName("proxmox.ve.v1.GetNodesNodeQemuVmidConfigResponse.Data");
+  ASSERT_NE(req, nullptr);
+  ASSERT_NE(data, nullptr);
+  const std::string req_type =
+      req->FindFieldByName("net_typed")->message_type()->map_value()->message_type()->name();
+  const std::string data_type =
+      data->FindFieldByName("net_typed")->message_type()->map_value()->message_type()->name();
+  EXPECT_NE(req_type, data_type);
+  EXPECT_TRUE(req_type == "QemuNet" || data_type == "QemuNet") << req_type << " " << data_type;
+  const std::string& kept = req_type == "QemuNet" ? req_name : data_name;
+  EXPECT_EQ(new_numbers.at(kept).at("net_typed"), old_numbers.at(kept).at("net_typed"));
+}
+
 TEST(ProtogenOutputTest, UnchangedFilesKeepTheirTimestampsAndStaleFilesGo) {
   TempDir dir;
   ProtogenOptions options;
@@ -295,7 +471,7 @@ TEST(ProtogenOutputTest, UnchangedFilesKeepTheirTimestampsAndStaleFilesGo) {
   options.out_dir = dir.Sub("out");
   absl::StatusOr<ProtogenResult> first = RunProtogen(options);
   ASSERT_TRUE(first.ok()) << first.status();
-  EXPECT_EQ(first->files_written, 5);
+  EXPECT_EQ(first->files_written, 6);
   const std::string nodes = dir.Sub("out/proxmox/ve/v1/nodes.proto");
   const auto stamp = fs::last_write_time(nodes) - std::chrono::hours(1);
   fs::last_write_time(nodes, stamp);

@@ -35,8 +35,10 @@ WORK = None
 
 def generate_stubs(out_dir):
     roots = [ARGS.proto_dir] + ARGS.import_root
-    protos = ["proxmox/ve/v1/nodes.proto", "proxmox/gateway/v1/tasks.proto",
-              "proxmox/gateway/v1/options.proto", "google/api/annotations.proto", "google/api/http.proto"]
+    # nodes.proto imports property_strings.proto (the typed property-string messages).
+    protos = ["proxmox/ve/v1/nodes.proto", "proxmox/ve/v1/property_strings.proto",
+              "proxmox/gateway/v1/tasks.proto", "proxmox/gateway/v1/options.proto",
+              "google/api/annotations.proto", "google/api/http.proto"]
     cmd = [ARGS.protoc] + ["-I" + r for r in roots] + [
         "--python_out=" + out_dir, "--grpc_python_out=" + out_dir,
         "--plugin=protoc-gen-grpc_python=" + ARGS.grpc_python_plugin] + protos

@@ -94,6 +94,9 @@ class ExampleTest(unittest.TestCase):
         end = lines.index("config of VM %d: name=example-%s memory=512 cores=1 net0=virtio,bridge=vmbr0"
                           % (vmid, ARGS.language))
         watched = lines[start + 1:end]
+        # The VM was created with a typed NIC and disk; the answer's typed companions show them.
+        self.assertEqual(lines[end + 1], "typed config of VM %d: net0 model=virtio bridge=vmbr0, scsi0 size=8G"
+                         % vmid, out)
         self.assertEqual(watched[0], "  task running", out)
         self.assertEqual(watched[-1], "  task stopped: OK (succeeded)", out)
         log = [re.fullmatch(r"  log (\d+): (.*)", l) for l in watched if l.startswith("  log ")]

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -22,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/api_index.h"
+#include "api/typed_property.h"
 #include "common/status_mapping.h"
 #include "gateway/transcoder.h"
 #include "gmock/gmock.h"
@@ -407,6 +409,119 @@ TEST_F(ReplayTest, EveryErrorAnswerMapsByTheStatusTableKeepingProxmoxText) {
     }
   }
   EXPECT_EQ(errors, static_cast<int>(ExpectedCodes().size()));
+}
+
+// Every property string in the corpus, read into its typed message, printed back as Proxmox
+// prints it and read again, gives the same key/value set (sizes compared as Proxmox's
+// format_size writes them; the order may differ where the host wrote its own).
+TEST_F(ReplayTest, EveryPropertyStringRoundTripsThroughItsTypedForm) {
+  Transcoder transcoder(*api_);
+  google::protobuf::DynamicMessageFactory factory(api_->pool());
+  std::map<const FieldDescriptor*, std::shared_ptr<const api::TypedProperty>> bound;
+  int values = 0;
+  int filled = 0;
+  std::vector<std::string> errors;
+  // The key/value set of a property string, as parse_property_string sees it.
+  auto key_values = [](const api::TypedProperty& p,
+                       const std::string& text) -> std::map<std::string, std::string> {
+    std::map<std::string, std::string> unknown;
+    auto parts = api::SplitPropertyString(p.format(), text, &unknown);
+    if (!parts.ok()) return {{"<error>", std::string(parts.status().message())}};
+    for (auto& [k, v] : *parts) {
+      auto key = p.format().keys.find(k);
+      if (key != p.format().keys.end() && key->second.format == "disk-size") {
+        v = api::CanonicalDiskSize(v).value_or(v);
+      }
+    }
+    parts->insert(unknown.begin(), unknown.end());
+    return *parts;
+  };
+  std::function<void(const Message&, const std::string&)> walk = [&](const Message& m,
+                                                                     const std::string& where) {
+    const Descriptor* d = m.GetDescriptor();
+    const Reflection* r = m.GetReflection();
+    for (int i = 0; i < d->field_count(); ++i) {
+      const FieldDescriptor* f = d->field(i);
+      const std::string at = absl::StrCat(where, ".", f->name());
+      if (!api::Rules(f).typed_of().empty()) {
+        const FieldDescriptor* raw = d->FindFieldByName(api::Rules(f).typed_of());
+        ASSERT_NE(raw, nullptr) << at;
+        auto [it, fresh] = bound.try_emplace(raw);
+        if (fresh) {
+          const Descriptor* tm =
+              f->is_map() ? f->message_type()->map_value()->message_type() : f->message_type();
+          auto b = api::TypedProperty::Bind(tm, api::Rules(raw).property_format());
+          ASSERT_TRUE(b.ok()) << at << ": " << b.status();
+          it->second = *b;
+        }
+        const api::TypedProperty& p = *it->second;
+        std::vector<std::string> texts;
+        std::string scratch;
+        if (raw->is_map()) {
+          for (int k = 0; k < r->FieldSize(m, raw); ++k) {
+            const Message& e = r->GetRepeatedMessage(m, raw, k);
+            texts.push_back(e.GetReflection()->GetString(e, e.GetDescriptor()->map_value()));
+          }
+          filled += r->FieldSize(m, f);
+        } else if (raw->is_repeated()) {
+          for (int k = 0; k < r->FieldSize(m, raw); ++k) {
+            texts.push_back(r->GetRepeatedString(m, raw, k));
+          }
+          filled += r->FieldSize(m, f);
+        } else if (r->HasField(m, raw)) {
+          texts.push_back(r->GetString(m, raw));
+          filled += r->HasField(m, f) ? 1 : 0;
+        }
+        for (const std::string& text : texts) {
+          ++values;
+          std::unique_ptr<Message> typed(factory.GetPrototype(p.message())->New());
+          absl::Status st = p.Parse(text, typed.get());
+          if (!st.ok()) {
+            errors.push_back(absl::StrCat(at, ": '", text, "': ", st.message()));
+            continue;
+          }
+          absl::StatusOr<std::string> printed = p.Print(*typed);
+          if (!printed.ok()) {
+            errors.push_back(
+                absl::StrCat(at, ": '", text, "' does not print: ", printed.status().message()));
+          } else if (key_values(p, *printed) != key_values(p, text)) {
+            errors.push_back(absl::StrCat(at, ": '", text, "' prints as '", *printed, "'"));
+          }
+        }
+        continue;
+      }
+      if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+      if (absl::StartsWith(f->message_type()->full_name(), "google.protobuf.")) continue;
+      if (f->is_map()) {
+        const FieldDescriptor* v = f->message_type()->map_value();
+        if (v->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+        for (int k = 0; k < r->FieldSize(m, f); ++k) {
+          const Message& e = r->GetRepeatedMessage(m, f, k);
+          walk(e.GetReflection()->GetMessage(e, v), at);
+        }
+      } else if (f->is_repeated()) {
+        for (int k = 0; k < r->FieldSize(m, f); ++k) walk(r->GetRepeatedMessage(m, f, k), at);
+      } else if (r->HasField(m, f)) {
+        walk(r->GetMessage(m, f), at);
+      }
+    }
+  };
+  for (const std::string& file : files_) {
+    const Record rec = Load(file);
+    if (rec.status != 200 || rec.template_path.empty()) continue;
+    const api::ApiOperation* op = api_->Find(rec.verb, rec.template_path);
+    ASSERT_NE(op, nullptr);
+    std::unique_ptr<Message> out(factory.GetPrototype(op->method->output_type())->New());
+    RestResponse response;
+    response.body = json::serialize(rec.body);
+    ASSERT_TRUE(transcoder.Decode(*op, response, out.get()).ok()) << rec.name;
+    walk(*out, rec.name);
+  }
+  EXPECT_TRUE(errors.empty()) << absl::StrJoin(errors, "\n");
+  EXPECT_GE(values, 10) << "the corpus holds VM and container configurations";
+  EXPECT_EQ(filled, values) << "every property string of the corpus fills its companion";
+  std::cout << "replay: " << values << " property strings, " << filled
+            << " typed companions filled\n";
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_mapping.h"
 #include "gateway/grpc_status.h"
 #include "gateway/method_table.h"
 #include "gmock/gmock.h"
@@ -397,6 +399,92 @@ TEST(EscapeTest, OnlyUnreservedCharactersStay) {
   EXPECT_EQ(EscapePathSegment("a-Z_0.9~"), "a-Z_0.9~");
   EXPECT_EQ(EscapePathSegment("local:iso/x y.iso"), "local%3Aiso%2Fx%20y.iso");
   EXPECT_EQ(EscapePathSegment("UPID:pve1:0000:"), "UPID%3Apve1%3A0000%3A");
+}
+
+// --- Typed property strings (DESIGN.md §11) -----------------------------------------------
+
+TEST_F(TranscoderTest, TypedAndRawRequestsMakeTheSameRestCall) {
+  RestRequest raw;
+  ASSERT_TRUE(Encode("Nodes.PostNodesNodeQemu",
+                     R"({"node":"pve1","vmid":150,"name":"web","cores":2,
+                         "net":{"0":"virtio=BC:24:11:2A:7E:01,bridge=vmbr0,firewall=1,tag=20"},
+                         "scsi":{"0":"local-lvm:8,iothread=1"},
+                         "memory":"2048"})",
+                     &raw)
+                  .ok());
+  RestRequest typed;
+  absl::Status st = Encode("Nodes.PostNodesNodeQemu",
+                           R"({"node":"pve1","vmid":150,"name":"web","cores":2,
+                               "netTyped":{"0":{"tag":20,"firewall":true,"bridge":"vmbr0",
+                                                "macaddr":"BC:24:11:2A:7E:01","model":"virtio"}},
+                               "scsiTyped":{"0":{"file":"local-lvm:8","iothread":true}},
+                               "memoryTyped":{"current":2048}})",
+                           &typed);
+  ASSERT_TRUE(st.ok()) << std::string(st.message());
+  EXPECT_EQ(typed.verb, raw.verb);
+  EXPECT_EQ(typed.path, raw.path);
+  EXPECT_EQ(typed.params, raw.params) << "same parameters in the same order";
+  EXPECT_THAT(
+      typed.params,
+      ::testing::Contains(Pair("net0", "virtio=BC:24:11:2A:7E:01,bridge=vmbr0,firewall=1,tag=20")));
+}
+
+TEST_F(TranscoderTest, RawAndTypedBothSetIsInvalidArgumentNamingTheField) {
+  RestRequest r;
+  absl::Status st = Encode("Nodes.PostNodesNodeLxc",
+                           R"({"node":"pve1","vmid":150,"ostemplate":"local:vztmpl/x.tar.zst",
+                               "rootfs":"local-lvm:8","rootfsTyped":{"volume":"local-lvm:8"}})",
+                           &r);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()),
+              HasSubstr("rootfs_typed: set either 'rootfs' or 'rootfs_typed'"));
+  const std::vector<FieldViolation> violations = FieldViolationsOf(st);
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].field, "rootfs_typed");
+}
+
+TEST_F(TranscoderTest, TypedRequestsAreValidatedLikeRawOnes) {
+  RestRequest r;
+  absl::Status st = Encode("Nodes.PostNodesNodeQemu",
+                           R"({"node":"pve1","vmid":150,"netTyped":{"0":{"model":"nope"}}})", &r);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()),
+              HasSubstr("net0.model: value 'nope' does not have a value"));
+  st = Encode("Nodes.PostNodesNodeQemu",
+              R"({"node":"pve1","vmid":150,"netTyped":{"0":{"model":"virtio","bridge":"a,b"}}})",
+              &r);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()),
+              HasSubstr("net_typed[0]: illegal value with commas for bridge"));
+}
+
+TEST_F(TranscoderTest, AnswersFillRawAndTypedAndKeepWhatDoesNotParse) {
+  std::string json;
+  const std::string body = R"({"data":{"digest":"x","net0":"virtio=BC:24:11:2A:7E:01,bridge=vmbr0",
+      "net1":"e1000,bridge=vmbr1,newkey=7","net2":"virtio,tag=abc",
+      "scsi0":"local-lvm:vm-100-disk-0,iothread=1,size=32G"}})";
+  absl::Status st = Decode("Nodes.GetNodesNodeQemuVmidConfig", body, &json);
+  ASSERT_TRUE(st.ok()) << std::string(st.message());
+  EXPECT_THAT(json, HasSubstr(R"("net":{"0":"virtio=BC:24:11:2A:7E:01,bridge=vmbr0")"));
+  EXPECT_THAT(
+      json,
+      HasSubstr(
+          R"("netTyped":{"0":{"bridge":"vmbr0","macaddr":"BC:24:11:2A:7E:01","model":"virtio"},"1":{"bridge":"vmbr1","model":"e1000","additionalProperties":{"newkey":"7"}}})"));
+  EXPECT_THAT(json, HasSubstr(R"("2":"virtio,tag=abc")")) << "the raw string stays";
+  EXPECT_THAT(
+      json,
+      HasSubstr(
+          R"("scsiTyped":{"0":{"file":"local-lvm:vm-100-disk-0","iothread":true,"size":"32G"}})"));
+  bool counted = false;
+  for (const auto& f : transcoder_->DecodeFallbacks()) {
+    if (absl::EndsWith(f.field, "GetNodesNodeQemuVmidConfigResponse.Data.net_typed"))
+      counted = true;
+  }
+  EXPECT_TRUE(counted) << "an unparsable property string is a decode fallback";
+
+  st = Decode("Nodes.GetNodesNodeQemuVmidConfig", body, &json, strict_);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("net2"));
 }
 
 }  // namespace
