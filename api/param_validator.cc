@@ -5,13 +5,13 @@
 #include <cmath>
 #include <map>
 #include <memory>
+#include <shared_mutex>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
 #include "api/property_string.h"
 
 namespace pvegw::api {
@@ -45,13 +45,13 @@ std::string TranslatePattern(const std::string& pattern) {
 // Patterns come from the schema (a few hundred); every call reads the cache, so readers
 // share the lock and only a first use of a pattern writes.
 const boost::regex* CompiledPattern(const std::string& pattern) {
-  static absl::Mutex mu;
+  static std::shared_mutex mu;
   static auto* cache = new absl::flat_hash_map<std::string, std::unique_ptr<boost::regex>>();
   {
-    absl::ReaderMutexLock lock(&mu);
+    std::shared_lock<std::shared_mutex> lock(mu);
     if (auto it = cache->find(pattern); it != cache->end()) return it->second.get();
   }
-  absl::MutexLock lock(&mu);
+  std::unique_lock<std::shared_mutex> lock(mu);
   if (auto it = cache->find(pattern); it != cache->end()) return it->second.get();
   std::unique_ptr<boost::regex> compiled;
   try {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
+#include <shared_mutex>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -13,7 +14,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/mutex.h"
 #include "api/param_validator.h"
 
 namespace pvegw::api {
@@ -277,17 +277,17 @@ std::optional<std::string> SingleFormatError(absl::string_view format, absl::str
 absl::StatusOr<std::shared_ptr<const PropertyFormat>> ParsePropertyFormat(absl::string_view text) {
   // Every validated property string looks its format up here: readers share the lock and
   // find by the view (no key string is built per call).
-  static absl::Mutex mu;
+  static std::shared_mutex mu;
   static auto* cache =
       new absl::flat_hash_map<std::string, std::shared_ptr<const PropertyFormat>>();
   {
-    absl::ReaderMutexLock lock(&mu);
+    std::shared_lock<std::shared_mutex> lock(mu);
     if (auto it = cache->find(text); it != cache->end()) return it->second;
   }
   absl::StatusOr<PropertyFormat> built = BuildFormat(text);
   if (!built.ok()) return built.status();
   auto format = std::make_shared<const PropertyFormat>(*std::move(built));
-  absl::MutexLock lock(&mu);
+  std::unique_lock<std::shared_mutex> lock(mu);
   if (cache->size() < kMaxCachedFormats) cache->emplace(std::string(text), format);
   return format;
 }
