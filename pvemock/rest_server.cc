@@ -608,7 +608,8 @@ class RestServer::Impl {
 
   net::io_context ioc_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
-  tcp::acceptor acceptor_{ioc_};
+  // On a strand of its own: accept completions and the close Shutdown() posts never overlap.
+  tcp::acceptor acceptor_{net::make_strand(ioc_)};
   ssl::context ssl_ctx_;
   ServerShared shared_;
   Registry registry_;

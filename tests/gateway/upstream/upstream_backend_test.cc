@@ -91,7 +91,9 @@ struct Outcome {
 Outcome OutcomeOf(const RestResult& result) {
   Outcome o;
   if (!result.ok()) {
-    o.transport = result.status();
+    // A status of its own, not a second reference to the backend's: Debian's libabsl (not
+    // built for ThreadSanitizer) drops shared references where TSan cannot see it.
+    o.transport = absl::Status(result.status().code(), result.status().message());
     o.reason = std::string(result.status().message());
     return o;
   }
