@@ -22,39 +22,9 @@ callers=${CALLERS:-32}
 for tool in wrk curl; do
   command -v "$tool" >/dev/null || { echo "perf.sh needs $tool (apt-get install $tool)" >&2; exit 1; }
 done
-for b in pve-gateway pve-mock pve-loadgen; do
-  [[ -x $bin/$b ]] || { echo "perf.sh: $bin/$b is missing (cmake --build build --target $b)" >&2; exit 1; }
-done
-
-state=$(mktemp -d /dev/shm/pvegw-perf-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$state"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# wait_line LOG PATTERN: the first match of PATTERN (grep -o) in LOG, waiting up to 30 s.
-wait_line() {
-  local found
-  for _ in $(seq 1 3000); do
-    if found=$(grep -o -m1 "$2" "$1" 2>/dev/null); then
-      echo "$found"
-      return
-    fi
-    sleep 0.01
-  done
-  echo "perf.sh: no '$2' in $1 after 30 s:" >&2
-  cat "$1" >&2
-  exit 1
-}
-
-json() {  # json EXPR < report: a number from pve-loadgen's --json report
-  /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
-}
+script=perf.sh
+source "$(dirname "$0")/lib.sh"
+need_binaries pve-gateway pve-mock pve-loadgen
 
 loadgen() {  # loadgen TARGET METHOD DATA [flags...] -> JSON report
   local target=$1 method=$2 data=$3

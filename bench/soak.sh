@@ -24,38 +24,9 @@ concurrency=${CONCURRENCY:-32}
 watch_streams=${WATCH_STREAMS:-16}
 reads=${READS_PER_ROUND:-20000}
 creates=${CREATES_PER_ROUND:-100}
-for b in pve-gateway pve-mock pve-loadgen; do
-  [[ -x $bin/$b ]] || { echo "soak.sh: $bin/$b is missing" >&2; exit 1; }
-done
-
-state=$(mktemp -d /dev/shm/pvegw-soak-XXXXXX)
-pids=()
-stop_all() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  pids=()
-}
-cleanup() {
-  stop_all
-  rm -rf "$state"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-wait_line() {  # wait_line LOG PATTERN: first match (grep -o), waiting up to 30 s
-  local found
-  for _ in $(seq 1 3000); do
-    if found=$(grep -o -m1 "$2" "$1" 2>/dev/null); then
-      echo "$found"
-      return
-    fi
-    sleep 0.01
-  done
-  echo "soak.sh: no '$2' in $1 after 30 s:" >&2
-  cat "$1" >&2
-  exit 1
-}
+script=soak.sh
+source "$(dirname "$0")/lib.sh"
+need_binaries pve-gateway pve-mock pve-loadgen
 # errors_of REPORT: the failed calls' codes and first messages, on stderr.
 errors_of() {
   /usr/bin/python3 -c 'import json,sys
@@ -63,7 +34,6 @@ r=json.load(sys.stdin)
 for e in r["result"]["errors_by_code"] + r.get("watch", {}).get("errors", []):
     print("soak.sh: %s x%d: %s" % (e["code"], e["count"], e["first_message"]), file=sys.stderr)' <<<"$1"
 }
-json() { /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 
 # sample PID OUT: every $sample_seconds, "seconds rss_kib fds threads calls" (calls from
 # $state/calls, written by the load loop) until PID is gone.
