@@ -150,7 +150,7 @@ void ParseFlags(int argc, char** argv) {
       else
         flag = nullptr;
     }
-    if (flag == nullptr || flag->Filename() != __FILE__) {
+    if (flag == nullptr || !pvegw::FlagDefinedIn(*flag, __FILE__)) {
       Usage(absl::StrCat("unknown flag --", name, " (see --help)"));
     }
     if (!value) {

@@ -33,6 +33,12 @@ void PrintWrapped(const std::string& text) {
 
 }  // namespace
 
+bool FlagDefinedIn(const absl::CommandLineFlag& flag, absl::string_view file) {
+  const std::string defined_in = flag.Filename();
+  return !defined_in.empty() &&
+         (absl::EndsWith(defined_in, file) || absl::EndsWith(file, defined_in));
+}
+
 void HandleHelpAndVersion(int argc, char** argv, absl::string_view program,
                           absl::string_view flags_file) {
   for (int i = 1; i < argc; ++i) {
@@ -44,8 +50,7 @@ void HandleHelpAndVersion(int argc, char** argv, absl::string_view program,
     if (arg != "--help" && arg != "-help" && arg != "-h") continue;
     std::vector<const absl::CommandLineFlag*> flags;
     for (const auto& [name, flag] : absl::GetAllFlags()) {
-      if (absl::EndsWith(flag->Filename(), flags_file) ||
-          absl::EndsWith(flags_file, flag->Filename())) {
+      if (FlagDefinedIn(*flag, flags_file)) {
         flags.push_back(flag);
       }
     }

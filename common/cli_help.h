@@ -3,9 +3,14 @@
 #ifndef PVEGW_COMMON_CLI_HELP_H_
 #define PVEGW_COMMON_CLI_HELP_H_
 
+#include "absl/flags/commandlineflag.h"
 #include "absl/strings/string_view.h"
 
 namespace pvegw {
+
+// Whether `flag` is defined in `file` (pass __FILE__). absl reports a flag's file with its
+// leading '/' cut off, so comparing with __FILE__ directly fails for absolute paths.
+bool FlagDefinedIn(const absl::CommandLineFlag& flag, absl::string_view file);
 
 // Call first in main(), before absl::ParseCommandLine. `--help` (or -h, -help) prints the
 // program usage message and every flag defined in `flags_file` (pass __FILE__ from the file
