@@ -282,6 +282,57 @@ class FidelityTest(unittest.TestCase):
         finally:
             self.assertEqual(small.terminate(), 0, small.log())
 
+    # --- 7. No placeholders anywhere -----------------------------------------------------
+    FILLER = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_-]*[-_][0-9a-f]{4}|mock( .*)?)$")
+    PROXMOX_ID = re.compile(r"^backup-[0-9a-f]{8}-[0-9a-f]{4}$")  # pve-manager's backup job ids
+    CHILD_KEYS = ("subdir", "name", "vmid", "node", "storage", "volid", "userid", "groupid",
+                  "realm", "roleid", "poolid", "id", "iface", "upid", "snapname", "pos")
+
+    def test_a_crawl_of_a_fresh_world_finds_no_placeholders(self):
+        """A client that follows every listing of a freshly seeded world (directories, guests,
+        storages, volumes, users, firewall rules, ...) never reads a generated filler."""
+        fresh = pvetest.PveMock(ARGS.pve_mock, self.state.path, "fresh-walk", ["--reset"],
+                                env={"PVE_MOCK_ROOT_PASSWORD": "walk-pw"})
+        try:
+            px = ProxmoxAPI(fresh.host, port=fresh.port, verify_ssl=fresh.cert_file, timeout=10,
+                            user="root@pam", password="walk-pw")
+            found, answered = [], 0
+            queue, seen = ["access", "cluster", "nodes", "pools", "storage", "version"], set()
+            while queue and answered < 2000:
+                path = queue.pop(0)
+                if path in seen or path.count("/") > 8:
+                    continue
+                seen.add(path)
+                try:
+                    data = px(path).get()
+                except ResourceException:
+                    continue  # POST-only paths, calls that need parameters
+                answered += 1
+                self.find_fillers(data, path, found)
+                for row in data if isinstance(data, list) else []:
+                    if not isinstance(row, dict):
+                        continue
+                    for key in self.CHILD_KEYS:
+                        if isinstance(row.get(key), (str, int)) and str(row[key]) != "current":
+                            queue.append("%s/%s" % (path, row[key]))
+                            break
+            print("crawl: %d GETs answered" % answered, file=sys.stderr)
+            self.assertGreater(answered, 250, "the crawl must reach most of the API")
+            self.assertEqual(found, [])
+        finally:
+            self.assertEqual(fresh.terminate(), 0, fresh.log())
+
+    def find_fillers(self, value, where, found):
+        if isinstance(value, str):
+            if self.FILLER.match(value) and not self.PROXMOX_ID.match(value):
+                found.append("%s=%s" % (where, value))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                self.find_fillers(v, "%s[%d]" % (where, i), found)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                self.find_fillers(v, "%s.%s" % (where, k), found)
+
     # --- 5. Snapshot rollback stops the guest --------------------------------------------
     def status(self, kind, vmid):
         return getattr(self.node, kind)(vmid).status.current.get()["status"]
