@@ -201,17 +201,17 @@ class FidelityTest(unittest.TestCase):
         return pvetest.wait_until(stopped, timeout=15, interval=0.05, what="task " + upid)
 
     def test_upload_creates_the_volume_with_its_size(self):
-        data = os.urandom(3000)
+        data = os.urandom(600 * 1024)  # above the 512 KiB limit of other bodies
         with open(self.upload_file("upload-test.iso", data), "rb") as f:
             upid = self.node.storage("local").upload.post(content="iso", filename=f)
         # pve-storage's upload: fork_worker('imgcopy', undef, ...) - the UPID's id is empty.
         self.assertEqual(self.upid_fields(upid), ["imgcopy", ""])
         self.wait_task(upid)
         iso = self.volumes("local")["local:iso/upload-test.iso"]
-        self.assertEqual((iso["size"], iso["format"], iso["content"]), (3000, "iso", "iso"))
+        self.assertEqual((iso["size"], iso["format"], iso["content"]), (len(data), "iso", "iso"))
         info = self.node.storage("local").content("local:iso/upload-test.iso").get()
         self.assertEqual(info["path"], "/var/lib/vz/template/iso/upload-test.iso")
-        self.assertEqual(info["size"], 3000)
+        self.assertEqual(info["size"], len(data))
         # A template and an import image; the file name is normalised as pve-storage does.
         with open(self.upload_file("my tmpl.tar.zst", b"x" * 10), "rb") as f:
             self.wait_task(self.node.storage("local").upload.post(content="vztmpl", filename=f))
