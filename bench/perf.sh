@@ -61,8 +61,8 @@ mock_gw=$(wait_line "$state/gw-mock.log" 'listen=127\.0\.0\.1:[0-9]*' | cut -d= 
 
 echo "### Mock mode ($concurrency calls in flight over $connections connections)"
 echo
-echo "| call | calls/s | p50 µs | p99 µs | bare Health/Check calls/s | vs bare |"
-echo "|---|---|---|---|---|---|"
+echo "| call | calls/s | p50 µs | p99 µs | bare Health/Check calls/s | vs bare | gateway CPU µs per call (bare) |"
+echo "|---|---|---|---|---|---|---|"
 rows=(
   "grpc.health.v1.Health/Check|{}|Health/Check (bare)"
   "proxmox.ve.v1.Version/GetVersion|{}|Version/GetVersion"
@@ -70,13 +70,28 @@ rows=(
   'proxmox.ve.v1.Nodes/GetNodesNodeQemu|{"node":"pve1"}|Nodes/GetNodesNodeQemu (4 VMs)'
   "proxmox.ve.v1.Cluster/GetClusterResources|{}|Cluster/GetClusterResources"
 )
+mock_pid=${pids[-1]}
+bare_cpu=""
 for row in "${rows[@]}"; do
   IFS='|' read -r method data label <<<"$row"
+  # Warm-up as a run of its own, so the CPU time below covers only the measured calls.
+  if ! [[ $warmup =~ ^0+(s|ms)?$ ]]; then
+    loadgen "$mock_gw" "$method" "$data" --concurrency="$concurrency" \
+      --connections="$connections" --duration="$warmup" --warmup=0s >/dev/null
+  fi
+  cpu0=$(cpu_us "$mock_pid")
   report=$(loadgen "$mock_gw" "$method" "$data" --concurrency="$concurrency" \
-    --connections="$connections" --compare=grpc.health.v1.Health/Check)
-  read -r rps p50 p99 bare ratio errors < <(json '"%d %d %d %d %.2f %d" % (r["result"]["calls_per_second"], r["result"]["latency_us"]["p50"], r["result"]["latency_us"]["p99"], r["compare"]["calls_per_second"], r["throughput_ratio"], r["result"]["errors"] + r["compare"]["errors"])' <<<"$report")
+    --connections="$connections" --compare=grpc.health.v1.Health/Check --warmup=0s)
+  cpu1=$(cpu_us "$mock_pid")
+  read -r rps p50 p99 bare ratio errors calls bare_calls < <(json '"%d %d %d %d %.2f %d %d %d" % (r["result"]["calls_per_second"], r["result"]["latency_us"]["p50"], r["result"]["latency_us"]["p99"], r["compare"]["calls_per_second"], r["throughput_ratio"], r["result"]["errors"] + r["compare"]["errors"], r["result"]["calls"], r["compare"]["calls"])' <<<"$report")
   [[ $errors == 0 ]] || echo "perf.sh: $method: $errors failed calls" >&2
-  echo "| \`$label\` | $(fmt "$rps") | $p50 | $p99 | $(fmt "$bare") | $ratio |"
+  # The gateway's CPU time over both runs; the bare call's share is known from the first
+  # row (the bare call against itself), the rest is this call's.
+  if [[ -z $bare_cpu ]]; then
+    bare_cpu=$(/usr/bin/python3 -c "print(($cpu1 - $cpu0) / max($calls + $bare_calls, 1))")
+  fi
+  call_cpu=$(/usr/bin/python3 -c "print('%.0f (%.0f)' % (($cpu1 - $cpu0 - $bare_calls * $bare_cpu) / max($calls, 1), $bare_cpu))")
+  echo "| \`$label\` | $(fmt "$rps") | $p50 | $p99 | $(fmt "$bare") | $ratio | $call_cpu |"
 done
 echo
 
