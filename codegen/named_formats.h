@@ -7,7 +7,6 @@
 #define PVEGW_CODEGEN_NAMED_FORMATS_H_
 
 #include <boost/json.hpp>
-
 #include <string>
 #include <vector>
 
