@@ -13,8 +13,7 @@ namespace json = boost::json;
 struct NamedFormat {
   const char* name;
   const char* message;  // the generated message's name
-  const char* keys;  // JSON, the key hash as Proxmox's Perl declares it  // JSON, the key hash as
-                     // Proxmox's Perl declares it
+  const char* keys;     // JSON, the key hash as Proxmox's Perl declares it
 };
 
 // Each table is the Perl hash passed to register_format, keys as in the Proxmox VE 9 schema's
