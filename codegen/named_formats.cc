@@ -171,6 +171,21 @@ constexpr NamedFormat kFormats[] = {
       "vsock-port": {"type": "integer", "optional": 1, "minimum": 0, "default": 4050,
                      "description": "Port for vsock of Quote Generation Service"}
     })json"},
+    // pve-guest-common src/PVE/VZDump/Common.pm, register_format('backup-fleecing', ...)
+    // (storage: the standard option pve-storage-id).
+    {"backup-fleecing", "BackupFleecing", R"json({
+      "enabled": {"type": "boolean", "optional": 1, "default": 0, "default_key": 1,
+                  "description": "Enable backup fleecing. Cache backup data from blocks where new guest writes happen on specified storage instead of copying them directly to the backup target."},
+      "storage": {"type": "string", "optional": 1, "format": "pve-storage-id",
+                  "description": "Use this storage to storage fleecing images. For efficient space usage, it's best to use a local storage that supports discard and either thin provisioning or sparse files."}
+    })json"},
+    // pve-guest-common src/PVE/VZDump/Common.pm, register_format('backup-performance', ...).
+    {"backup-performance", "BackupPerformance", R"json({
+      "max-workers": {"type": "integer", "optional": 1, "minimum": 1, "maximum": 256, "default": 16,
+                      "description": "Applies to VMs. Allow up to this many IO workers at the same time."},
+      "pbs-entries-max": {"type": "integer", "optional": 1, "minimum": 1, "default": 1048576,
+                          "description": "Applies to container backups sent to PBS. Limits the number of entries allowed in memory at a given time to avoid unintended OOM situations."}
+    })json"},
     // pve-common src/PVE/JSONSchema.pm, $remote_format (fingerprint: the standard option
     // fingerprint-sha256).
     {"proxmox-remote", "ProxmoxRemote", R"json({
