@@ -186,6 +186,24 @@ constexpr NamedFormat kFormats[] = {
       "pbs-entries-max": {"type": "integer", "optional": 1, "minimum": 1, "default": 1048576,
                           "description": "Applies to container backups sent to PBS. Limits the number of entries allowed in memory at a given time to avoid unintended OOM situations."}
     })json"},
+    // pve-storage src/PVE/Storage/Plugin.pm, $prune_backups_format (validate_prune_backups'
+    // rewrite of all-zero values to keep-all=1 is Proxmox's, after parsing).
+    {"prune-backups", "PruneBackups", R"json({
+      "keep-all": {"type": "boolean", "optional": 1,
+                   "description": "Keep all backups. Conflicts with the other options when true."},
+      "keep-last": {"type": "integer", "optional": 1, "minimum": 0, "format_description": "N",
+                    "description": "Keep the last <N> backups."},
+      "keep-hourly": {"type": "integer", "optional": 1, "minimum": 0, "format_description": "N",
+                  "description": "Keep backups for the last <N> different hours. If there is more than one backup for a single hour, only the latest one is kept."},
+      "keep-daily": {"type": "integer", "optional": 1, "minimum": 0, "format_description": "N",
+                  "description": "Keep backups for the last <N> different days. If there is more than one backup for a single day, only the latest one is kept."},
+      "keep-weekly": {"type": "integer", "optional": 1, "minimum": 0, "format_description": "N",
+                  "description": "Keep backups for the last <N> different weeks. If there is more than one backup for a single week, only the latest one is kept."},
+      "keep-monthly": {"type": "integer", "optional": 1, "minimum": 0, "format_description": "N",
+                  "description": "Keep backups for the last <N> different months. If there is more than one backup for a single month, only the latest one is kept."},
+      "keep-yearly": {"type": "integer", "optional": 1, "minimum": 0, "format_description": "N",
+                  "description": "Keep backups for the last <N> different years. If there is more than one backup for a single year, only the latest one is kept."}
+    })json"},
     // pve-common src/PVE/JSONSchema.pm, $remote_format (fingerprint: the standard option
     // fingerprint-sha256).
     {"proxmox-remote", "ProxmoxRemote", R"json({

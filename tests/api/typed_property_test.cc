@@ -237,6 +237,8 @@ TEST_F(TypedPropertyTest, OtherNamedFormatsReadAndPrint) {
        "1,storage=local-lvm"},
       {"PostClusterBackupRequest", "performance", "BackupPerformance", "max-workers=8",
        "max-workers=8"},
+      {"PostClusterBackupRequest", "prune_backups", "PruneBackups", "keep-last=3,keep-daily=7",
+       "keep-daily=7,keep-last=3"},
       {"PostAccessDomainsRequest", "sync_defaults_options", "RealmSyncOptions",
        "enable-new=1,remove-vanished=acl;properties;entry,scope=both",
        "enable-new=1,remove-vanished=acl;properties;entry,scope=both"},
