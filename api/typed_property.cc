@@ -190,7 +190,7 @@ absl::StatusOr<std::shared_ptr<const TypedProperty>> TypedProperty::Bind(
       return absl::InvalidArgumentError(
           absl::StrCat(f->full_name(), ": a property-string field must be a singular scalar"));
     }
-    bound->by_key_[WireName(f)] = f;
+    bound->by_key_.emplace_back(WireName(f), f);
   }
   for (const auto& [name, key] : bound->format_->keys) {
     if (!key.alias.empty() && !key.key_alias.empty()) {
@@ -232,8 +232,10 @@ absl::Status TypedProperty::Parse(absl::string_view value, Message* out) const {
     return absl::OkStatus();
   };
   auto field_of = [&](absl::string_view key) -> const FieldDescriptor* {
-    auto it = by_key_.find(key);
-    return it == by_key_.end() ? nullptr : it->second;
+    for (const auto& [name, f] : by_key_) {
+      if (name.size() == key.size() && name == key) return f;
+    }
+    return static_cast<const FieldDescriptor*>(nullptr);
   };
   bool default_used = false;
   for (absl::string_view part : absl::StrSplit(value, ',')) {

@@ -10,6 +10,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -54,7 +56,9 @@ class TypedProperty {
 
   std::shared_ptr<const PropertyFormat> format_;
   const google::protobuf::Descriptor* message_ = nullptr;
-  absl::flat_hash_map<std::string, const google::protobuf::FieldDescriptor*> by_key_;
+  // Key -> field. A format has a handful of keys: a linear scan comparing lengths first
+  // beats hashing every key of every property string of every answer.
+  std::vector<std::pair<std::string, const google::protobuf::FieldDescriptor*>> by_key_;
   const google::protobuf::FieldDescriptor* other_keys_ = nullptr;
   // keyAlias target -> alias target ("model" -> "macaddr"): printed as "virtio=MAC".
   std::map<std::string, std::string> key_alias_props_;

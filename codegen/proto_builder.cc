@@ -19,6 +19,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "codegen/json_util.h"
+#include "codegen/named_formats.h"
 #include "codegen/naming.h"
 #include "common/status_macros.h"
 
@@ -944,6 +945,8 @@ void Builder::NameFormats() {
     const bool answers_only = std::all_of(use.uses.begin(), use.uses.end(), [](const auto& u) {
       return absl::StrContains(u, " returns");
     });
+    // A format from the built-in tables of named formats has a hand-picked name.
+    if (std::string named = NamedFormatMessage(*canon); !named.empty()) base = named;
     std::string name = base;
     if (!free(name) && answers_only) name = base + LastLiteralSegment(*use.uses.begin());
     for (int k = 2; !free(name); ++k) name = absl::StrCat(base, k);

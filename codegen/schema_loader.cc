@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "codegen/json_reader.h"
 #include "codegen/json_util.h"
+#include "codegen/named_formats.h"
 #include "common/status_macros.h"
 
 namespace pvegw::codegen {
@@ -141,6 +142,13 @@ absl::Status AddOperation(ApiOperation op,
 // "default_key": 1}}). A list-valued property string ({"type": "array", ...}) has no
 // typed form; the parameter stays a plain string.
 void NormalizeSchema(json::object& s, const std::string& place, Warnings& warnings) {
+  // A property-string format the schema only names gets its keys from the built-in tables
+  // (codegen/named_formats.cc): from here on it is an inline format like any other.
+  if (json::value* f = s.if_contains("format"); f != nullptr && f->is_string()) {
+    if (const json::object* keys = NamedPropertyFormat(Sv(f->get_string())); keys != nullptr) {
+      *f = *keys;
+    }
+  }
   if (json::value* p = s.if_contains("pattern"); p != nullptr && p->is_string()) {
     const json::string& pattern = p->get_string();
     if (pattern.size() >= 2 && pattern.front() == '/' && pattern.back() == '/') {

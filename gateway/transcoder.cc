@@ -351,6 +351,7 @@ class JsonReader {
       if (want == nullptr) {
         // A property string: its typed companion is filled once the object is read.
         // A linear scan: a message has few companions, and most keys are no property string.
+        if (!t_.options_.fill_typed_companions) continue;
         const auto& raws = idx->companion_raws;
         if (auto c = std::find(raws.begin(), raws.end(), field); c != raws.end()) {
           const std::size_t i = static_cast<std::size_t>(c - raws.begin());

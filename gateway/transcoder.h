@@ -25,6 +25,10 @@ struct TranscoderOptions {
   // A value Proxmox sent that its typed field cannot hold fails the whole call with INTERNAL
   // naming the field, instead of being kept under its Proxmox key in additional_properties.
   bool strict_decoding = false;
+  // Answers fill the typed companion of each property string (net_typed beside net). Off:
+  // only the raw strings, as before typed companions existed (what gateway_bench compares
+  // the typed decode against).
+  bool fill_typed_companions = true;
 };
 
 // How often one field's value had to be kept in additional_properties because its typed

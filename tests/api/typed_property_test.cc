@@ -2,11 +2,14 @@
 
 #include <google/protobuf/dynamic_message.h>
 
+#include <functional>
 #include <memory>
+#include <regex>
 #include <string>
 
 #include "api/api_index.h"
 #include "api/embedded_descriptors.h"
+#include "api/property_string.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -151,6 +154,133 @@ TEST_F(TypedPropertyTest, ValuesThatFailAreClearErrors) {
   msg->GetReflection()->SetString(msg.get(), msg->GetDescriptor()->FindFieldByName("bridge"),
                                   "vmbr0,tag=5");
   EXPECT_EQ(net->Print(*msg).status().message(), "illegal value with commas for bridge");
+}
+
+// Formats the schema only names (format: "pve-qm-ipconfig"): pve-protogen's built-in tables
+// give them keys, so they read and print like the inline ones.
+TEST_F(TypedPropertyTest, CloudInitIpConfigFromTheNamedFormat) {
+  auto ipconfig = Bound("PostNodesNodeQemuRequest", "ipconfig");
+  ASSERT_NE(ipconfig, nullptr);
+  EXPECT_EQ(ipconfig->message()->name(), "CloudInitIpConfig");
+  auto msg = New(*ipconfig);
+  ASSERT_TRUE(ipconfig->Parse("ip=dhcp,gw=192.0.2.1,ip6=auto", msg.get()).ok());
+  EXPECT_EQ(Text(*msg), R"(gw: "192.0.2.1" ip: "dhcp" ip6: "auto")");
+  // No default key: every key written with its name, sorted.
+  EXPECT_EQ(*ipconfig->Print(*msg), "gw=192.0.2.1,ip=dhcp,ip6=auto");
+  EXPECT_EQ(RoundTrip(*ipconfig, "ip=10.0.0.5/24,gw=10.0.0.1"), "gw=10.0.0.1,ip=10.0.0.5/24");
+  EXPECT_THAT(ipconfig->Parse("dhcp", New(*ipconfig).get()).message(),
+              HasSubstr("does not define a default key"));
+}
+
+TEST_F(TypedPropertyTest, QemuBootFromTheNamedFormat) {
+  auto boot = Bound("PostNodesNodeQemuRequest", "boot");
+  ASSERT_NE(boot, nullptr);
+  EXPECT_EQ(boot->message()->name(), "QemuBoot");
+  auto msg = New(*boot);
+  ASSERT_TRUE(boot->Parse("order=scsi0;net0", msg.get()).ok());
+  EXPECT_EQ(Text(*msg), R"(order: "scsi0;net0")");
+  EXPECT_EQ(*boot->Print(*msg), "order=scsi0;net0");
+  // The deprecated bare form is the default key `legacy`.
+  auto legacy = New(*boot);
+  ASSERT_TRUE(boot->Parse("cdn", legacy.get()).ok());
+  EXPECT_EQ(Text(*legacy), R"(legacy: "cdn")");
+  EXPECT_EQ(*boot->Print(*legacy), "cdn");
+}
+
+TEST_F(TypedPropertyTest, QemuCpuFromTheNamedFormat) {
+  auto cpu = Bound("PostNodesNodeQemuRequest", "cpu");
+  ASSERT_NE(cpu, nullptr);
+  EXPECT_EQ(cpu->message()->name(), "QemuCpu");
+  auto msg = New(*cpu);
+  ASSERT_TRUE(cpu->Parse("host,flags=+aes;-pcid", msg.get()).ok());
+  EXPECT_EQ(Text(*msg), R"(cputype: "host" flags: "+aes;-pcid")");
+  EXPECT_EQ(*cpu->Print(*msg), "host,flags=+aes;-pcid");
+  EXPECT_EQ(RoundTrip(*cpu, "cputype=x86-64-v2-AES,hidden=1,guest-phys-bits=40"),
+            "x86-64-v2-AES,guest-phys-bits=40,hidden=1");
+  EXPECT_THAT(cpu->Parse("host,guest-phys-bits=many", New(*cpu).get()).message(),
+              HasSubstr("is not an integer"));
+}
+
+TEST_F(TypedPropertyTest, QemuHostPciFromTheNamedFormat) {
+  auto hostpci = Bound("PostNodesNodeQemuRequest", "hostpci");
+  ASSERT_NE(hostpci, nullptr);
+  EXPECT_EQ(hostpci->message()->name(), "QemuHostPci");
+  auto msg = New(*hostpci);
+  ASSERT_TRUE(hostpci->Parse("0000:01:00.0,pcie=1", msg.get()).ok());
+  EXPECT_EQ(Text(*msg), R"(host: "0000:01:00.0" pcie: true)");
+  EXPECT_EQ(*hostpci->Print(*msg), "0000:01:00.0,pcie=1");
+  EXPECT_EQ(RoundTrip(*hostpci, "mapping=gpu0,x-vga=on,rombar=0"), "mapping=gpu0,rombar=0,x-vga=1");
+  EXPECT_EQ(RoundTrip(*hostpci, "host=01:00.0;01:00.1,driver=keep"), "01:00.0;01:00.1,driver=keep");
+}
+
+TEST_F(TypedPropertyTest, OtherNamedFormatsReadAndPrint) {
+  struct Case {
+    const char* request;
+    const char* field;
+    const char* message;
+    const char* value;
+    const char* printed;
+  };
+  const Case cases[] = {
+      {"PostNodesNodeQemuRequest", "watchdog", "QemuWatchdog", "model=ib700,action=reset",
+       "ib700,action=reset"},
+      {"PostNodesNodeQemuRequest", "cicustom", "CloudInitCustom", "user=local:snippets/u.yaml",
+       "user=local:snippets/u.yaml"},
+      {"PostNodesNodeQemuRequest", "smbios1", "QemuSmbios1",
+       "uuid=863b31c3-42ca-4a92-aed7-4111f342f70a", "uuid=863b31c3-42ca-4a92-aed7-4111f342f70a"},
+      {"PostNodesNodeQemuRequest", "rng0", "QemuRng", "source=/dev/urandom,max_bytes=2048",
+       "/dev/urandom,max_bytes=2048"},
+      {"PostNodesNodeQemuRequest", "amd_sev", "QemuAmdSev", "snp,allow-smt=0", "snp,allow-smt=0"},
+      {"PostNodesNodeQemuRequest", "intel_tdx", "QemuIntelTdx", "tdx,attestation=1",
+       "tdx,attestation=1"},
+      {"PostClusterBackupRequest", "fleecing", "BackupFleecing", "enabled=1,storage=local-lvm",
+       "1,storage=local-lvm"},
+      {"PostClusterBackupRequest", "performance", "BackupPerformance", "max-workers=8",
+       "max-workers=8"},
+      {"PostClusterBackupRequest", "prune_backups", "PruneBackups", "keep-last=3,keep-daily=7",
+       "keep-daily=7,keep-last=3"},
+      {"PostAccessDomainsRequest", "sync_defaults_options", "RealmSyncOptions",
+       "enable-new=1,remove-vanished=acl;properties;entry,scope=both",
+       "enable-new=1,remove-vanished=acl;properties;entry,scope=both"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.field);
+    auto p = Bound(c.request, c.field);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(p->message()->name(), c.message);
+    EXPECT_EQ(RoundTrip(*p, c.value), c.printed);
+  }
+}
+
+// Every key Proxmox's own `typetext` of a property-string field names ("[gw=<GatewayIPv4>]
+// [,ip=...]") is a key of the format the gateway uses for it: the hand-written tables of the
+// named formats match the Proxmox VE version the schema comes from, as the inline ones do.
+TEST_F(TypedPropertyTest, EveryTypetextKeyIsAKeyOfTheFieldsFormat) {
+  const std::regex key_re(R"((?:^|[\[,\s])([A-Za-z][A-Za-z0-9_-]*)=)");
+  int checked = 0;
+  std::function<void(const Descriptor*)> walk = [&](const Descriptor* d) {
+    for (int i = 0; i < d->nested_type_count(); ++i) walk(d->nested_type(i));
+    for (int i = 0; i < d->field_count(); ++i) {
+      const auto& rules = Rules(d->field(i));
+      if (rules.property_format().empty() || rules.typetext().empty()) continue;
+      auto format = ParsePropertyFormat(rules.property_format());
+      ASSERT_TRUE(format.ok()) << d->field(i)->full_name();
+      const std::string& text = rules.typetext();
+      for (std::sregex_iterator it(text.begin(), text.end(), key_re), end; it != end; ++it) {
+        const std::string key = (*it)[1];
+        EXPECT_EQ((*format)->keys.count(key), 1u)
+            << d->field(i)->full_name() << ": typetext key '" << key << "' is not in its format";
+      }
+      ++checked;
+    }
+  };
+  for (const char* file : {"proxmox/ve/v1/nodes.proto", "proxmox/ve/v1/cluster.proto",
+                           "proxmox/ve/v1/access.proto", "proxmox/ve/v1/storage.proto"}) {
+    const auto* fd = api_->pool()->FindFileByName(file);
+    ASSERT_NE(fd, nullptr) << file;
+    for (int i = 0; i < fd->message_type_count(); ++i) walk(fd->message_type(i));
+  }
+  EXPECT_GT(checked, 100);
 }
 
 TEST(CanonicalDiskSizeTest, FormatSizeOfParseSize) {

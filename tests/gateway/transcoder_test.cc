@@ -429,6 +429,36 @@ TEST_F(TranscoderTest, TypedAndRawRequestsMakeTheSameRestCall) {
       ::testing::Contains(Pair("net0", "virtio=BC:24:11:2A:7E:01,bridge=vmbr0,firewall=1,tag=20")));
 }
 
+// The formats the schema only names (ipconfig, boot, cpu, hostpci) work the same way.
+TEST_F(TranscoderTest, NamedFormatsTypedAndRawMakeTheSameRestCall) {
+  RestRequest raw;
+  absl::Status st = Encode("Nodes.PostNodesNodeQemu",
+                           R"({"node":"pve1","vmid":150,"boot":"order=scsi0;net0",
+                               "cpu":"host,flags=+aes;-pcid",
+                               "hostpci":{"0":"0000:01:00.0,pcie=1"},
+                               "ipconfig":{"0":"gw=192.0.2.1,ip=192.0.2.10/24,ip6=auto"}})",
+                           &raw);
+  ASSERT_TRUE(st.ok()) << std::string(st.message());
+  RestRequest typed;
+  st = Encode("Nodes.PostNodesNodeQemu",
+              R"({"node":"pve1","vmid":150,"bootTyped":{"order":"scsi0;net0"},
+                  "cpuTyped":{"flags":"+aes;-pcid","cputype":"host"},
+                  "hostpciTyped":{"0":{"pcie":true,"host":"0000:01:00.0"}},
+                  "ipconfigTyped":{"0":{"ip6":"auto","ip":"192.0.2.10/24","gw":"192.0.2.1"}}})",
+              &typed);
+  ASSERT_TRUE(st.ok()) << std::string(st.message());
+  EXPECT_EQ(typed.params, raw.params) << "same parameters in the same order";
+  EXPECT_THAT(typed.params, ::testing::Contains(Pair("cpu", "host,flags=+aes;-pcid")));
+  EXPECT_THAT(typed.params, ::testing::Contains(Pair("hostpci0", "0000:01:00.0,pcie=1")));
+
+  // Validated by the keys of the table: a CPU flag needs its +/- (Proxmox's pattern).
+  RestRequest bad;
+  st = Encode("Nodes.PostNodesNodeQemu",
+              R"({"node":"pve1","vmid":150,"cpuTyped":{"cputype":"host","flags":"aes"}})", &bad);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("cpu.flags"));
+}
+
 TEST_F(TranscoderTest, RawAndTypedBothSetIsInvalidArgumentNamingTheField) {
   RestRequest r;
   absl::Status st = Encode("Nodes.PostNodesNodeLxc",

@@ -161,6 +161,7 @@ class PropertyStringRoundTrip {
   }
 
   int values = 0;
+  std::set<std::string> messages;  // typed messages seen
   std::vector<std::string> errors;
 
  private:
@@ -179,6 +180,7 @@ class PropertyStringRoundTrip {
   }
   void Check(const api::TypedProperty& typed, const std::string& value, const std::string& at) {
     ++values;
+    messages.insert(typed.message()->name());
     std::unique_ptr<google::protobuf::Message> m(factory_.GetPrototype(typed.message())->New());
     absl::Status st = typed.Parse(value, m.get());
     if (!st.ok()) {
@@ -321,6 +323,9 @@ TEST_F(GetWalkTest, EveryPropertyStringOfTheMockWorldRoundTripsIdentically) {
     }
   }
   EXPECT_GE(round_trip.values, 6) << "the walk must see property strings";
+  // boot's format is one the schema only names (pve-qm-boot), typed from pve-protogen's
+  // built-in tables.
+  EXPECT_EQ(round_trip.messages.count("QemuBoot"), 1u);
   EXPECT_TRUE(round_trip.errors.empty()) << absl::StrJoin(round_trip.errors, "\n");
   std::cout << "mock world: " << round_trip.values << " property strings round-tripped\n";
 }
