@@ -98,6 +98,28 @@ constexpr NamedFormat kFormats[] = {
       "driver": {"type": "string", "optional": 1, "default": "vfio", "enum": ["vfio", "keep"],
                  "description": "If set to 'keep' the device will neither be reset nor bound to the 'vfio-pci' driver. Useful for devices that already have the correct driver loaded."}
     })json"},
+    // pve-common src/PVE/JSONSchema.pm, pve_parse_startup_order: "[[order=]\d+] [,up=\d+]
+    // [,down=\d+]", non-negative whole numbers; the order may stand without its key.
+    {"pve-startup-order", "StartupOrder", R"json({
+      "order": {"type": "integer", "optional": 1, "default_key": 1, "minimum": 0,
+                "description": "A non-negative number defining the general startup order. Shutdown is done with reverse ordering."},
+      "up": {"type": "integer", "optional": 1, "minimum": 0,
+             "description": "Delay in seconds to wait before the next guest is started."},
+      "down": {"type": "integer", "optional": 1, "minimum": 0,
+               "description": "Delay in seconds to wait before the next guest is stopped."}
+    })json"},
+    // pve-access-control src/PVE/Auth/Plugin.pm, $tfa_format (a realm's `tfa` option).
+    {"pve-tfa-config", "RealmTfa", R"json({
+      "type": {"type": "string", "enum": ["yubico", "oath"], "format_description": "TFATYPE",
+               "description": "The type of the 2nd factor authentication."},
+      "id": {"type": "string", "optional": 1, "format_description": "ID", "description": "Yubico API ID."},
+      "key": {"type": "string", "optional": 1, "format_description": "KEY", "description": "Yubico API Key."},
+      "url": {"type": "string", "optional": 1, "format_description": "URL", "description": "Yubico API URL."},
+      "digits": {"type": "integer", "optional": 1, "minimum": 6, "maximum": 8, "default": 6,
+                 "format_description": "COUNT", "description": "TOTP digits."},
+      "step": {"type": "integer", "optional": 1, "minimum": 10, "default": 30,
+               "format_description": "SECONDS", "description": "TOTP time period."}
+    })json"},
     // qemu-server src/PVE/QemuServer.pm, $watchdog_fmt.
     {"pve-qm-watchdog", "QemuWatchdog", R"json({
       "model": {"type": "string", "optional": 1, "default_key": 1, "enum": ["i6300esb", "ib700"],
