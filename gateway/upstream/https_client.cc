@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -189,6 +190,8 @@ struct Pool {
   // Called by a connection when its exchange is over.
   void Release(std::shared_ptr<Connection> conn, bool reusable);
   void StartNew(Job job);  // `open` already counts the new connection
+  // Drops `conn` if it is still idle (its server closed it); else a call has taken it.
+  void DropIdle(const std::shared_ptr<Connection>& conn);
   void Dequeue(std::uint64_t id, absl::Status why);
 };
 
@@ -235,6 +238,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     asio::post(strand_, [self = shared_from_this(), job = std::move(job)]() mutable {
       self->job_ = std::move(job);
       self->reused_ = true;
+      // Ends the idle watch (WatchIdle): its handler sees another generation.
+      ++self->idle_generation_;
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->stream_).socket().cancel(ignored);
       self->WatchCancellation();
       self->DoWrite();
     });
@@ -243,6 +250,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Closes the socket from any thread; pending steps finish with an error.
   void Abort() {
     asio::post(strand_, [self = shared_from_this()] { self->CloseSocket(); });
+  }
+
+  // While the connection is idle in the pool: readable means the server closed it (pveproxy
+  // does after 5 s idle) or sent something unsolicited, so the pool drops it at once rather
+  // than holding a dead socket (CLOSE_WAIT) until the next call. Called under the pool's
+  // lock, so the watch is queued on the strand before any Run() of a call that takes it.
+  void WatchIdle() {
+    asio::post(strand_, [self = shared_from_this()] {
+      const std::uint64_t generation = self->idle_generation_;
+      beast::get_lowest_layer(self->stream_)
+          .socket()
+          .async_wait(tcp::socket::wait_read, [self, generation](beast::error_code ec) {
+            if (ec || generation != self->idle_generation_) return;  // taken by a call
+            self->pool_.DropIdle(self);
+          });
+    });
   }
 
   // An idle connection the server has closed (or sent something unsolicited on, like a TLS
@@ -561,6 +584,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string tls_failure_;
   int served_ = 0;
   bool reused_ = false;
+  std::uint64_t idle_generation_ = 0;  // counts Run()s, for WatchIdle
   bool sent_ = false;
   bool cancelled_ = false;
 };
@@ -602,7 +626,7 @@ void Pool::Submit(Job job) {
     std::shared_ptr<Connection> conn = std::move(idle.back());
     idle.pop_back();
     if (now - conn->idle_since >= client->settings.idle_timeout || conn->LooksClosed()) {
-      conn->CloseNow();
+      conn->Abort();  // on its strand, where its idle watch runs
       live.erase(conn);
       --open;
       ++stats.stale_dropped;
@@ -672,6 +696,17 @@ void Pool::Dequeue(std::uint64_t id, absl::Status why) {
   }
 }
 
+void Pool::DropIdle(const std::shared_ptr<Connection>& conn) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = std::find(idle.begin(), idle.end(), conn);
+  if (it == idle.end()) return;  // a call took it meanwhile: its exchange finds it closed
+  idle.erase(it);
+  conn->CloseNow();
+  live.erase(conn);
+  --open;
+  ++stats.stale_dropped;
+}
+
 void Pool::StartNew(Job job) {
   auto conn = std::make_shared<Connection>(*this, *client);
   {
@@ -692,9 +727,18 @@ void Pool::Release(std::shared_ptr<Connection> conn, bool reusable) {
   if (waiting.empty()) {
     if (reusable) {
       conn->idle_since = Clock::now();
+      conn->WatchIdle();
       idle.push_back(std::move(conn));
     }
     return;
+  }
+  if (reusable && waiting.front().fresh_only) {
+    // A call retried after a stale kept-alive connection must not meet another one: this
+    // connection makes room for a fresh one.
+    conn->CloseNow();
+    live.erase(conn);
+    --open;
+    reusable = false;
   }
   if (!reusable && open >= client->settings.max_connections) return;
   Job job = std::move(waiting.front());
@@ -837,7 +881,7 @@ void HttpsClient::Shutdown() {
       std::lock_guard<std::mutex> lock(pool->mu);
       waiting.swap(pool->waiting);
       for (auto& c : pool->idle) {
-        c->CloseNow();
+        c->Abort();  // on its strand: ends its idle watch, so the I/O threads can finish
         pool->live.erase(c);
         --pool->open;
       }
