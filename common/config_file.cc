@@ -48,6 +48,7 @@ constexpr ConfigKey kConfigKeys[] = {
     {"task_poll_max_ms", "PVE_GATEWAY_TASK_POLL_MAX_MS"},
     {"client_credentials", "PVE_GATEWAY_CLIENT_CREDENTIALS"},
     {"upstream_threads", "PVE_GATEWAY_UPSTREAM_THREADS"},
+    {"upstream_decode_threads", "PVE_GATEWAY_UPSTREAM_DECODE_THREADS"},
     {"upstream_max_connections", "PVE_GATEWAY_UPSTREAM_MAX_CONNECTIONS"},
     {"upstream_max_queue", "PVE_GATEWAY_UPSTREAM_MAX_QUEUE"},
     {"upstream_max_response_bytes", "PVE_GATEWAY_UPSTREAM_MAX_RESPONSE_BYTES"},

@@ -17,10 +17,12 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "api/api_index.h"
 #include "api/embedded_descriptors.h"
 #include "mockstate/mock_backend.h"
 #include "mockstate/store.h"
+#include "pvemock/multipart.h"
 #include "pvemock/rest_frontend.h"
 #include "pvemock/rest_server.h"
 
@@ -91,6 +93,26 @@ World* TheWorld() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
+  // The upload's multipart parser on its own, with the body after the blank line as its input
+  // and the boundary of the request's Content-Type (or "xyz"): every part must lie inside it.
+  {
+    const absl::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
+    const std::size_t blank = text.find("\r\n\r\n");
+    const absl::string_view body = blank == absl::string_view::npos ? text : text.substr(blank + 4);
+    std::string boundary = "xyz";
+    if (const std::size_t ct = text.find("Content-Type: "); ct != absl::string_view::npos) {
+      const absl::string_view line = text.substr(ct + 14, text.find('\r', ct) - ct - 14);
+      if (auto b = MultipartBoundary(line); b.ok()) boundary = *b;
+    }
+    if (auto parts = ParseMultipart(body, boundary); parts.ok()) {
+      for (const MultipartPart& part : *parts) {
+        if (part.data.data() < body.data() ||
+            part.data.data() + part.data.size() > body.data() + body.size()) {
+          __builtin_trap();
+        }
+      }
+    }
+  }
   World* w = TheWorld();
   const int port = (data[0] & 1 ? w->without_auth : w->with_auth).server->port();
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -28,6 +28,11 @@ inline constexpr char kRequestIdHeader[] = "x-request-id";
 // else a new random id.
 std::string RequestIdOf(const grpc::ServerContextBase& ctx);
 
+// `message` in wire format into gRPC's own slices. Sizes the message once (gRPC's
+// GenericSerialize sizes a large message twice, and on a dynamic message each pass walks
+// every field through reflection).
+grpc::Status SerializeReply(const google::protobuf::Message& message, grpc::ByteBuffer* out);
+
 // The code a finished call ended with as its client saw it: `final`, or for a call the
 // client gave up on, DEADLINE_EXCEEDED when its deadline had (about) passed, else CANCELLED.
 grpc::StatusCode CodeSeenByClient(const grpc::ServerContextBase& ctx, const grpc::Status& final,

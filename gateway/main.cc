@@ -7,6 +7,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <algorithm>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -79,6 +80,9 @@ ABSL_FLAG(std::string, client_credentials, "",
 ABSL_FLAG(std::string, upstream_threads, "",
           "Real mode: I/O threads of the HTTPS client. Default: $PVE_GATEWAY_UPSTREAM_THREADS, "
           "else 2.");
+ABSL_FLAG(std::string, upstream_decode_threads, "",
+          "Real mode: threads that decode Proxmox's answers into replies, off the I/O threads. "
+          "Default: $PVE_GATEWAY_UPSTREAM_DECODE_THREADS, else one per core.");
 ABSL_FLAG(std::string, upstream_max_connections, "",
           "Real mode: open connections per Proxmox node. Default: "
           "$PVE_GATEWAY_UPSTREAM_MAX_CONNECTIONS, else 16.");
@@ -317,6 +321,9 @@ int main(int argc, char** argv) {
                     &up.timeout) ||
       !ParsePositive(Setting(FLAGS_upstream_threads, "PVE_GATEWAY_UPSTREAM_THREADS", "2"),
                      "upstream_threads", &up.threads) ||
+      !ParsePositive(Setting(FLAGS_upstream_decode_threads, "PVE_GATEWAY_UPSTREAM_DECODE_THREADS",
+                             std::to_string(std::max(1u, std::thread::hardware_concurrency()))),
+                     "upstream_decode_threads", &up.decode_threads) ||
       !ParsePositive(
           Setting(FLAGS_upstream_max_connections, "PVE_GATEWAY_UPSTREAM_MAX_CONNECTIONS", "16"),
           "upstream_max_connections", &up.max_connections) ||

@@ -279,6 +279,26 @@ absl::Status Transcoder::Encode(const api::ApiOperation& op, const Message& requ
   return absl::OkStatus();
 }
 
+// Where a value sits in Proxmox's answer ("GetVersion.data.release", "…data[3].vmid"),
+// rendered only for error and log text: building it for every key and element would cost
+// more than decoding the value. Lives on the stack of the walk that names it.
+struct JsonPath {
+  const JsonPath* parent = nullptr;
+  absl::string_view key;  // a key of the parent object (the root: the method's name)
+  int index = -1;         // an element of the parent array when >= 0
+
+  std::string Text() const {
+    if (parent == nullptr) return std::string(key);
+    std::string out = parent->Text();
+    if (index >= 0) {
+      absl::StrAppend(&out, "[", index, "]");
+    } else {
+      absl::StrAppend(&out, ".", key);
+    }
+    return out;
+  }
+};
+
 // Walks Proxmox JSON into a message through the transcoder's field indexes. Conversions
 // are "safe" ones only; anything else is kept verbatim in the enclosing object's
 // additional_properties (or, with strict_decoding, fails the call).
@@ -290,7 +310,7 @@ class JsonReader {
   // `v` into `msg` (never a well-known type). Non-OK only for strict-mode failures and
   // internal errors.
   absl::Status Object(const json::object& o, ::google::protobuf::Message* msg,
-                      const std::string& where) {
+                      const JsonPath& where) {
     const Descriptor* d = msg->GetDescriptor();
     const Transcoder::FieldIndex* idx = t_.IndexOf(d);
     if (idx == nullptr) {
@@ -325,7 +345,7 @@ class JsonReader {
         }
         continue;
       }
-      const std::string at = absl::StrCat(where, ".", key);
+      const JsonPath at{&where, key};
       const char* want = nullptr;
       if (field != nullptr) {
         absl::Status st = Field(kv.value(), msg, field, at, &want);
@@ -352,7 +372,7 @@ class JsonReader {
         continue;
       }
       if (t_.options_.strict_decoding || idx->additional == nullptr) {
-        return Bad(at, want, kv.value());
+        return Bad(at.Text(), want, kv.value());
       }
       extra[kv.key()] = kv.value();
       if (t_.CountFallback(method_, field)) {
@@ -361,7 +381,7 @@ class JsonReader {
         spdlog::debug(
             "decode {}: '{}' is not {} ({}); kept under '{}' in additional_properties (logged "
             "once per field)",
-            method_->full_name(), at, want, shown, std::string(key));
+            method_->full_name(), at.Text(), want, shown, std::string(key));
       }
     }
     if (!extra.empty()) SetStruct(extra, r->MutableMessage(msg, idx->additional));
@@ -376,7 +396,7 @@ class JsonReader {
   // The typed companion from its raw property string(s). A value that does not parse leaves
   // its entry unset (a list: the whole list), keeps the raw string and counts as a fallback.
   absl::Status FillCompanion(const Transcoder::Companion& c, ::google::protobuf::Message* msg,
-                             const std::string& where) {
+                             const JsonPath& where) {
     const Reflection* r = msg->GetReflection();
     std::string scratch;
     auto failed = [&](const std::string& at, const std::string& raw,
@@ -410,7 +430,8 @@ class JsonReader {
             raw, typed_entry->GetReflection()->MutableMessage(typed_entry, td->map_value()));
         if (!st.ok()) {
           r->RemoveLast(msg, c.typed);
-          absl::Status out = failed(absl::StrCat(where, ".", api::WireName(c.raw), key), raw, st);
+          absl::Status out =
+              failed(absl::StrCat(where.Text(), ".", api::WireName(c.raw), key), raw, st);
           if (!out.ok()) return out;
         }
       }
@@ -421,7 +442,8 @@ class JsonReader {
         absl::Status st = c.property->Parse(raw, r->AddMessage(msg, c.typed));
         if (!st.ok()) {
           r->ClearField(msg, c.typed);
-          return failed(absl::StrCat(where, ".", api::WireName(c.raw), "[", i, "]"), raw, st);
+          return failed(absl::StrCat(where.Text(), ".", api::WireName(c.raw), "[", i, "]"), raw,
+                        st);
         }
       }
     } else if (r->HasField(*msg, c.raw)) {
@@ -429,7 +451,7 @@ class JsonReader {
       absl::Status st = c.property->Parse(raw, r->MutableMessage(msg, c.typed));
       if (!st.ok()) {
         r->ClearField(msg, c.typed);
-        return failed(absl::StrCat(where, ".", api::WireName(c.raw)), raw, st);
+        return failed(absl::StrCat(where.Text(), ".", api::WireName(c.raw)), raw, st);
       }
     }
     return absl::OkStatus();
@@ -551,7 +573,7 @@ class JsonReader {
   // One value into a singular field, or appended to a repeated one. On a value the field
   // cannot hold, sets `*want` (what was expected) and writes nothing.
   absl::Status Scalar(const json::value& v, ::google::protobuf::Message* msg,
-                      const FieldDescriptor* f, const std::string& where, const char** want) {
+                      const FieldDescriptor* f, const JsonPath& where, const char** want) {
     const Reflection* r = msg->GetReflection();
     const bool rep = f->is_repeated();
     switch (f->cpp_type()) {
@@ -666,7 +688,7 @@ class JsonReader {
   // that is not text, leave it unset. A value the field cannot hold sets `*want`; the caller
   // then clears the field and keeps the value elsewhere.
   absl::Status Field(const json::value& v, ::google::protobuf::Message* msg,
-                     const FieldDescriptor* f, const std::string& where, const char** want) {
+                     const FieldDescriptor* f, const JsonPath& where, const char** want) {
     if (LeavesUnset(v, f)) return absl::OkStatus();
     const bool text = f->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
     if (f->is_repeated() && !f->is_map()) {
@@ -677,7 +699,7 @@ class JsonReader {
             *want = "a list without nulls";
             return absl::OkStatus();
           }
-          absl::Status st = Scalar(e, msg, f, absl::StrCat(where, "[", i++, "]"), want);
+          absl::Status st = Scalar(e, msg, f, JsonPath{&where, {}, i++}, want);
           if (!st.ok() || *want != nullptr) return st;
         }
         return absl::OkStatus();
@@ -725,7 +747,9 @@ absl::Status Transcoder::Decode(const api::ApiOperation& op, const RestResponse&
                                 Message* out) const {
   if (response.status != 200) return StatusFromRest(response);
   json::error_code ec;
-  json::value body = json::parse(response.body, ec);
+  // The parsed answer lives only for this call: one arena instead of a malloc per node.
+  json::monotonic_resource arena;
+  json::value body = json::parse(response.body, ec, json::storage_ptr(&arena));
   if (ec || !body.is_object()) {
     return absl::InternalError(absl::StrCat("Proxmox answered a body that is not a JSON object (",
                                             ec ? ec.message() : "wrong kind", ")"));
@@ -733,7 +757,7 @@ absl::Status Transcoder::Decode(const api::ApiOperation& op, const RestResponse&
   // The whole envelope: `data` into its field, `total` and the like into the response's
   // additional_properties.
   JsonReader reader(*this, op.method);
-  return reader.Object(body.get_object(), out, op.method->name());
+  return reader.Object(body.get_object(), out, JsonPath{nullptr, op.method->name()});
 }
 
 }  // namespace pvegw::gateway

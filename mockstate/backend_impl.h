@@ -79,6 +79,8 @@ struct CallContext {
   std::string path;     // normalised concrete path
   std::int64_t now_ms = 0;
   std::string user = "root@pam";  // who makes the call (tasks record it)
+  // The temporary file of an upload (MockBackend::CallWithUpload), else null.
+  const MockBackend::UploadedFile* upload = nullptr;
 
   // The deepest stored entity the path lies under (e.g. VM 100 for .../qemu/100/config).
   const CollectionInfo* owner = nullptr;
@@ -95,7 +97,8 @@ class MockBackend::Impl {
  public:
   Impl(std::shared_ptr<const api::ApiIndex> api, MockOptions options, std::unique_ptr<Store> store);
 
-  RestResponse Call(const RestRequest& request, absl::string_view user);
+  RestResponse Call(const RestRequest& request, absl::string_view user,
+                    const MockBackend::UploadedFile* upload = nullptr);
   absl::Status Initialize();  // seed when fresh, then apply custom data
   absl::Status Reset();
   Store& store() { return *store_; }
@@ -164,6 +167,8 @@ class MockBackend::Impl {
   absl::StatusOr<json::value> ApplianceList(CallContext& ctx);
   absl::StatusOr<json::value> ApplianceDownload(CallContext& ctx);
   absl::StatusOr<json::value> DownloadUrl(CallContext& ctx);
+  // pve-storage's upload: the temporary file becomes <storage>:<content>/<filename>.
+  absl::StatusOr<json::value> StorageUpload(CallContext& ctx);
   absl::StatusOr<json::value> PoolGet(CallContext& ctx);
   absl::StatusOr<json::value> PoolList(CallContext& ctx);
   absl::StatusOr<json::value> PoolUpdate(CallContext& ctx);
@@ -174,7 +179,8 @@ class MockBackend::Impl {
   // the full token id, as Proxmox records it) and returns its UPID.
   absl::StatusOr<std::string> StartTask(WriteTxn& txn, absl::string_view node,
                                         absl::string_view type, absl::string_view id,
-                                        std::int64_t now_ms, absl::string_view user = "root@pam");
+                                        std::int64_t now_ms, absl::string_view user = "root@pam",
+                                        absl::string_view error = "");
   json::object TaskView(const json::object& task, std::int64_t now_ms) const;
   absl::StatusOr<json::value> TaskList(CallContext& ctx);
   absl::StatusOr<json::value> TaskStatus(CallContext& ctx);

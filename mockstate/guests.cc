@@ -212,8 +212,10 @@ std::string FormatSize(std::int64_t bytes) {
 // Allocates the volumes a create or update asks for with Proxmox's STORAGE:SIZE syntax
 // ("local-lvm:8" = a new 8 GiB disk): the config then holds the allocated volume
 // ("local-lvm:vm-300-disk-0,size=8G"), and the storage lists it.
+// A container volume must be on a storage with `rootdir` content (pve-container): on create
+// a 400 for `storage`, on update the config check's die (a 500).
 absl::Status AllocateDisks(WriteTxn& txn, json::object& props, absl::string_view node,
-                           std::int64_t vmid, bool lxc, std::int64_t now_ms) {
+                           std::int64_t vmid, bool lxc, std::int64_t now_ms, bool create) {
   // Proxmox allocates in its drive order: rootfs before mount points; ide, sata, scsi,
   // virtio, efidisk, tpmstate, each by number.
   std::vector<std::pair<std::pair<int, int>, std::string>> order;
@@ -241,6 +243,21 @@ absl::Status AllocateDisks(WriteTxn& txn, json::object& props, absl::string_view
     const std::size_t colon = file.find(':');
     if (colon == std::string::npos) continue;
     const std::string sid = file.substr(0, colon);
+    if (lxc && !absl::StartsWith(file, "/")) {
+      std::optional<json::object> storage = MockBackend::Impl::GetEntity(txn, "/storage", sid);
+      if (!storage) return HttpError(500, absl::StrCat("storage '", sid, "' does not exist"));
+      const std::string content =
+          storage->contains("content") ? JsonText(storage->at("content")) : "";
+      if (!absl::StrContains(absl::StrCat(",", content, ","), ",rootdir,")) {
+        // pve-container API2/LXC.pm create_vm and LXC/Config.pm update_pct_config.
+        if (create) {
+          return ParamError("storage", absl::StrCat("storage '", sid,
+                                                    "' does not support container directories"));
+        }
+        return HttpError(500, absl::StrCat("storage '", sid,
+                                           "' does not allow content type 'rootdir' (Container)"));
+      }
+    }
     double gib = 0;
     const std::string amount = file.substr(colon + 1);
     if (amount.empty() ||
@@ -488,7 +505,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestCreate(CallContext& ctx, boo
     // Proxmox writes the architecture of a new container into its config.
     if (lxc && !props.contains("arch")) props["arch"] = "amd64";
     AddRandomMacs(props, lxc, absl::StrCat(vmid), false);
-    PVEGW_RETURN_IF_ERROR(AllocateDisks(txn, props, node, vmid, lxc, ctx.now_ms));
+    PVEGW_RETURN_IF_ERROR(AllocateDisks(txn, props, node, vmid, lxc, ctx.now_ms, true));
     props["vmid"] = vmid;
     props["node"] = node;
     const bool start = IntOf(ctx.params, "start", 0) != 0;
@@ -567,7 +584,7 @@ absl::StatusOr<json::value> MockBackend::Impl::GuestConfig(CallContext& ctx, boo
         }
         AddRandomMacs(changes, lxc, vmid, false);
         PVEGW_RETURN_IF_ERROR(
-            AllocateDisks(txn, changes, node, IntOf(props, "vmid", 0), lxc, ctx.now_ms));
+            AllocateDisks(txn, changes, node, IntOf(props, "vmid", 0), lxc, ctx.now_ms, false));
         for (const auto& kv : changes) props[kv.key()] = kv.value();
         PVEGW_RETURN_IF_ERROR(PutEntity(txn, GuestCollection(node, lxc), vmid, props));
         if (!ctx.op->rules.returns_upid()) return json::value(nullptr);

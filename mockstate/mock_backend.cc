@@ -286,6 +286,8 @@ void MockBackend::Impl::RegisterHandlers() {
       [this](CallContext& c) { return VolumeInfo(c); });
   add("GET", "/nodes/{node}/aplinfo", [this](CallContext& c) { return ApplianceList(c); });
   add("POST", "/nodes/{node}/aplinfo", [this](CallContext& c) { return ApplianceDownload(c); });
+  add("POST", "/nodes/{node}/storage/{storage}/upload",
+      [this](CallContext& c) { return StorageUpload(c); });
   add("POST", "/nodes/{node}/storage/{storage}/download-url",
       [this](CallContext& c) { return DownloadUrl(c); });
   add("GET", "/access/groups", [this](CallContext& c) { return GroupList(c); });
@@ -703,7 +705,8 @@ absl::StatusOr<json::value> MockBackend::Impl::GenericMutation(CallContext& ctx)
   return result;
 }
 
-RestResponse MockBackend::Impl::Call(const RestRequest& request, absl::string_view user) {
+RestResponse MockBackend::Impl::Call(const RestRequest& request, absl::string_view user,
+                                     const MockBackend::UploadedFile* upload) {
   try {
     const std::string verb = absl::AsciiStrToUpper(request.verb);
     absl::StatusOr<api::Route> route = api_->Match(verb, request.path);
@@ -722,6 +725,7 @@ RestResponse MockBackend::Impl::Call(const RestRequest& request, absl::string_vi
     ctx.path = JoinPath(route->segments, route->segments.size());
     ctx.now_ms = Now();
     ctx.user = std::string(user);
+    ctx.upload = upload;
     absl::StatusOr<json::value> data = Dispatch(ctx);
     if (!data.ok()) return RestResponseFromStatus(data.status());
     json::object body;
@@ -786,6 +790,10 @@ absl::StatusOr<std::unique_ptr<MockBackend>> MockBackend::Create(
 
 RestResponse MockBackend::Call(const RestRequest& request, absl::string_view user) {
   return impl_->Call(request, user);
+}
+RestResponse MockBackend::CallWithUpload(const RestRequest& request, absl::string_view user,
+                                         const UploadedFile& file) {
+  return impl_->Call(request, user, &file);
 }
 absl::Status MockBackend::Reset() { return impl_->Reset(); }
 Store& MockBackend::store() { return impl_->store(); }

@@ -52,6 +52,17 @@ class MockBackend {
   // tasks it starts record it.
   RestResponse Call(const RestRequest& request, absl::string_view user = "root@pam");
 
+  // A file received by POST /nodes/{node}/storage/{storage}/upload (multipart/form-data).
+  // pveproxy writes it to `tmpfilename` (/var/tmp/pveupload-<hex>) and passes that name as
+  // the call's `tmpfilename` parameter; the handler reads the file from there.
+  struct UploadedFile {
+    std::string tmpfilename;
+    absl::string_view data;  // the file's bytes, valid during the call
+  };
+  // Call() for an upload: `file` stands for the temporary file pveproxy wrote.
+  RestResponse CallWithUpload(const RestRequest& request, absl::string_view user,
+                              const UploadedFile& file);
+
   // Wipes the namespace and seeds it again (default world + custom data).
   absl::Status Reset();
 

@@ -1,4 +1,6 @@
 // Storage of the mock world as a node sees it: /nodes/{node}/storage with usage.
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -8,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "mockstate/backend_impl.h"
 
@@ -164,25 +167,19 @@ std::string ApplianceTemplate(const Appliance& a) {
                       absl::StartsWith(a.os, "alpine") ? "xz" : "zst");
 }
 
-// Stores a downloaded volume `<sid>:<content>/<name>` on `node`, where the storage must hold
-// that content.
-absl::Status StoreDownload(WriteTxn& txn, absl::string_view node, absl::string_view sid,
-                           absl::string_view content, absl::string_view name, std::int64_t size,
-                           std::int64_t now_ms) {
-  std::optional<json::object> storage = MockBackend::Impl::GetEntity(txn, "/storage", sid);
-  if (!storage) return HttpError(500, absl::StrCat("storage '", sid, "' does not exist"));
-  const std::string allowed = storage->contains("content") ? JsonText(storage->at("content")) : "";
-  if (!absl::StrContains(absl::StrCat(",", allowed, ","), absl::StrCat(",", content, ","))) {
-    // pve-storage API2/Storage/Status.pm download_url (and upload).
-    return HttpError(500, absl::StrCat("storage '", sid, "' is not configured for content-type '",
-                                       content, "'"));
-  }
+// Puts the volume `<sid>:<content>/<name>` into the storage's content list on `node`.
+absl::Status PutVolume(WriteTxn& txn, absl::string_view node, absl::string_view sid,
+                       absl::string_view content, absl::string_view name, std::int64_t size,
+                       std::int64_t now_ms) {
   const std::string collection = absl::StrCat("/nodes/", node, "/storage/", sid, "/content");
   const std::string volid = absl::StrCat(sid, ":", content, "/", name);
   std::string format = content == "iso" ? "iso" : "raw";
   if (absl::EndsWith(name, ".tar.zst")) format = "tzst";
   if (absl::EndsWith(name, ".tar.xz")) format = "txz";
   if (absl::EndsWith(name, ".tar.gz")) format = "tgz";
+  if (absl::EndsWith(name, ".tar.bz2")) format = "tbz2";
+  if (absl::EndsWith(name, ".tar")) format = "tar";
+  if (content == "import") format = std::string(name.substr(name.rfind('.') + 1));
   json::object volume;
   volume["volid"] = volid;
   volume["content"] = std::string(content);
@@ -191,6 +188,66 @@ absl::Status StoreDownload(WriteTxn& txn, absl::string_view node, absl::string_v
   volume["ctime"] = now_ms / 1000;
   PVEGW_RETURN_IF_ERROR(MockBackend::Impl::PutEntity(txn, collection, volid, volume));
   return txn.Put(MarkerKey(collection), "1");
+}
+
+bool StorageHasContent(const json::object& storage, absl::string_view content) {
+  const std::string allowed = storage.contains("content") ? JsonText(storage.at("content")) : "";
+  return absl::StrContains(absl::StrCat(",", allowed, ","), absl::StrCat(",", content, ","));
+}
+
+// Stores a downloaded volume `<sid>:<content>/<name>` on `node`, where the storage must hold
+// that content.
+absl::Status StoreDownload(WriteTxn& txn, absl::string_view node, absl::string_view sid,
+                           absl::string_view content, absl::string_view name, std::int64_t size,
+                           std::int64_t now_ms) {
+  std::optional<json::object> storage = MockBackend::Impl::GetEntity(txn, "/storage", sid);
+  if (!storage) return HttpError(500, absl::StrCat("storage '", sid, "' does not exist"));
+  if (!StorageHasContent(*storage, content)) {
+    // pve-storage API2/Storage/Status.pm download_url.
+    return HttpError(500, absl::StrCat("storage '", sid, "' is not configured for content-type '",
+                                       content, "'"));
+  }
+  return PutVolume(txn, node, sid, content, name, size, now_ms);
+}
+
+// pve-storage's normalize_content_filename: the last path component, every character but
+// [a-zA-Z0-9_.-] replaced by '_'.
+std::string NormalizeContentFilename(absl::string_view name) {
+  absl::ConsumeSuffix(&name, "\n");
+  if (const std::size_t cut = name.find_last_of("/\\"); cut != absl::string_view::npos) {
+    name = name.substr(cut + 1);
+  }
+  std::string out(name);
+  for (char& c : out) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
+      c = '_';
+    }
+  }
+  return out;
+}
+
+// `name` ends with one of `exts` (after at least one character), optionally ignoring case.
+bool HasExtension(absl::string_view name, std::initializer_list<absl::string_view> exts,
+                  bool ignore_case) {
+  for (absl::string_view ext : exts) {
+    if (name.size() <= ext.size()) continue;
+    const absl::string_view tail = name.substr(name.size() - ext.size());
+    if (ignore_case ? absl::EqualsIgnoreCase(tail, ext) : tail == ext) return true;
+  }
+  return false;
+}
+
+// Hex digest of `data` with one of the upload's checksum algorithms (md5, sha1, sha2).
+std::string HexDigest(absl::string_view algorithm, absl::string_view data) {
+  const EVP_MD* md = EVP_get_digestbyname(std::string(algorithm).c_str());
+  if (md == nullptr) return "";
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &len, md, nullptr) != 1) return "";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i)
+    absl::StrAppend(&out, absl::Hex(digest[i], absl::kZeroPad2));
+  return out;
 }
 
 }  // namespace
@@ -249,6 +306,66 @@ absl::StatusOr<json::value> MockBackend::Impl::DownloadUrl(CallContext& ctx) {
     PVEGW_RETURN_IF_ERROR(StoreDownload(txn, node, sid, content, filename, size, ctx.now_ms));
     result = MutationResult(txn, ctx, "");
     return result.status();
+  }));
+  return result;
+}
+
+// pve-storage API2/Storage/Status.pm `upload`, in its order of checks; the checksum is
+// verified by the worker, so a mismatch is a failed imgcopy task and no volume.
+absl::StatusOr<json::value> MockBackend::Impl::StorageUpload(CallContext& ctx) {
+  const std::string node = ctx.PathParam("node");
+  const std::string sid = ctx.PathParam("storage");
+  const std::string content = ctx.Param("content").value_or("");
+  absl::StatusOr<json::value> result;
+  PVEGW_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> absl::Status {
+    std::optional<json::object> storage = GetEntity(txn, "/storage", sid);
+    if (!storage) return HttpError(500, absl::StrCat("storage '", sid, "' does not exist"));
+    if (!storage->contains("path")) {
+      const std::string type = storage->contains("type") ? JsonText(storage->at("type")) : "";
+      return HttpError(500, absl::StrCat("can't upload to storage type '", type, "'"));
+    }
+    const std::string tmpfilename = ctx.Param("tmpfilename").value_or("");
+    if (tmpfilename.empty()) return HttpError(500, "missing temporary file name");
+    if (ctx.upload == nullptr || ctx.upload->tmpfilename != tmpfilename) {
+      return HttpError(500, absl::StrCat("temporary file '", tmpfilename, "' does not exist"));
+    }
+    const std::string filename = NormalizeContentFilename(ctx.Param("filename").value_or(""));
+    if (content == "iso") {
+      if (!HasExtension(filename, {".iso", ".img"}, true)) {
+        return ParamError("filename", "wrong file extension");
+      }
+    } else if (content == "vztmpl") {
+      if (!HasExtension(filename, {".tar", ".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2"}, true)) {
+        return ParamError("filename", "wrong file extension");
+      }
+    } else if (content == "import") {
+      if (!HasExtension(filename, {".ova", ".qcow2", ".raw", ".vmdk"}, false)) {
+        return ParamError("filename", "invalid filename or wrong extension");
+      }
+    } else {
+      return ParamError("content", absl::StrCat("upload content type '", content, "' not allowed"));
+    }
+    if (!StorageHasContent(*storage, content)) {
+      return HttpError(
+          500, absl::StrCat("storage '", sid, "' does not support '", content, "' content"));
+    }
+    std::string error;
+    if (auto algorithm = ctx.Param("checksum-algorithm")) {
+      const std::string expect = ctx.Param("checksum").value_or("");
+      const std::string got = HexDigest(*algorithm, ctx.upload->data);
+      if (!absl::EqualsIgnoreCase(got, expect)) {
+        error = absl::StrCat("checksum mismatch: got '", got, "' != expect '", expect, "'");
+      }
+    }
+    if (error.empty()) {
+      PVEGW_RETURN_IF_ERROR(PutVolume(txn, node, sid, content, filename,
+                                      static_cast<std::int64_t>(ctx.upload->data.size()),
+                                      ctx.now_ms));
+    }
+    PVEGW_ASSIGN_OR_RETURN(std::string upid,
+                           StartTask(txn, node, "imgcopy", "", ctx.now_ms, ctx.user, error));
+    result = json::value(upid);
+    return absl::OkStatus();
   }));
   return result;
 }

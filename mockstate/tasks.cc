@@ -50,7 +50,8 @@ std::size_t VisibleLines(const json::object& task, std::size_t total, std::int64
 absl::StatusOr<std::string> MockBackend::Impl::StartTask(WriteTxn& txn, absl::string_view node,
                                                          absl::string_view type,
                                                          absl::string_view id, std::int64_t now_ms,
-                                                         absl::string_view user) {
+                                                         absl::string_view user,
+                                                         absl::string_view error) {
   // PIDs come from a counter in the store so that UPIDs stay unique across processes.
   std::int64_t pid = 1000;
   if (auto raw = txn.Get(MetaKey("next_pid"))) {
@@ -79,6 +80,8 @@ absl::StatusOr<std::string> MockBackend::Impl::StartTask(WriteTxn& txn, absl::st
   task["user"] = std::string(user);
   task["start_ms"] = now_ms;
   task["duration_ms"] = options_.task_duration_ms;
+  // A worker that dies: its message becomes the exit status and the log's last line.
+  if (!error.empty()) task["error"] = std::string(error);
   PVEGW_RETURN_IF_ERROR(PutEntity(txn, TaskCollection(node), upid, task));
   return upid;
 }
@@ -90,12 +93,14 @@ json::object MockBackend::Impl::TaskView(const json::object& task, std::int64_t 
       task.contains("stopped_ms") ? Int(task, "stopped_ms") : start + Int(task, "duration_ms");
   if (now_ms >= end) {
     view["status"] = "stopped";
-    view["exitstatus"] = task.contains("stopped_ms") ? "interrupted by signal" : "OK";
+    view["exitstatus"] = task.contains("stopped_ms") ? json::value("interrupted by signal")
+                         : task.contains("error")    ? task.at("error")
+                                                     : json::value("OK");
     view["endtime"] = end / 1000;
   } else {
     view["status"] = "running";
   }
-  for (const char* k : {"start_ms", "duration_ms", "stopped_ms"}) view.erase(k);
+  for (const char* k : {"start_ms", "duration_ms", "stopped_ms", "error"}) view.erase(k);
   return view;
 }
 
@@ -166,7 +171,11 @@ absl::StatusOr<json::value> MockBackend::Impl::TaskStatus(CallContext& ctx) {
 absl::StatusOr<json::value> MockBackend::Impl::TaskLog(CallContext& ctx) {
   PVEGW_ASSIGN_OR_RETURN(const json::object task, LoadOwner(ctx));
   std::vector<std::string> lines = TaskLines(task);
-  if (task.contains("stopped_ms")) lines.back() = "TASK ERROR: interrupted by signal";
+  if (task.contains("stopped_ms")) {
+    lines.back() = "TASK ERROR: interrupted by signal";
+  } else if (task.contains("error")) {
+    lines.back() = absl::StrCat("TASK ERROR: ", JsonText(task.at("error")));
+  }
   const std::size_t visible = VisibleLines(task, lines.size(), ctx.now_ms);
   std::int64_t start = 0;
   std::int64_t limit = kDefaultLogLimit;

@@ -65,7 +65,7 @@ std::string FormatSample(const std::string& format, std::uint64_t h) {
       {"pve-iface", "eth0"},
       {"dns-name", "example.com"},
       {"pve-userid", "root@pam"},
-      {"urlencoded", "mock"},
+      {"urlencoded", "default"},
   };
   if (format == "mac-addr") {
     return absl::StrFormat("BC:24:11:%02X:%02X:%02X", (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
@@ -96,8 +96,8 @@ std::optional<std::string> GeneratePropertyString(const std::string& format_json
       candidates.push_back(absl::StrCat(static_cast<std::int64_t>(std::ceil(v))));
     }
     if (!key.format.empty()) candidates.push_back(FormatSample(key.format, kh));
-    for (const std::string& c : {absl::StrCat(name, Hex(kh, 4)), std::string("1"),
-                                 std::string("mock"), std::string("a1")}) {
+    for (const std::string& c : {absl::StrCat(name, 1 + kh % 9), std::string("1"),
+                                 std::string("default"), std::string("a1")}) {
       candidates.push_back(c);
     }
     for (const std::string& c : candidates) {
@@ -126,7 +126,16 @@ std::optional<std::string> GeneratePropertyString(const std::string& format_json
   return out;
 }
 
-std::string GenerateString(const FieldDescriptor* f, std::uint64_t h, const ShapeOptions& options) {
+// Words for generated names and ids (hostnames, zones, groups, ...): what people name
+// things, never a word with hex digits.
+constexpr const char* kNameWords[] = {"alpha", "bravo", "delta", "echo",   "atlas", "orion",
+                                      "vega",  "nova",  "lima",  "sierra", "tango", "zulu"};
+
+// A value a real host could send for a string field, derived from the schema (enum, named
+// format, pattern) and the field's Proxmox name; nullopt when nothing realistic can be
+// derived: such a key is left out, as Proxmox omits unset keys.
+std::optional<std::string> RealisticString(const FieldDescriptor* f, std::uint64_t h,
+                                           const ShapeOptions& options) {
   const auto& rules = api::Rules(f);
   if (!rules.property_format().empty()) {
     if (auto v = GeneratePropertyString(rules.property_format(), h)) return *v;
@@ -134,8 +143,9 @@ std::string GenerateString(const FieldDescriptor* f, std::uint64_t h, const Shap
   const std::string name = absl::AsciiStrToLower(api::WireName(f));
   const std::string& format = rules.format();
   std::string v;
+  bool derived = true;
   if (!rules.enum_values().empty()) {
-    v = rules.enum_values(static_cast<int>(h % rules.enum_values_size()));
+    return rules.enum_values(static_cast<int>(h % rules.enum_values_size()));
   } else if (format == "pve-node" || name == "node" || name == "target") {
     v = options.node_names.empty() ? "pve1" : options.node_names[h % options.node_names.size()];
   } else if (format == "pve-vmid") {
@@ -145,10 +155,21 @@ std::string GenerateString(const FieldDescriptor* f, std::uint64_t h, const Shap
   } else if (absl::StrContains(format, "cidr") || absl::StrContains(format, "CIDR") ||
              HasAny(name, {"cidr", "subnet", "network"})) {
     v = absl::StrFormat("10.%d.%d.0/24", (h >> 8) % 256, h % 256);
+  } else if (name == "inet") {
+    v = absl::StrFormat("10.0.%d.%d/24", (h >> 8) % 256, 1 + h % 254);
+  } else if (name == "inet6") {
+    v = absl::StrCat("fd00::", 1 + h % 254, "/64");
+  } else if (name == "level") {
+    v = "";  // the subscription level: empty without a subscription
+  } else if (HasAny(name, {"comment", "description", "notes"})) {
+    constexpr const char* kComments[] = {"managed by automation", "office network", "backup target",
+                                         "monitoring"};
+    v = kComments[h % (sizeof kComments / sizeof kComments[0])];
   } else if (format == "ipv6" || HasAny(name, {"ip6", "gw6", "address6", "ipv6"})) {
-    v = absl::StrCat("fd00::", Hex(h, 4));
+    v = absl::StrCat("fd00::", 1 + h % 254);
   } else if (absl::StartsWith(format, "ip") ||
-             HasAny(name, {"ip", "address", "gateway", "gw", "ipaddress"})) {
+             HasAny(name, {"ip", "address", "gateway", "gw", "ipaddress", "addr", "server", "dns1",
+                           "dns2", "dns3"})) {
     v = absl::StrFormat("10.0.%d.%d", (h >> 8) % 256, 1 + h % 254);
   } else if (format == "pve-storage-id" || name == "storage") {
     v = (h % 2 == 0) ? "local" : "local-lvm";
@@ -157,7 +178,7 @@ std::string GenerateString(const FieldDescriptor* f, std::uint64_t h, const Shap
   } else if (format == "pve-poolid" || HasAny(name, {"pool", "poolid"})) {
     v = "production";
   } else if (absl::StrContains(format, "volume-id") || HasAny(name, {"volid", "volume"})) {
-    v = absl::StrCat("local:iso/image-", Hex(h, 4), ".iso");
+    v = "local:iso/debian-12.9.0-amd64-netinst.iso";
   } else if (absl::EndsWith(name, "digest") || name == "fingerprint" || name == "ssl_fingerprint") {
     v = Hex(h, 16) + Hex(h * 31 + 7, 16) + Hex(h * 131 + 3, 8);
   } else if (name == "upid") {
@@ -173,14 +194,26 @@ std::string GenerateString(const FieldDescriptor* f, std::uint64_t h, const Shap
     v = "creation-qemu=9.2.0,ctime=1735689600";
   } else if (HasAny(name, {"version", "release", "pveversion", "kversion"})) {
     v = absl::StrCat("9.0.", h % 10);
-  } else if (HasAny(name, {"description", "comment", "notes", "text", "msg", "message"})) {
-    v = absl::StrCat("mock ", api::WireName(f));
   } else if (HasAny(name, {"content"})) {
     v = "images,rootdir";
-  } else if (absl::EndsWith(name, "name") || name == "hostname" || name == "id") {
-    v = absl::StrCat(name == "id" ? "id" : "name", "-", Hex(h, 4));
+  } else if (HasAny(name, {"iface", "interface", "ifname", "dev", "device"})) {
+    v = "eth0";
+  } else if (HasAny(name, {"bridge"})) {
+    v = "vmbr0";
+  } else if (HasAny(name, {"path"})) {
+    v = "/";
+  } else if (HasAny(name, {"schedule", "starttime"})) {
+    v = "daily";
+  } else if (HasAny(name, {"email", "mailto", "from-address", "author"})) {
+    v = "root@example.com";
+  } else if (HasAny(name, {"domain", "dns", "search", "searchdomain", "zone", "dnszone"}) &&
+             format.empty()) {
+    v = "example.com";
+  } else if (absl::EndsWith(name, "name") || name == "hostname" || name == "id" ||
+             HasAny(name, {"groupid", "realm", "roleid", "sid", "tokenid", "alias"})) {
+    v = absl::StrCat(kNameWords[h % (sizeof kNameWords / sizeof kNameWords[0])], 1 + (h >> 8) % 9);
   } else {
-    v = absl::StrCat(api::WireName(f), "-", Hex(h, 4));
+    derived = false;
   }
   if (rules.has_max_length() && v.size() > rules.max_length()) v.resize(rules.max_length());
   // The value must pass the field's own checks: ids generated here are used in paths
@@ -191,7 +224,12 @@ std::string GenerateString(const FieldDescriptor* f, std::uint64_t h, const Shap
            (!rules.has_max_length() || candidate.size() <= rules.max_length()) &&
            (!rules.has_min_length() || candidate.size() >= rules.min_length());
   };
-  if (!rules.enum_values().empty() || fits(v)) return v;
+  if (derived && fits(v)) return v;
+  // A named format says what the value looks like even where the name does not.
+  if (const std::string sample = FormatSample(format, h); !sample.empty() && fits(sample)) {
+    return sample;
+  }
+  if (!derived && format.empty() && rules.pattern().empty()) return std::nullopt;
   const std::string base = absl::AsciiStrToLower(api::WireName(f));
   std::string letters;
   for (char c : base) {
@@ -199,16 +237,40 @@ std::string GenerateString(const FieldDescriptor* f, std::uint64_t h, const Shap
   }
   if (letters.empty() || !std::isalpha(static_cast<unsigned char>(letters[0])))
     letters = "x" + letters;
-  const std::string hex = Hex(h, 4);
+  const std::string word = kNameWords[h % (sizeof kNameWords / sizeof kNameWords[0])];
+  const std::string number = absl::StrCat(1 + (h >> 8) % 9);
   for (const std::string& candidate :
-       {letters + hex, letters + "_" + hex, letters, Hex(h, 16), absl::StrCat(100 + h % 900),
+       {word + number, letters + number, letters, word, absl::StrCat(100 + h % 900),
         absl::StrCat(100 + h % 900, "-0"), std::string("/dev/sda"),
         std::string("https://example.com/file.iso"), std::string("global:fsid"),
         std::string("local"), std::string("vmbr0"), std::string("eth0"), std::string("root@pam"),
-        std::string("10.0.0.1"), std::string("10.0.0.0/24"), std::string("a1")}) {
+        std::string("10.0.0.1"), std::string("10.0.0.0/24"), std::string("a1"), Hex(h, 16)}) {
     if (fits(candidate)) return candidate;
   }
-  return v;
+  return std::nullopt;
+}
+
+std::string GenerateString(const FieldDescriptor* f, std::uint64_t h, const ShapeOptions& options) {
+  if (auto v = RealisticString(f, h, options)) return *v;
+  // Required, and nothing to derive it from: a plain word of the field's name.
+  std::string letters;
+  for (char c : absl::AsciiStrToLower(api::WireName(f))) {
+    if (std::isalnum(static_cast<unsigned char>(c))) letters.push_back(c);
+  }
+  return letters.empty() ? std::string("default") : letters;
+}
+
+// Generated keys Proxmox would rather leave out: optional strings (and lists of them) and
+// free-form values nothing realistic can be derived for.
+bool LeaveOut(const FieldDescriptor* f, absl::string_view seed, const ShapeOptions& options) {
+  const auto& rules = api::Rules(f);
+  if (rules.required() || f->is_map()) return false;
+  if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+    return f->message_type()->full_name() == "google.protobuf.Value";
+  }
+  if (f->cpp_type() != FieldDescriptor::CPPTYPE_STRING) return false;
+  const std::string first = f->is_repeated() ? absl::StrCat(seed, "#0") : std::string(seed);
+  return !RealisticString(f, StableHash(first), options).has_value();
 }
 
 std::int64_t GenerateInt(const FieldDescriptor* f, std::uint64_t h) {
@@ -288,7 +350,7 @@ json::value GenerateScalar(const FieldDescriptor* f, std::uint64_t h, const Shap
       const std::string& full = m->full_name();
       if (full == "google.protobuf.Struct") return json::object();
       if (full == "google.protobuf.ListValue") return json::array();
-      if (full == "google.protobuf.Value") return json::value(absl::StrCat("value-", Hex(h, 4)));
+      if (full == "google.protobuf.Value") return json::value(static_cast<std::int64_t>(h % 2));
       if (full == "google.protobuf.Empty") return nullptr;
       if (depth >= kMaxDepth) return json::object();
       ShapeOptions inner = options;
@@ -302,6 +364,7 @@ json::value GenerateScalar(const FieldDescriptor* f, std::uint64_t h, const Shap
           continue;
         }
         const std::string wire = api::WireName(field);
+        if (LeaveOut(field, absl::StrCat(seed, "/", wire), inner)) continue;
         json::value value = GenerateValue(field, absl::StrCat(seed, "/", wire), inner, depth + 1);
         if (!api::Rules(field).indexed().empty()) {
           o[absl::StrCat(wire, "0")] = std::move(value);
@@ -500,7 +563,8 @@ json::object ShapeObject(const Descriptor* message, absl::string_view seed,
         }
       }
       if (!any && options.generate &&
-          (options.settable == nullptr || options.settable->count(wire) == 0)) {
+          (options.settable == nullptr || options.settable->count(wire) == 0) &&
+          !LeaveOut(f, absl::StrCat(seed, "/", wire), options)) {
         out[absl::StrCat(wire, "0")] = GenerateValue(f, absl::StrCat(seed, "/", wire), options, 0);
       }
       continue;
@@ -522,6 +586,7 @@ json::object ShapeObject(const Descriptor* message, absl::string_view seed,
     if (options.settable != nullptr && options.settable->count(wire) != 0 && !rules.required()) {
       continue;
     }
+    if (LeaveOut(f, absl::StrCat(seed, "/", wire), options)) continue;
     out[wire] = GenerateValue(f, absl::StrCat(seed, "/", wire), options, 0);
   }
   // Generated pressure stall values stay possible: "full" (all tasks stalled) never

@@ -97,9 +97,36 @@ std::vector<SeedGuest> SeedGuests() {
   };
 }
 
+// Bounds on custom data: YAML aliases can make a file refer to itself (`a: &x [*x]`) or
+// expand a few lines into billions of values.
+constexpr int kMaxDataDepth = 64;
+constexpr std::size_t kMaxDataValues = 5'000'000;
+
+struct DataBudget {
+  int depth = 0;
+  std::size_t values = 0;
+};
+
 // yaml-cpp node -> JSON: plain scalars that read as numbers or booleans become them,
 // quoted scalars stay strings.
-absl::StatusOr<json::value> ToJson(const YAML::Node& node, const std::string& file) {
+absl::StatusOr<json::value> ToJson(const YAML::Node& node, const std::string& file,
+                                   DataBudget& budget) {
+  if (++budget.values > kMaxDataValues) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        file, ": more than ", kMaxDataValues, " values (YAML aliases expanding without end?)"));
+  }
+  if (node.IsSequence() || node.IsMap()) {
+    if (budget.depth >= kMaxDataDepth) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(file, ":", node.Mark().line + 1, ": nested deeper than ", kMaxDataDepth,
+                       " levels (a YAML alias that contains itself?)"));
+    }
+  }
+  struct Deeper {
+    explicit Deeper(DataBudget& b) : b(b) { ++b.depth; }
+    ~Deeper() { --b.depth; }
+    DataBudget& b;
+  } deeper(budget);
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
@@ -122,7 +149,7 @@ absl::StatusOr<json::value> ToJson(const YAML::Node& node, const std::string& fi
     case YAML::NodeType::Sequence: {
       json::array arr;
       for (const auto& item : node) {
-        PVEGW_ASSIGN_OR_RETURN(json::value v, ToJson(item, file));
+        PVEGW_ASSIGN_OR_RETURN(json::value v, ToJson(item, file, budget));
         arr.push_back(std::move(v));
       }
       return json::value(std::move(arr));
@@ -134,7 +161,7 @@ absl::StatusOr<json::value> ToJson(const YAML::Node& node, const std::string& fi
           return absl::InvalidArgumentError(absl::StrCat(file, ":", kv.first.Mark().line + 1,
                                                          ": mapping keys must be plain text"));
         }
-        PVEGW_ASSIGN_OR_RETURN(json::value v, ToJson(kv.second, file));
+        PVEGW_ASSIGN_OR_RETURN(json::value v, ToJson(kv.second, file, budget));
         obj[kv.first.Scalar()] = std::move(v);
       }
       return json::value(std::move(obj));
@@ -380,7 +407,8 @@ absl::Status MockBackend::Impl::ApplyCustomData() {
                      ": expected a mapping of API paths to data, e.g. "
                      "\"/nodes/pve1/qemu/100/config: {name: web01}\""));
   }
-  PVEGW_ASSIGN_OR_RETURN(json::value data, ToJson(root, file));
+  DataBudget budget;
+  PVEGW_ASSIGN_OR_RETURN(json::value data, ToJson(root, file, budget));
   auto bad = [&](absl::string_view path, absl::string_view what) {
     return absl::InvalidArgumentError(
         absl::StrCat("PROXMOX_MOCK_DATA_PATH ", file, ": '", path, "': ", what));

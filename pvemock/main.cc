@@ -65,6 +65,9 @@ ABSL_FLAG(std::string, mock_data, "",
           "$PROXMOX_MOCK_DATA_PATH.");
 ABSL_FLAG(std::string, descriptors, "",
           "FileDescriptorSet of the API to serve instead of the embedded one.");
+ABSL_FLAG(int64_t, max_upload_bytes, 64 * 1024 * 1024,
+          "Largest body of an upload (POST /nodes/{node}/storage/{storage}/upload); larger "
+          "ones are refused with 413. Uploads are held in memory.");
 ABSL_FLAG(int, threads, 2, "Server threads.");
 ABSL_FLAG(int, max_connections, 1000, "Open connections at most; further ones are closed.");
 ABSL_FLAG(int, idle_timeout_ms, 5000,
@@ -146,6 +149,11 @@ int main(int argc, char** argv) {
   }
   pvegw::pvemock::FrontendOptions frontend_options;
   frontend_options.auth = auth == "proxmox";
+  const int64_t max_upload = absl::GetFlag(FLAGS_max_upload_bytes);
+  if (max_upload < 1 || max_upload > (int64_t{4} << 30)) {
+    return Fail("--max_upload_bytes must be between 1 and 4294967296");
+  }
+  frontend_options.max_upload_bytes = static_cast<std::size_t>(max_upload);
   for (const std::string& text : fault_texts) {
     absl::StatusOr<pvegw::pvemock::FaultRule> rule = pvegw::pvemock::ParseFaultRule(text);
     if (!rule.ok()) return Fail(std::string(rule.status().message()));

@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "api/api_index.h"
 #include "common/status_mapping.h"
+#include "pvemock/multipart.h"
 
 namespace pvegw::pvemock {
 namespace {
@@ -369,9 +370,20 @@ absl::StatusOr<FaultRule> ParseFaultRule(absl::string_view text) {
   return rule;
 }
 
+bool IsUploadTarget(absl::string_view method, absl::string_view target) {
+  if (method != "POST") return false;
+  target = target.substr(0, target.find_first_of("?#"));
+  if (!absl::ConsumePrefix(&target, "/api2/json/")) return false;
+  const std::string path = NormalisePath(absl::StrCat("/", target));
+  // pve-manager's HTTPServer.pm: m|^/nodes/([^/]+)/storage/([^/]+)/upload$|
+  std::vector<absl::string_view> segs = absl::StrSplit(path, '/', absl::SkipEmpty());
+  return segs.size() == 5 && segs[0] == "nodes" && segs[2] == "storage" && segs[4] == "upload";
+}
+
 std::optional<HttpAnswer> RestFrontend::CheckHead(absl::string_view method,
                                                   std::optional<std::uint64_t> content_length,
-                                                  absl::string_view transfer_encoding) const {
+                                                  absl::string_view transfer_encoding,
+                                                  absl::string_view target) const {
   if (method != "GET" && method != "POST" && method != "PUT" && method != "DELETE") {
     return RawError(501, absl::StrCat("method '", ReasonPhrase(method), "' not available"));
   }
@@ -385,6 +397,13 @@ std::optional<HttpAnswer> RestFrontend::CheckHead(absl::string_view method,
   const std::uint64_t length = content_length.value_or(0);
   if ((method == "GET" || method == "DELETE") && length > 0) {
     return RawError(501, absl::StrCat("Unexpected content for method '", method, "'"));
+  }
+  if (IsUploadTarget(method, target)) {
+    if (length > options_.max_upload_bytes) {
+      return RawError(413, absl::StrCat("upload too large (over ", options_.max_upload_bytes,
+                                        " bytes, pve-mock's --max_upload_bytes)"));
+    }
+    return std::nullopt;
   }
   if (length > kMaxRequestBodyBytes) return RawError(501, "for data too large");
   return std::nullopt;
@@ -446,6 +465,7 @@ HttpAnswer RestFrontend::HandleApi(const HttpRequest& request, absl::string_view
                                    absl::string_view query) {
   const std::string& verb = request.method;
   const std::string path = NormalisePath(api_path);
+  const bool is_upload = IsUploadTarget(verb, absl::StrCat("/api2/json", path));
 
   // 1. Authentication, before routing (an unknown path without credentials is a 401).
   std::string user = "root@pam";
@@ -465,7 +485,8 @@ HttpAnswer RestFrontend::HandleApi(const HttpRequest& request, absl::string_view
       if (ticket) {
         absl::StatusOr<mockstate::MockBackend::Identity> who = mock_.VerifyTicket(*ticket);
         if (!who.ok()) return Unauthorized("Authentication failed!");
-        if (verb != "GET" &&
+        // pve-manager's HTTPServer.pm skips the CSRF check for uploads (HTML forms).
+        if (verb != "GET" && !is_upload &&
             !(request.csrf_token && mock_.VerifyCsrfToken(*request.csrf_token, who->userid))) {
           return Unauthorized("Permission denied - invalid csrf token");
         }
@@ -517,6 +538,17 @@ HttpAnswer RestFrontend::HandleApi(const HttpRequest& request, absl::string_view
   RestRequest call;
   call.verb = verb;
   call.path = path;
+  if (is_upload) {
+    absl::StatusOr<RestParams> from_query = DecodeFormParams(query);
+    if (!from_query.ok()) return ApiError(400, from_query.status().message());
+    call.params = *std::move(from_query);
+    HttpAnswer answer = HandleUpload(request, std::move(call), user);
+    if (fault != nullptr) {
+      answer.fault = fault->action;
+      answer.delay_ms = fault->delay_ms;
+    }
+    return answer;
+  }
   if (verb == "POST" || verb == "PUT") {
     std::string media;
     if (request.content_type) {
@@ -563,6 +595,79 @@ HttpAnswer RestFrontend::HandleApi(const HttpRequest& request, absl::string_view
     answer.delay_ms = fault->delay_ms;
   }
   return answer;
+}
+
+// pve-http-server AnyEvent.pm: an upload must be multipart/form-data with a boundary; the
+// form fields `content`, `checksum-algorithm` and `checksum` come before the file, whose part
+// must be named `filename` and carry the file name; the file goes to a temporary file
+// /var/tmp/pveupload-<hex> passed to the API as `tmpfilename`. Errors there are 500s with
+// pveproxy's text; the connection is closed after an upload (keep_alive = 0).
+HttpAnswer RestFrontend::HandleUpload(const HttpRequest& request, RestRequest call,
+                                      const std::string& user) {
+  auto finish = [&](HttpAnswer a) {
+    a.user = user;
+    a.close = true;
+    return a;
+  };
+  const std::string ctype = request.content_type.value_or("");
+  const std::string media = absl::AsciiStrToLower(
+      absl::StripAsciiWhitespace(absl::string_view(ctype).substr(0, ctype.find_first_of(";,"))));
+  absl::StatusOr<std::string> boundary = MultipartBoundary(ctype);
+  if (media != "multipart/form-data" || !boundary.ok()) {
+    return finish(RawError(
+        506, absl::StrCat("upload 'Content-Type '", ReasonPhrase(ctype), "' not implemented")));
+  }
+  if (request.body.empty()) {
+    return finish(RawError(500, "upload without content length header not supported"));
+  }
+  for (const auto& kv : call.params) {
+    if (kv.first == "tmpfilename") {
+      return finish(RawError(500, "'tmpfilename' query parameter is not allowed for file uploads"));
+    }
+  }
+  absl::StatusOr<std::vector<MultipartPart>> parts = ParseMultipart(request.body, *boundary);
+  if (!parts.ok()) {
+    return finish(
+        RawError(500, absl::StrCat("upload failed: ", ReasonPhrase(parts.status().message()))));
+  }
+  const MultipartPart* file = nullptr;
+  for (const MultipartPart& part : *parts) {
+    if (part.disposition != "form-data") {
+      return finish(
+          RawError(500, absl::StrCat("wrong Content-Disposition '", ReasonPhrase(part.disposition),
+                                     "' in multipart, expected 'form-data'")));
+    }
+    if (file != nullptr) {
+      return finish(RawError(500, "upload failed: a part follows the file"));
+    }
+    if (part.filename) {
+      if (part.name != "filename") {
+        return finish(RawError(500, absl::StrCat("wrong field name '", ReasonPhrase(part.name),
+                                                 "' for file upload, expected 'filename'")));
+      }
+      file = &part;
+      continue;
+    }
+    if (part.name != "content" && part.name != "checksum" && part.name != "checksum-algorithm") {
+      return finish(RawError(500, absl::StrCat("upload failed: unexpected form field '",
+                                               ReasonPhrase(part.name), "'")));
+    }
+    const std::string value(absl::StripAsciiWhitespace(part.data));  // pveproxy trims
+    if (!ValidUtf8(value)) {
+      return finish(ApiError(400, absl::StrCat("parameter '", part.name, "': not UTF-8")));
+    }
+    call.params.emplace_back(part.name, value);
+  }
+  if (file == nullptr) return finish(RawError(500, "upload failed: no file part"));
+  const std::string filename(absl::StripAsciiWhitespace(*file->filename));
+  if (!ValidUtf8(filename)) return finish(ApiError(400, "parameter 'filename': not UTF-8"));
+  call.params.emplace_back("filename", filename);
+  mockstate::MockBackend::UploadedFile upload;
+  upload.tmpfilename = absl::StrCat("/var/tmp/pveupload-",
+                                    absl::Hex(upload_seq_.fetch_add(1) + 1, absl::kZeroPad16));
+  upload.data = file->data;
+  call.params.emplace_back("tmpfilename", upload.tmpfilename);
+  return finish(FromRest(mock_.CallWithUpload(call, user.empty() ? "root@pam" : user, upload)));
 }
 
 }  // namespace pvegw::pvemock

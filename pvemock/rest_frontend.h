@@ -24,6 +24,13 @@ namespace pvegw::pvemock {
 inline constexpr std::size_t kMaxRequestBodyBytes = 512 * 1024;
 inline constexpr std::size_t kMaxHeaderBytes = 8 * 1024;
 inline constexpr std::size_t kMaxHeaderFields = 64;
+// pveproxy streams uploads (POST /nodes/{node}/storage/{storage}/upload) to a temporary file
+// with no limit but the disk; pve-mock holds them in memory, up to --max_upload_bytes.
+inline constexpr std::size_t kDefaultMaxUploadBytes = 64 * 1024 * 1024;
+
+// Is `target` (origin form, query allowed) pveproxy's upload call, POST
+// /api2/json/nodes/{node}/storage/{storage}/upload?
+bool IsUploadTarget(absl::string_view method, absl::string_view target);
 
 // A request as the transport parsed it.
 struct HttpRequest {
@@ -75,6 +82,7 @@ absl::StatusOr<RestParams> DecodeFormParams(absl::string_view text);
 
 struct FrontendOptions {
   bool auth = true;  // Proxmox's authentication; false: every request is root@pam
+  std::size_t max_upload_bytes = kDefaultMaxUploadBytes;  // over it: 413
   std::vector<FaultRule> faults;
 };
 
@@ -85,10 +93,12 @@ class RestFrontend {
 
   // Checks what can be judged from the request line and headers alone, before the body is
   // read: the method, Content-Length against the limit and against GET/DELETE, transfer
-  // encodings. An answer means: send it and close.
+  // encodings. `target` tells an upload (limit: max_upload_bytes) from other calls (512 KiB).
+  // An answer means: send it and close.
   std::optional<HttpAnswer> CheckHead(absl::string_view method,
                                       std::optional<std::uint64_t> content_length,
-                                      absl::string_view transfer_encoding) const;
+                                      absl::string_view transfer_encoding,
+                                      absl::string_view target = "") const;
 
   // Answers one request. Thread-safe; never throws.
   HttpAnswer Handle(const HttpRequest& request);
@@ -99,9 +109,12 @@ class RestFrontend {
   HttpAnswer HandleApi(const HttpRequest& request, absl::string_view api_path,
                        absl::string_view query);
   const FaultRule* MatchFault(absl::string_view verb, absl::string_view api_path);
+  // pveproxy's file_upload_multipart + the API call with the received file.
+  HttpAnswer HandleUpload(const HttpRequest& request, RestRequest call, const std::string& user);
 
   mockstate::MockBackend& mock_;
   FrontendOptions options_;
+  std::atomic<std::uint64_t> upload_seq_{0};
 };
 
 // Proxmox's answer for an error raised outside an API handler: no Content-Type, the

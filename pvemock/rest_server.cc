@@ -1,5 +1,6 @@
 #include "pvemock/rest_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -132,7 +133,9 @@ class Session {
     reading_head_ = true;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(kMaxHeaderBytes));
-    parser_->body_limit(kMaxRequestBodyBytes);
+    // Uploads may be larger than other bodies; CheckHead applies the limit by target.
+    parser_->body_limit(std::max<std::uint64_t>(kMaxRequestBodyBytes,
+                                                shared_.frontend->options().max_upload_bytes));
     beast::get_lowest_layer(derived().stream()).expires_after(shared_.options.idle_timeout);
     http::async_read_header(
         derived().stream(), buffer_, *parser_,
@@ -189,7 +192,7 @@ class Session {
     if (auto it = head.find(http::field::transfer_encoding); it != head.end()) {
       te = std::string(it->value());
     }
-    if (auto refused = shared_.frontend->CheckHead(method_, length, te)) {
+    if (auto refused = shared_.frontend->CheckHead(method_, length, te, std::string(target))) {
       return Answer(*std::move(refused), method_, path_);
     }
     keep_alive_ = head.keep_alive();

@@ -36,6 +36,9 @@
 namespace pvegw::gateway::upstream {
 namespace {
 
+// Set on the I/O threads (HttpsClient::OnIoThread).
+thread_local bool t_io_thread = false;
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -802,6 +805,7 @@ absl::StatusOr<std::unique_ptr<HttpsClient>> HttpsClient::Create(ClientSettings 
   const int threads = std::max(1, settings.threads);
   for (int i = 0; i < threads; ++i) {
     impl->threads.emplace_back([ioc = &impl->ioc] {
+      t_io_thread = true;
       for (;;) {
         // Handlers use error_code overloads; anything thrown regardless is a bug, logged
         // rather than allowed to end the process.
@@ -816,6 +820,8 @@ absl::StatusOr<std::unique_ptr<HttpsClient>> HttpsClient::Create(ClientSettings 
   }
   return std::unique_ptr<HttpsClient>(new HttpsClient(std::move(impl)));
 }
+
+bool HttpsClient::OnIoThread() { return t_io_thread; }
 
 void HttpsClient::Send(std::size_t endpoint, HttpRequest request, Clock::time_point deadline,
                        std::shared_ptr<CallCancellation> cancellation,

@@ -128,6 +128,9 @@ class HttpsClient {
   void Send(std::size_t endpoint, HttpRequest request, Clock::time_point deadline,
             std::shared_ptr<CallCancellation> cancellation, std::function<void(Exchange)> done);
 
+  // True on one of the client's I/O threads (of any HttpsClient).
+  static bool OnIoThread();
+
   // Runs `fn` on a client thread after `delay` (immediately once shutting down).
   void RunAfter(Clock::duration delay, std::function<void()> fn);
 

@@ -3,7 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <random>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -19,6 +22,8 @@
 #include "gateway/upstream/pending_call.h"
 
 namespace pvegw::gateway::upstream {
+
+namespace asio = boost::asio;
 namespace {
 
 // pveproxy refuses larger bodies (501 "for data too large") and drops requests whose header
@@ -146,10 +151,11 @@ absl::StatusOr<std::unique_ptr<UpstreamBackend>> UpstreamBackend::Create(Upstrea
     return absl::InvalidArgumentError("--client_credentials=deny needs configured credentials");
   }
   if (options.timeout <= std::chrono::milliseconds(0) || options.retries < 0 ||
-      options.max_connections <= 0 || options.max_queue < 0 || options.threads <= 0) {
+      options.max_connections <= 0 || options.max_queue < 0 || options.threads <= 0 ||
+      options.decode_threads < 0) {
     return absl::InvalidArgumentError(
         "PROXMOX_API_TIMEOUT, PVE_GATEWAY_UPSTREAM_MAX_CONNECTIONS and _THREADS must be "
-        "positive; PROXMOX_API_RETRIES and _MAX_QUEUE not negative");
+        "positive; PROXMOX_API_RETRIES, _MAX_QUEUE and _DECODE_THREADS not negative");
   }
   ClientSettings settings;
   settings.threads = options.threads;
@@ -175,6 +181,10 @@ absl::StatusOr<std::unique_ptr<UpstreamBackend>> UpstreamBackend::Create(Upstrea
   auto client = HttpsClient::Create(settings, *endpoints);
   if (!client.ok()) return client.status();
   backend->client_ = std::move(*client);
+  const int decode_threads = backend->options_.decode_threads > 0
+                                 ? backend->options_.decode_threads
+                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  backend->completions_ = std::make_unique<asio::thread_pool>(decode_threads);
   backend->endpoint_states_.resize(endpoints->size());
   for (const Endpoint& e : *endpoints) backend->endpoint_urls_.push_back(e.Url());
   const std::size_t error_slots = endpoints->size() * kUpstreamErrorKinds;
@@ -192,7 +202,8 @@ absl::StatusOr<std::unique_ptr<UpstreamBackend>> UpstreamBackend::Create(Upstrea
 
 UpstreamBackend::~UpstreamBackend() {
   stopping_ = true;
-  if (client_ != nullptr) client_->Shutdown();
+  if (client_ != nullptr) client_->Shutdown();  // every call completes (posted to completions_)
+  if (completions_ != nullptr) completions_->join();
 }
 
 std::string UpstreamBackend::auth_kind() const {
@@ -416,7 +427,16 @@ void UpstreamBackend::Complete(const std::shared_ptr<PendingCall>& call, RestRes
   if (result.ok() && call->last_endpoint < endpoint_urls_.size()) {
     result->upstream = endpoint_urls_[call->last_endpoint];
   }
-  if (done) done(std::move(result));
+  if (!done) return;
+  // Decoding a large answer takes milliseconds: on an I/O thread it would stall every other
+  // call's socket. Failures found before anything was sent complete on the caller's thread.
+  if (HttpsClient::OnIoThread() && completions_ != nullptr) {
+    asio::post(*completions_, [done = std::move(done), result = std::move(result)]() mutable {
+      done(std::move(result));
+    });
+    return;
+  }
+  done(std::move(result));
 }
 
 std::size_t UpstreamBackend::PickEndpoint(PendingCall& call) {

@@ -22,6 +22,10 @@ namespace pvegw::log {
 class LogLimiter;
 }  // namespace pvegw::log
 
+namespace boost::asio {
+class thread_pool;
+}  // namespace boost::asio
+
 namespace pvegw::gateway::upstream {
 
 // Everything real mode is configured with. Plain values: main.cc fills them from flags,
@@ -40,6 +44,9 @@ struct UpstreamOptions {
   int retries = 3;                           // PROXMOX_API_RETRIES: GETs only
   std::string client_credentials = "allow";  // --client_credentials: allow|require|deny
   int threads = 2;                           // PVE_GATEWAY_UPSTREAM_THREADS
+  // Threads that run each call's completion (decoding Proxmox's answer, serializing the
+  // reply), so a large answer never holds up the I/O threads. 0: one per core.
+  int decode_threads = 0;  // PVE_GATEWAY_UPSTREAM_DECODE_THREADS
   int max_connections = 16;                  // PVE_GATEWAY_UPSTREAM_MAX_CONNECTIONS
   int max_queue = 256;                       // PVE_GATEWAY_UPSTREAM_MAX_QUEUE
   std::size_t max_response_bytes = kDefaultMaxResponseBytes;
@@ -148,6 +155,8 @@ class UpstreamBackend : public Backend {
 
   const UpstreamOptions options_;
   std::unique_ptr<HttpsClient> client_;
+  // Completions of calls answered on an I/O thread run here (UpstreamOptions::decode_threads).
+  std::unique_ptr<boost::asio::thread_pool> completions_;
   std::vector<std::string> endpoint_urls_;  // client_->endpoints()[i].Url()
   UpstreamCounters counters_;
 

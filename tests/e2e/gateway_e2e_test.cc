@@ -126,6 +126,38 @@ TEST_F(GatewayE2eTest, VmLifecycleOverGrpc) {
       grpc::StatusCode::ALREADY_EXISTS);
 }
 
+// pve-container refuses a container disk on a storage without `rootdir` content: on create a
+// parameter error for `storage`, on update its config check's message.
+TEST_F(GatewayE2eTest, ContainerDiskOnStorageWithoutRootdirIsRefused) {
+  CallResult r = gw_.Call("Nodes.PostNodesNodeLxc", R"({"node":"pve1","vmid":152,
+      "ostemplate":"local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst","rootfs":"local:4"})");
+  ASSERT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << r.status.error_message();
+  const google::rpc::BadRequest bad = BadRequestOf(r.status);
+  ASSERT_EQ(bad.field_violations_size(), 1);
+  EXPECT_EQ(bad.field_violations(0).field(), "storage");
+  EXPECT_EQ(bad.field_violations(0).description(),
+            "storage 'local' does not support container directories");
+  ASSERT_TRUE(gw_.Call("Nodes.PostNodesNodeLxc", R"({"node":"pve1","vmid":153,
+      "ostemplate":"local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
+      "rootfs":"local-lvm:4"})")
+                  .status.ok());
+  r = gw_.Call("Nodes.PutNodesNodeLxcVmidConfig",
+               R"({"node":"pve1","vmid":153,"mp":{"0":"local:2,mp=/data"}})");
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_EQ(r.status.error_message(),
+            "storage 'local' does not allow content type 'rootdir' (Container)");
+}
+
+// The upload RPC exists, but gRPC carries no multipart file: like a Proxmox call without
+// pveproxy's temporary file, it is refused (uploads go through pve-mock's REST API).
+TEST_F(GatewayE2eTest, UploadWithoutAFileIsRefusedLikeProxmox) {
+  CallResult r =
+      gw_.Call("Nodes.PostNodesNodeStorageStorageUpload",
+               R"({"node":"pve1","storage":"local","content":"iso","filename":"a.iso"})");
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_EQ(r.status.error_message(), "missing temporary file name");
+}
+
 TEST_F(GatewayE2eTest, InvalidArgumentsListEveryViolationByProxmoxName) {
   CallResult r = gw_.Call("Nodes.PostNodesNodeQemu",
                           R"({"node":"pve1","vmid":5,"ostype":"beos","description":")" +

@@ -8,10 +8,13 @@ tokens, group members), storage list filters, task types and UPID ids.
 Run by ctest; by hand:
   /usr/bin/python3 tests/e2e/pve_mock_fidelity_test.py --pve-mock build/bin/pve-mock
 """
+import hashlib
 import json
 import os
 import re
+import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -156,6 +159,179 @@ class FidelityTest(unittest.TestCase):
         self.assertEqual(status, 400)
         self.assertEqual(json.loads(body)["errors"],
                          {"storage": "storage 'local' does not support vm images"})
+
+    def test_container_disk_on_storage_without_rootdir_is_refused(self):
+        # pve-container API2/LXC.pm create_vm: a 400 for `storage`, for rootfs and mount points.
+        tmpl = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
+        for extra in ({"rootfs": "local:4"}, {"rootfs": "local-lvm:4", "mp0": "local:2,mp=/data"}):
+            with self.assertRaises(ResourceException) as err:
+                self.node.lxc.post(vmid=662, hostname="ct-disk", ostemplate=tmpl, **extra)
+            self.assertEqual(err.exception.status_code, 400)
+            # proxmoxer 1.2 does not hand over `errors`: read them from the answer itself.
+            status, _, _, body = self.mock.request(
+                "POST", "/nodes/pve1/lxc", dict(vmid="662", ostemplate=tmpl, **extra),
+                {"Authorization": "PVEAPIToken=" + self.token})
+            self.assertEqual(status, 400)
+            self.assertEqual(json.loads(body)["errors"],
+                             {"storage": "storage 'local' does not support container directories"})
+        self.assertNotIn(662, [ct["vmid"] for ct in self.node.lxc.get()])
+        # LXC/Config.pm update_pct_config: on update the config check dies (a 500).
+        self.wait_task(self.node.lxc.post(vmid=663, hostname="ct-disk", ostemplate=tmpl,
+                                          rootfs="local-lvm:1"))
+        with self.assertRaises(ResourceException) as err:
+            self.node.lxc(663).config.put(mp0="local:2,mp=/data")
+        self.assertEqual(err.exception.status_code, 500)
+        self.assertIn("storage 'local' does not allow content type 'rootdir' (Container)",
+                      str(err.exception))
+        self.node.lxc(663).config.put(mp0="local-lvm:2,mp=/data")
+        self.assertEqual(self.node.lxc(663).config.get()["mp0"],
+                         "local-lvm:vm-663-disk-1,mp=/data,size=2G")
+
+    # --- 3. Uploads (multipart/form-data, as pveproxy receives them) ----------------------
+    def upload_file(self, name, data):
+        path = os.path.join(self.state.path, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def task_end(self, upid):
+        def stopped():
+            status = self.px.nodes("pve1").tasks(upid).status.get()
+            return status if status["status"] == "stopped" else None
+        return pvetest.wait_until(stopped, timeout=15, interval=0.05, what="task " + upid)
+
+    def test_upload_creates_the_volume_with_its_size(self):
+        data = os.urandom(600 * 1024)  # above the 512 KiB limit of other bodies
+        with open(self.upload_file("upload-test.iso", data), "rb") as f:
+            upid = self.node.storage("local").upload.post(content="iso", filename=f)
+        # pve-storage's upload: fork_worker('imgcopy', undef, ...) - the UPID's id is empty.
+        self.assertEqual(self.upid_fields(upid), ["imgcopy", ""])
+        self.wait_task(upid)
+        iso = self.volumes("local")["local:iso/upload-test.iso"]
+        self.assertEqual((iso["size"], iso["format"], iso["content"]), (len(data), "iso", "iso"))
+        info = self.node.storage("local").content("local:iso/upload-test.iso").get()
+        self.assertEqual(info["path"], "/var/lib/vz/template/iso/upload-test.iso")
+        self.assertEqual(info["size"], len(data))
+        # A template and an import image; the file name is normalised as pve-storage does.
+        with open(self.upload_file("my tmpl.tar.zst", b"x" * 10), "rb") as f:
+            self.wait_task(self.node.storage("local").upload.post(content="vztmpl", filename=f))
+        self.assertEqual(self.volumes("local")["local:vztmpl/my_tmpl.tar.zst"]["size"], 10)
+
+    def test_upload_verifies_the_checksum_in_its_task(self):
+        data = b"checksummed image"
+        good = hashlib.sha256(data).hexdigest()
+        with open(self.upload_file("sum-ok.iso", data), "rb") as f:
+            self.wait_task(self.node.storage("local").upload.post(
+                content="iso", filename=f, checksum=good.upper(),
+                **{"checksum-algorithm": "sha256"}))
+        self.assertIn("local:iso/sum-ok.iso", self.volumes("local"))
+        with open(self.upload_file("sum-bad.iso", data), "rb") as f:
+            upid = self.node.storage("local").upload.post(
+                content="iso", filename=f, checksum="0" * 32, **{"checksum-algorithm": "md5"})
+        status = self.task_end(upid)
+        self.assertEqual(status["exitstatus"], "checksum mismatch: got '%s' != expect '%s'"
+                         % (hashlib.md5(data).hexdigest(), "0" * 32))
+        log = [line["t"] for line in self.node.tasks(upid).log.get()]
+        self.assertEqual(log[-1], "TASK ERROR: " + status["exitstatus"])
+        self.assertNotIn("local:iso/sum-bad.iso", self.volumes("local"))
+
+    def test_upload_refusals_are_proxmox_texts(self):
+        with open(self.upload_file("notes.txt", b"text"), "rb") as f:
+            with self.assertRaises(ResourceException) as err:
+                self.node.storage("local").upload.post(content="iso", filename=f)
+        self.assertEqual(err.exception.status_code, 400)
+        # proxmoxer 1.2 does not hand over `errors`: the same upload with requests.
+        import requests
+        with open(self.upload_file("notes.txt", b"text"), "rb") as f:
+            resp = requests.post(self.mock.url + "/nodes/pve1/storage/local/upload",
+                                 data={"content": "iso"}, files={"filename": f},
+                                 headers={"Authorization": "PVEAPIToken=" + self.token},
+                                 verify=self.mock.cert_file, timeout=10)
+        self.assertEqual(resp.status_code, 400)
+        self.assertEqual(resp.json()["errors"], {"filename": "wrong file extension"})
+        with open(self.upload_file("disk.img", b"img"), "rb") as f:
+            with self.assertRaises(ResourceException) as err:
+                self.node.storage("nfs-backup").upload.post(content="iso", filename=f)
+        self.assertEqual(err.exception.status_code, 500)
+        self.assertIn("storage 'nfs-backup' does not support 'iso' content", str(err.exception))
+        with open(self.upload_file("disk2.img", b"img"), "rb") as f:
+            with self.assertRaises(ResourceException) as err:
+                self.node.storage("local-lvm").upload.post(content="iso", filename=f)
+        self.assertIn("can't upload to storage type 'lvmthin'", str(err.exception))
+        self.assertNotIn("local:iso/disk.img", self.volumes("local"))
+
+    def test_upload_with_curl_and_the_size_limit(self):
+        # A second pve-mock on the same world, with a small upload limit.
+        small = pvetest.PveMock(ARGS.pve_mock, self.state.path, "fidelity", ["--max_upload_bytes=4096"])
+        try:
+            url = small.url + "/nodes/pve1/storage/local/upload"
+            curl = ["curl", "-sS", "--cacert", small.cert_file, "-H",
+                    "Authorization: PVEAPIToken=" + self.token, "-o", "-", "-w", "\n%{http_code}"]
+            ok = subprocess.run(curl + ["-F", "content=iso", "-F",
+                                        "filename=@" + self.upload_file("curl.iso", b"c" * 1000), url],
+                                capture_output=True, text=True, timeout=30, check=True)
+            body, code = ok.stdout.rsplit("\n", 1)
+            self.assertEqual(code, "200", ok.stdout)
+            self.wait_task(json.loads(body)["data"])
+            self.assertEqual(self.volumes("local")["local:iso/curl.iso"]["size"], 1000)
+            big = subprocess.run(curl + ["-F", "content=iso", "-F",
+                                         "filename=@" + self.upload_file("big.iso", b"b" * 5000), url],
+                                 capture_output=True, text=True, timeout=30)
+            self.assertTrue(big.stdout.endswith("\n413"), big.stdout + big.stderr)
+            self.assertNotIn("local:iso/big.iso", self.volumes("local"))
+        finally:
+            self.assertEqual(small.terminate(), 0, small.log())
+
+    # --- 7. No placeholders anywhere -----------------------------------------------------
+    FILLER = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_-]*[-_][0-9a-f]{4}|mock( .*)?)$")
+    PROXMOX_ID = re.compile(r"^backup-[0-9a-f]{8}-[0-9a-f]{4}$")  # pve-manager's backup job ids
+    CHILD_KEYS = ("subdir", "name", "vmid", "node", "storage", "volid", "userid", "groupid",
+                  "realm", "roleid", "poolid", "id", "iface", "upid", "snapname", "pos")
+
+    def test_a_crawl_of_a_fresh_world_finds_no_placeholders(self):
+        """A client that follows every listing of a freshly seeded world (directories, guests,
+        storages, volumes, users, firewall rules, ...) never reads a generated filler."""
+        fresh = pvetest.PveMock(ARGS.pve_mock, self.state.path, "fresh-walk", ["--reset"],
+                                env={"PVE_MOCK_ROOT_PASSWORD": "walk-pw"})
+        try:
+            px = ProxmoxAPI(fresh.host, port=fresh.port, verify_ssl=fresh.cert_file, timeout=10,
+                            user="root@pam", password="walk-pw")
+            found, answered = [], 0
+            queue, seen = ["access", "cluster", "nodes", "pools", "storage", "version"], set()
+            while queue and answered < 2000:
+                path = queue.pop(0)
+                if path in seen or path.count("/") > 8:
+                    continue
+                seen.add(path)
+                try:
+                    data = px(path).get()
+                except ResourceException:
+                    continue  # POST-only paths, calls that need parameters
+                answered += 1
+                self.find_fillers(data, path, found)
+                for row in data if isinstance(data, list) else []:
+                    if not isinstance(row, dict):
+                        continue
+                    for key in self.CHILD_KEYS:
+                        if isinstance(row.get(key), (str, int)) and str(row[key]) != "current":
+                            queue.append("%s/%s" % (path, row[key]))
+                            break
+            print("crawl: %d GETs answered" % answered, file=sys.stderr)
+            self.assertGreater(answered, 250, "the crawl must reach most of the API")
+            self.assertEqual(found, [])
+        finally:
+            self.assertEqual(fresh.terminate(), 0, fresh.log())
+
+    def find_fillers(self, value, where, found):
+        if isinstance(value, str):
+            if self.FILLER.match(value) and not self.PROXMOX_ID.match(value):
+                found.append("%s=%s" % (where, value))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                self.find_fillers(v, "%s[%d]" % (where, i), found)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                self.find_fillers(v, "%s.%s" % (where, k), found)
 
     # --- 5. Snapshot rollback stops the guest --------------------------------------------
     def status(self, kind, vmid):

@@ -812,7 +812,22 @@ INSTANTIATE_TEST_SUITE_P(
         BadData{"kind.yaml", "/nodes/pve1/qemu:\n  vmid: 1\n", "a collection takes a list"},
         BadData{"rowkey.yaml", "/nodes/pve1/qemu:\n  - name: no-id\n",
                 "every row needs its 'vmid'"},
-        BadData{"scalar.yaml", "/cluster/nextid:\n  - 1\n", "answers a scalar"}),
+        BadData{"scalar.yaml", "/cluster/nextid:\n  - 1\n", "answers a scalar"},
+        // YAML aliases: a list that contains itself, and a few lines that expand to 10^8.
+        BadData{"self_alias.yaml", "/version: &x [*x]\n", "nested deeper than 64"},
+        BadData{"deep.json",
+                "{\"/version\": " + std::string(100, '[') + std::string(100, ']') + "}",
+                "nested deeper than 64"},
+        BadData{"laughs.yaml",
+                "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+                "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+                "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+                "h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n",
+                "more than 5000000 values"}),
     [](const ::testing::TestParamInfo<BadData>& info) {
       std::string n = info.param.name;
       for (char& c : n) {

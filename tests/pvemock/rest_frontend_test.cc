@@ -2,10 +2,14 @@
 
 #include <atomic>
 #include <random>
+#include <regex>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
 #include "boost/json.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/get_walker.h"
 #include "tests/testing/mockstate_test_util.h"
 
 namespace pvegw::pvemock {
@@ -243,6 +247,66 @@ TEST_F(RestFrontendTest, HeadChecksLikePveproxy) {
   EXPECT_FALSE(frontend_->CheckHead("GET", 0, "").has_value());
 }
 
+TEST_F(RestFrontendTest, UploadsHaveTheirOwnLimit) {
+  const std::string upload = "/api2/json/nodes/pve1/storage/local/upload";
+  EXPECT_FALSE(frontend_->CheckHead("POST", kMaxRequestBodyBytes + 1, "", upload).has_value());
+  EXPECT_FALSE(frontend_
+                   ->CheckHead("POST", kDefaultMaxUploadBytes, "",
+                               "/api2/json//nodes/pve1/storage/local/upload/?x=1")
+                   .has_value());
+  std::optional<HttpAnswer> over =
+      frontend_->CheckHead("POST", kDefaultMaxUploadBytes + 1, "", upload);
+  ASSERT_TRUE(over.has_value());
+  EXPECT_EQ(over->status, 413);
+  EXPECT_EQ(frontend_->CheckHead("POST", kMaxRequestBodyBytes + 1, "", "/api2/json/nodes/pve1/qemu")
+                ->reason,
+            "for data too large");
+  EXPECT_TRUE(IsUploadTarget("POST", upload));
+  EXPECT_FALSE(IsUploadTarget("PUT", upload));
+  EXPECT_FALSE(IsUploadTarget("POST", "/api2/json/nodes/pve1/storage/local/upload/x"));
+}
+
+TEST_F(RestFrontendTest, UploadAsPveproxyReceivesIt) {
+  Login();
+  const std::string target = "/api2/json/nodes/pve1/storage/local/upload";
+  const std::string ct = "multipart/form-data; boundary=B";
+  auto body = [](const std::string& file_field, const std::string& file) {
+    return "--B\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\niso\r\n"
+           "--B\r\nContent-Disposition: form-data; name=\"" +
+           file_field + "\"; filename=\"my disk.iso\"\r\n\r\n" + file + "\r\n--B--\r\n";
+  };
+  // No CSRF token needed (pve-manager skips it for uploads); the connection closes after.
+  csrf_.reset();
+  HttpAnswer ok = Send("POST", target, body("filename", "12345"), ct);
+  ASSERT_EQ(ok.status, 200) << ok.reason;
+  EXPECT_TRUE(ok.close);
+  EXPECT_THAT(ok.body, HasSubstr(":imgcopy::root@pam:"));
+  HttpAnswer volume =
+      Send("GET", "/api2/json/nodes/pve1/storage/local/content/local:iso/my_disk.iso");
+  ASSERT_EQ(volume.status, 200) << volume.reason;
+  EXPECT_EQ(json::parse(volume.body).at("data").at("size"), 5);
+
+  EXPECT_EQ(Send("POST", target, body("file", "x"), ct).reason,
+            "wrong field name 'file' for file upload, expected 'filename'");
+  EXPECT_EQ(
+      Send("POST", target + "?tmpfilename=/var/tmp/pveupload-1", body("filename", "x"), ct).reason,
+      "'tmpfilename' query parameter is not allowed for file uploads");
+  HttpAnswer form = Send("POST", target, "content=iso&filename=a.iso",
+                         std::string("application/x-www-form-urlencoded"));
+  EXPECT_EQ(form.status, 506);
+  HttpAnswer broken = Send("POST", target, "--B\r\nContent-Disposition: form-data; name=a", ct);
+  EXPECT_EQ(broken.status, 500);
+  EXPECT_THAT(broken.reason, HasSubstr("upload failed: "));
+  // Without the file (the gateway's call carries none), there is no temporary file.
+  RestRequest call;
+  call.verb = "POST";
+  call.path = "/nodes/pve1/storage/local/upload";
+  call.params = {{"content", "iso"}, {"filename", "a.iso"}};
+  EXPECT_EQ(mock_->Call(call).reason, "missing temporary file name");
+  call.params.emplace_back("tmpfilename", "/var/tmp/pveupload-0123");
+  EXPECT_EQ(mock_->Call(call).reason, "temporary file '/var/tmp/pveupload-0123' does not exist");
+}
+
 TEST_F(RestFrontendTest, UrlLayout) {
   Login();
   EXPECT_EQ(Send("GET", "/api2/").reason, "no such uri");
@@ -302,6 +366,79 @@ TEST_F(RestFrontendTest, RandomRequestsGetAnswersNotCrashes) {
       ASSERT_TRUE(v.is_object() && v.as_object().contains("data")) << a.body;
     }
   }
+}
+
+std::string FormEncode(const RestParams& params) {
+  std::string out;
+  for (const auto& [k, v] : params) {
+    if (!out.empty()) out += "&";
+    for (const std::string* s : {&k, &v}) {
+      for (unsigned char c : *s) {
+        if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+          out.push_back(static_cast<char>(c));
+        } else {
+          absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
+        }
+      }
+      if (s == &k) out += "=";
+    }
+  }
+  return out;
+}
+
+// Values a real host never sends: generated fillers such as "encrypted-603a", "path-e7b5",
+// "key-147c" (a word and four hex digits), "mock comment", "value-1a2b".
+void FindPlaceholders(const json::value& v, const std::string& where,
+                      std::vector<std::string>& found) {
+  static const std::regex kFiller("[A-Za-z][A-Za-z0-9_-]*[-_][0-9a-f]{4}|mock( .*)?");
+  // Proxmox's own ids of that shape: backup jobs (pve-manager's "backup-" . uuid parts).
+  static const std::regex kProxmoxId("backup-[0-9a-f]{8}-[0-9a-f]{4}");
+  if (v.is_string()) {
+    const std::string s(v.get_string());
+    if (std::regex_match(s, kFiller) && !std::regex_match(s, kProxmoxId)) {
+      found.push_back(where + "=" + s);
+    }
+  } else if (v.is_array()) {
+    for (std::size_t i = 0; i < v.get_array().size(); ++i)
+      FindPlaceholders(v.get_array()[i], absl::StrCat(where, "[", i, "]"), found);
+  } else if (v.is_object()) {
+    for (const auto& kv : v.get_object())
+      FindPlaceholders(kv.value(), absl::StrCat(where, ".", std::string(kv.key())), found);
+  }
+}
+
+// Every GET of the schema, on a freshly seeded world, through pve-mock's REST handling (as a
+// client sends it: authenticated, parameters in the query): also the answers the mock
+// generates for what it does not store must hold values a real host could send.
+TEST_F(RestFrontendTest, EveryGetAnswersWithoutPlaceholders) {
+  Login();
+  auto call = [&](const RestRequest& r) {
+    const std::string encoded = FormEncode(r.params);
+    HttpAnswer a =
+        r.verb == "GET" || r.verb == "DELETE"
+            ? Send(r.verb, absl::StrCat("/api2/json", r.path, encoded.empty() ? "" : "?", encoded))
+            : Send(r.verb, absl::StrCat("/api2/json", r.path), encoded);
+    RestResponse out;
+    out.status = a.status;
+    out.reason = a.reason;
+    out.body = a.body;
+    return out;
+  };
+  pvegw::testing::GetWalker walker(mock_->api(), call);
+  std::vector<std::string> found;
+  int walked = 0;
+  for (const auto& op : mock_->api().operations()) {
+    if (op->verb != "GET") continue;
+    const pvegw::testing::ResolvedCall resolved = walker.Resolve(*op);
+    RestParams query = resolved.query;
+    if (op->path == "/access/users") query.emplace_back("full", "1");
+    RestResponse r = call(RestRequest{"GET", resolved.path, query});
+    ASSERT_EQ(r.status, 200) << resolved.path << ": " << r.reason << " " << r.body;
+    FindPlaceholders(json::parse(r.body).as_object()["data"], resolved.path, found);
+    ++walked;
+  }
+  EXPECT_EQ(walked, 326);
+  EXPECT_TRUE(found.empty()) << found.size() << " placeholders:\n" << absl::StrJoin(found, "\n");
 }
 
 }  // namespace

@@ -447,6 +447,37 @@ TEST(UpstreamCalls, DeadlineExceededWhenTheServerNeverAnswers) {
   EXPECT_EQ(b->client().Stats(0).open, 0);
 }
 
+// Decoding a large answer takes milliseconds; it must not run on an I/O thread, where it
+// would hold up every other call's socket. With one I/O thread, a completion that waits for
+// another call's answer deadlocks unless completions run elsewhere.
+TEST(UpstreamCalls, CompletionsRunOffTheIoThreads) {
+  TestHttpsServer server(SelfSigned(),
+                         [](const TestRequest&) { return TestReply::Json(R"({"data":1})"); });
+  UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
+  o.threads = 1;
+  o.decode_threads = 2;
+  auto b = Make(o);
+  std::atomic<bool> on_io_thread{false};
+  std::promise<Outcome> second;
+  std::future<Outcome> second_answer = second.get_future();
+  std::promise<bool> first;
+  std::future<bool> first_done = first.get_future();
+  b->Call(Get("/version"), [&](RestResult) {
+    on_io_thread = on_io_thread || HttpsClient::OnIoThread();
+    b->Call(Get("/version"), [&](RestResult r) {
+      on_io_thread = on_io_thread || HttpsClient::OnIoThread();
+      second.set_value(OutcomeOf(r));
+    });
+    // A slow decode: the other call is answered meanwhile.
+    first.set_value(second_answer.wait_for(std::chrono::seconds(10)) ==
+                    std::future_status::ready);
+  });
+  ASSERT_EQ(first_done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_TRUE(first_done.get()) << "the second answer waited for the first completion";
+  EXPECT_EQ(second_answer.get().status, 200);
+  EXPECT_FALSE(on_io_thread);
+}
+
 TEST(UpstreamCalls, TimeoutSettingCapsALongerDeadline) {
   TestHttpsServer server(SelfSigned(),
                          [](const TestRequest&) { return TestReply::Of(TestReply::kHang); });
