@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -193,8 +194,9 @@ struct Pool {
   // Called by a connection when its exchange is over.
   void Release(std::shared_ptr<Connection> conn, bool reusable);
   void StartNew(Job job);  // `open` already counts the new connection
-  // Drops `conn` if it is still idle (its server closed it); else a call has taken it.
-  void DropIdle(const std::shared_ptr<Connection>& conn);
+  // Closes the idle connections the server has closed or that are older than the idle
+  // timeout; sets *any_left when idle ones remain.
+  void SweepIdle(bool* any_left);
   void Dequeue(std::uint64_t id, absl::Status why);
 };
 
@@ -211,6 +213,7 @@ struct HttpsClient::Impl {
   std::atomic<bool> stopping{false};
   std::mutex timers_mu;
   std::set<std::shared_ptr<asio::steady_timer>> timers;
+  bool sweep_armed = false;  // under timers_mu
 };
 
 namespace {
@@ -241,10 +244,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     asio::post(strand_, [self = shared_from_this(), job = std::move(job)]() mutable {
       self->job_ = std::move(job);
       self->reused_ = true;
-      // Ends the idle watch (WatchIdle): its handler sees another generation.
-      ++self->idle_generation_;
-      beast::error_code ignored;
-      beast::get_lowest_layer(self->stream_).socket().cancel(ignored);
       self->WatchCancellation();
       self->DoWrite();
     });
@@ -255,20 +254,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     asio::post(strand_, [self = shared_from_this()] { self->CloseSocket(); });
   }
 
-  // While the connection is idle in the pool: readable means the server closed it (pveproxy
-  // does after 5 s idle) or sent something unsolicited, so the pool drops it at once rather
-  // than holding a dead socket (CLOSE_WAIT) until the next call. Called under the pool's
-  // lock, so the watch is queued on the strand before any Run() of a call that takes it.
-  void WatchIdle() {
-    asio::post(strand_, [self = shared_from_this()] {
-      const std::uint64_t generation = self->idle_generation_;
-      beast::get_lowest_layer(self->stream_)
-          .socket()
-          .async_wait(tcp::socket::wait_read, [self, generation](beast::error_code ec) {
-            if (ec || generation != self->idle_generation_) return;  // taken by a call
-            self->pool_.DropIdle(self);
-          });
-    });
+  // The server has shut down its side (FIN or reset), even if bytes (a TLS close_notify)
+  // are still unread: POLLRDHUP says so without reading. For the idle sweep.
+  bool PeerGone() {
+    auto& sock = beast::get_lowest_layer(stream_).socket();
+    if (!sock.is_open()) return true;
+    pollfd p{sock.native_handle(), POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
   }
 
   // An idle connection the server has closed (or sent something unsolicited on, like a TLS
@@ -587,7 +579,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string tls_failure_;
   int served_ = 0;
   bool reused_ = false;
-  std::uint64_t idle_generation_ = 0;  // counts Run()s, for WatchIdle
   bool sent_ = false;
   bool cancelled_ = false;
 };
@@ -629,7 +620,7 @@ void Pool::Submit(Job job) {
     std::shared_ptr<Connection> conn = std::move(idle.back());
     idle.pop_back();
     if (now - conn->idle_since >= client->settings.idle_timeout || conn->LooksClosed()) {
-      conn->Abort();  // on its strand, where its idle watch runs
+      conn->CloseNow();
       live.erase(conn);
       --open;
       ++stats.stale_dropped;
@@ -699,15 +690,48 @@ void Pool::Dequeue(std::uint64_t id, absl::Status why) {
   }
 }
 
-void Pool::DropIdle(const std::shared_ptr<Connection>& conn) {
+void Pool::SweepIdle(bool* any_left) {
   std::lock_guard<std::mutex> lock(mu);
-  auto it = std::find(idle.begin(), idle.end(), conn);
-  if (it == idle.end()) return;  // a call took it meanwhile: its exchange finds it closed
-  idle.erase(it);
-  conn->CloseNow();
-  live.erase(conn);
-  --open;
-  ++stats.stale_dropped;
+  const auto now = Clock::now();
+  for (auto it = idle.begin(); it != idle.end();) {
+    std::shared_ptr<Connection>& conn = *it;
+    if (now - conn->idle_since >= client->settings.idle_timeout || conn->PeerGone()) {
+      conn->Abort();
+      live.erase(conn);
+      --open;
+      ++stats.stale_dropped;
+      it = idle.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!idle.empty()) *any_left = true;
+}
+
+// While any pool has idle connections, a sweep runs every second (at most every half idle
+// timeout): connections the server closed (pveproxy does after 5 s) or that outlived the
+// idle timeout leave at once, instead of holding a dead socket (CLOSE_WAIT) until the next
+// call. Armed and cancelled under timers_mu, like RunAfter's timers.
+void ArmIdleSweep(HttpsClient::Impl* impl) {
+  std::lock_guard<std::mutex> lock(impl->timers_mu);
+  if (impl->stopping || impl->sweep_armed) return;
+  impl->sweep_armed = true;
+  const auto every = std::max<Clock::duration>(
+      std::chrono::milliseconds(10),
+      std::min<Clock::duration>(std::chrono::seconds(1), impl->settings.idle_timeout / 2));
+  auto timer = std::make_shared<asio::steady_timer>(impl->ioc, every);
+  impl->timers.insert(timer);
+  timer->async_wait([impl, timer](beast::error_code ec) {
+    {
+      std::lock_guard<std::mutex> lock(impl->timers_mu);
+      impl->timers.erase(timer);
+      impl->sweep_armed = false;
+      if (ec || impl->stopping) return;
+    }
+    bool any_left = false;
+    for (auto& pool : impl->pools) pool->SweepIdle(&any_left);
+    if (any_left) ArmIdleSweep(impl);
+  });
 }
 
 void Pool::StartNew(Job job) {
@@ -730,8 +754,9 @@ void Pool::Release(std::shared_ptr<Connection> conn, bool reusable) {
   if (waiting.empty()) {
     if (reusable) {
       conn->idle_since = Clock::now();
-      conn->WatchIdle();
       idle.push_back(std::move(conn));
+      lock.unlock();
+      ArmIdleSweep(client);
     }
     return;
   }
@@ -887,7 +912,7 @@ void HttpsClient::Shutdown() {
       std::lock_guard<std::mutex> lock(pool->mu);
       waiting.swap(pool->waiting);
       for (auto& c : pool->idle) {
-        c->Abort();  // on its strand: ends its idle watch, so the I/O threads can finish
+        c->CloseNow();
         pool->live.erase(c);
         --pool->open;
       }
