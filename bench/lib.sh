@@ -42,3 +42,6 @@ wait_line() {
 
 # json EXPR < report: a value from pve-loadgen's --json report (`r` is the report).
 json() { /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+
+# cpu_us PID: user + system CPU time the process has used so far, in microseconds.
+cpu_us() { awk -v t="$(getconf CLK_TCK)" '{printf "%.0f", ($14 + $15) * 1000000 / t}' "/proc/$1/stat"; }

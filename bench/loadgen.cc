@@ -910,6 +910,7 @@ int PrintResponse(const RequestSource& requests, pb::MessageFactory* factory,
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
+  pvegw::DisableMutexDeadlockDetection();
   pvegw::HandleHelpAndVersion(argc, argv, "pve-loadgen", __FILE__);
   ParseFlags(argc, argv);
 

@@ -4,7 +4,9 @@
 #     grpc.health.v1.Health/Check measured right after it by the same tool;
 #  2. real mode: pve-gateway -> pve-mock over HTTPS (API token, pinned certificate), against
 #     wrk calling the same pve-mock paths directly, with 32 callers and with one;
-#  3. pve-mock over HTTPS under wrk: GET /version against GET /nodes/pve1/qemu.
+#  3. pve-mock over HTTPS under wrk: GET /version against GET /nodes/pve1/qemu;
+#  4. world size: the mock-mode reads and pve-mock's listing with WORLD_SIZES guests in the
+#     world (the extra ones on pve2, so pve1's listing keeps its size and only the world grows).
 # Starts every process it needs on 127.0.0.1 port 0 and stops them (and removes its state in
 # /dev/shm) at the end, also when interrupted.
 #
@@ -12,6 +14,7 @@
 #   DURATION=5s WARMUP=1s  measured time and warm-up of each row
 #   CONCURRENCY=128 CONNECTIONS=4  mock-mode load (calls in flight, HTTP/2 connections)
 #   CALLERS=32  real-mode and wrk load (calls in flight / HTTP connections)
+#   WORLD_SIZES="10 100000"  guests in the world for table 4 (empty: skip it)
 set -euo pipefail
 bin=${1:-build/bin}
 duration=${DURATION:-5s}
@@ -19,6 +22,7 @@ warmup=${WARMUP:-1s}
 concurrency=${CONCURRENCY:-128}
 connections=${CONNECTIONS:-4}
 callers=${CALLERS:-32}
+world_sizes=${WORLD_SIZES-10 100000}
 for tool in wrk curl; do
   command -v "$tool" >/dev/null || { echo "perf.sh needs $tool (apt-get install $tool)" >&2; exit 1; }
 done
@@ -57,8 +61,8 @@ mock_gw=$(wait_line "$state/gw-mock.log" 'listen=127\.0\.0\.1:[0-9]*' | cut -d= 
 
 echo "### Mock mode ($concurrency calls in flight over $connections connections)"
 echo
-echo "| call | calls/s | p50 µs | p99 µs | bare Health/Check calls/s | vs bare |"
-echo "|---|---|---|---|---|---|"
+echo "| call | calls/s | p50 µs | p99 µs | bare Health/Check calls/s | vs bare | gateway CPU µs per call (bare) |"
+echo "|---|---|---|---|---|---|---|"
 rows=(
   "grpc.health.v1.Health/Check|{}|Health/Check (bare)"
   "proxmox.ve.v1.Version/GetVersion|{}|Version/GetVersion"
@@ -66,13 +70,28 @@ rows=(
   'proxmox.ve.v1.Nodes/GetNodesNodeQemu|{"node":"pve1"}|Nodes/GetNodesNodeQemu (4 VMs)'
   "proxmox.ve.v1.Cluster/GetClusterResources|{}|Cluster/GetClusterResources"
 )
+mock_pid=${pids[-1]}
+bare_cpu=""
 for row in "${rows[@]}"; do
   IFS='|' read -r method data label <<<"$row"
+  # Warm-up as a run of its own, so the CPU time below covers only the measured calls.
+  if ! [[ $warmup =~ ^0+(s|ms)?$ ]]; then
+    loadgen "$mock_gw" "$method" "$data" --concurrency="$concurrency" \
+      --connections="$connections" --duration="$warmup" --warmup=0s >/dev/null
+  fi
+  cpu0=$(cpu_us "$mock_pid")
   report=$(loadgen "$mock_gw" "$method" "$data" --concurrency="$concurrency" \
-    --connections="$connections" --compare=grpc.health.v1.Health/Check)
-  read -r rps p50 p99 bare ratio errors < <(json '"%d %d %d %d %.2f %d" % (r["result"]["calls_per_second"], r["result"]["latency_us"]["p50"], r["result"]["latency_us"]["p99"], r["compare"]["calls_per_second"], r["throughput_ratio"], r["result"]["errors"] + r["compare"]["errors"])' <<<"$report")
+    --connections="$connections" --compare=grpc.health.v1.Health/Check --warmup=0s)
+  cpu1=$(cpu_us "$mock_pid")
+  read -r rps p50 p99 bare ratio errors calls bare_calls < <(json '"%d %d %d %d %.2f %d %d %d" % (r["result"]["calls_per_second"], r["result"]["latency_us"]["p50"], r["result"]["latency_us"]["p99"], r["compare"]["calls_per_second"], r["throughput_ratio"], r["result"]["errors"] + r["compare"]["errors"], r["result"]["calls"], r["compare"]["calls"])' <<<"$report")
   [[ $errors == 0 ]] || echo "perf.sh: $method: $errors failed calls" >&2
-  echo "| \`$label\` | $(fmt "$rps") | $p50 | $p99 | $(fmt "$bare") | $ratio |"
+  # The gateway's CPU time over both runs; the bare call's share is known from the first
+  # row (the bare call against itself), the rest is this call's.
+  if [[ -z $bare_cpu ]]; then
+    bare_cpu=$(/usr/bin/python3 -c "print(($cpu1 - $cpu0) / max($calls + $bare_calls, 1))")
+  fi
+  call_cpu=$(/usr/bin/python3 -c "print('%.0f (%.0f)' % (($cpu1 - $cpu0 - $bare_calls * $bare_cpu) / max($calls, 1), $bare_cpu))")
+  echo "| \`$label\` | $(fmt "$rps") | $p50 | $p99 | $(fmt "$bare") | $ratio | $call_cpu |"
 done
 echo
 
@@ -133,3 +152,47 @@ echo "|---|---|---|"
 read -r v_rps _ < <(wrk_run "$callers" "$api/version" "$token")
 read -r q_rps _ < <(wrk_run "$callers" "$api/nodes/pve1/qemu" "$token")
 echo "| $(fmt "$v_rps") | $(fmt "$q_rps") | $(/usr/bin/python3 -c "print('%.2f' % ($q_rps / max($v_rps, 1)))") |"
+
+# --- 4. World size: the same reads with 10 and 100,000 guests -------------------------------
+[[ -n $world_sizes ]] || exit 0
+echo
+echo "### World size: mock mode ($concurrency in flight) and pve-mock over HTTPS (wrk, $callers connections)"
+echo
+echo "| guests in the world | mock \`GetNodesNodeQemuVmidConfig\` calls/s | mock \`GetNodesNodeQemu\` (pve1) calls/s | pve-mock \`/version\` req/s | pve-mock \`/nodes/pve1/qemu\` req/s | listing vs /version |"
+echo "|---|---|---|---|---|---|"
+for n in $world_sizes; do
+  data=$state/world-$n.json
+  # Outside pve2's VM list (which the data replaces) the seeded world has 4 guests;
+  # the rest are VMs on pve2.
+  /usr/bin/python3 - "$n" "$data" <<'PY'
+import json, sys
+n, path = int(sys.argv[1]), sys.argv[2]
+rows = [{"vmid": 1000 + i, "name": "bench-%d" % i, "status": "stopped"} for i in range(max(0, n - 4))]
+json.dump({"/nodes/pve2/qemu": rows} if rows else {}, open(path, "w"))
+PY
+  PROXMOX_MOCK_STATE_DIR=$state PROXMOX_MOCK_STATE_NAMESPACE=world-$n \
+    "$bin/pve-gateway" --listen=127.0.0.1:0 --max_concurrent_calls=100000 --mock_data="$data" \
+    2>"$state/gw-world-$n.log" &
+  pids+=($!)
+  gw=$(wait_line "$state/gw-world-$n.log" 'listen=127\.0\.0\.1:[0-9]*' | cut -d= -f2)
+  PROXMOX_MOCK_STATE_DIR=$state "$bin/pve-mock" --listen=127.0.0.1:0 --namespace=world-$n \
+    --mock_data="$data" 2>"$state/mock-world-$n.log" &
+  pids+=($!)
+  url=$(wait_line "$state/mock-world-$n.log" 'https://127.0.0.1:[0-9]*/api2/json')
+  auth=$(curl -sfk -d username=root@pam -d password=pve-mock "$url/access/ticket")
+  w_ticket=$(json 'r["data"]["ticket"]' <<<"$auth")
+  w_csrf=$(json 'r["data"]["CSRFPreventionToken"]' <<<"$auth")
+  w_secret=$(curl -sfk -b "PVEAuthCookie=$w_ticket" -H "CSRFPreventionToken: $w_csrf" \
+    -d privsep=0 "$url/access/users/root@pam/token/world" | json 'r["data"]["value"]')
+  w_token="root@pam!world=$w_secret"
+  count=$(curl -sfk -H "Authorization: PVEAPIToken=$w_token" "$url/cluster/resources?type=vm" |
+    json 'len(r["data"])')
+  cfg=$(loadgen "$gw" proxmox.ve.v1.Nodes/GetNodesNodeQemuVmidConfig '{"node":"pve1","vmid":100}' \
+    --concurrency="$concurrency" --connections="$connections" | json '"%d" % r["result"]["calls_per_second"]')
+  list=$(loadgen "$gw" proxmox.ve.v1.Nodes/GetNodesNodeQemu '{"node":"pve1"}' \
+    --concurrency="$concurrency" --connections="$connections" | json '"%d" % r["result"]["calls_per_second"]')
+  read -r v_rps _ < <(wrk_run "$callers" "$url/version" "$w_token")
+  read -r q_rps _ < <(wrk_run "$callers" "$url/nodes/pve1/qemu" "$w_token")
+  echo "| $(fmt "$count") | $(fmt "$cfg") | $(fmt "$list") | $(fmt "$v_rps") | $(fmt "$q_rps") | $(/usr/bin/python3 -c "print('%.2f' % ($q_rps / max($v_rps, 1)))") |"
+  stop_all
+done

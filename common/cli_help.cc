@@ -10,6 +10,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "common/version.h"
 
 namespace pvegw {
@@ -37,6 +38,10 @@ bool FlagDefinedIn(const absl::CommandLineFlag& flag, absl::string_view file) {
   const std::string defined_in = flag.Filename();
   return !defined_in.empty() &&
          (absl::EndsWith(defined_in, file) || absl::EndsWith(file, defined_in));
+}
+
+void DisableMutexDeadlockDetection() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 void HandleHelpAndVersion(int argc, char** argv, absl::string_view program,

@@ -20,6 +20,11 @@ bool FlagDefinedIn(const absl::CommandLineFlag& flag, absl::string_view file);
 void HandleHelpAndVersion(int argc, char** argv, absl::string_view program,
                           absl::string_view flags_file);
 
+// Turns off absl::Mutex's deadlock detection for the process. Debian builds Abseil without
+// NDEBUG, which leaves it on: every lock of every absl::Mutex (gRPC's own included) then
+// updates a global lock graph. Call first in main() of the servers and load tools.
+void DisableMutexDeadlockDetection();
+
 }  // namespace pvegw
 
 #endif  // PVEGW_COMMON_CLI_HELP_H_

@@ -203,6 +203,7 @@ bool ParsePositive(const std::string& text, const char* name, int* out) {
 int main(int argc, char** argv) {
   const auto process_start = std::chrono::steady_clock::now();
   absl::SetProgramUsageMessage(kUsage);
+  pvegw::DisableMutexDeadlockDetection();
   pvegw::HandleHelpAndVersion(argc, argv, "pve-gateway", __FILE__);
   absl::ParseCommandLine(argc, argv);
   std::vector<std::string> config_warnings;

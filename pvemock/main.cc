@@ -129,6 +129,7 @@ int Fail(const std::string& message) {
 int main(int argc, char** argv) {
   const auto process_start = std::chrono::steady_clock::now();
   absl::SetProgramUsageMessage(kUsage);
+  pvegw::DisableMutexDeadlockDetection();
   pvegw::HandleHelpAndVersion(argc, argv, "pve-mock", __FILE__);
   std::vector<std::string> fault_texts = TakeFaultFlags(&argc, argv);
   absl::ParseCommandLine(argc, argv);
