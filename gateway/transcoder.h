@@ -51,7 +51,8 @@ class Transcoder {
   // INVALID_ARGUMENT carrying every violation by Proxmox name (FieldViolationsOf; the
   // client receives them as a google.rpc.BadRequest). A typed companion (net_typed) is
   // printed as Proxmox prints property strings and sent as its raw field, then validated the
-  // same way; setting both is INVALID_ARGUMENT naming the companion.
+  // same way; setting both is INVALID_ARGUMENT naming the companion. Parameters above
+  // pveproxy's 512 KiB body limit are INVALID_ARGUMENT before any validation.
   absl::Status Encode(const api::ApiOperation& op, const google::protobuf::Message& request,
                       RestRequest* out) const;
 

@@ -437,6 +437,9 @@ HttpAnswer RestFrontend::Handle(const HttpRequest& request) {
     }
     absl::string_view rest = target;
     if (!absl::ConsumePrefix(&rest, "/api2/")) return RawError(501, "no such uri");
+    // pveproxy's split_abs_uri takes "/api2" then one or more '/' before the format.
+    while (absl::ConsumePrefix(&rest, "/")) {
+    }
     const std::size_t slash = rest.find('/');
     const absl::string_view format = rest.substr(0, slash);
     bool format_ok =

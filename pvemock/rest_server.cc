@@ -42,6 +42,12 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 
+// Lingering close (see Session::DoLinger): what is still read and dropped after an answer
+// that refused a request before reading all of it, and for how long.
+constexpr std::size_t kMaxLingerBytes = 1024 * 1024;
+constexpr std::chrono::milliseconds kMaxLingerTime{5000};
+constexpr std::chrono::milliseconds kLingerQuietTime{1000};  // silence that ends it sooner
+
 std::string HttpDate() {
   char buf[64];
   std::time_t now = std::time(nullptr);
@@ -258,6 +264,8 @@ class Session {
     const bool close = answer.close || !keep_alive_ || shared_.draining.load() ||
                        served_ >= shared_.options.max_requests_per_connection;
     close_after_write_ = close;
+    // Refused before its head or body was read in full: bytes of it are still coming.
+    unread_input_ = parser_.has_value() && !parser_->is_done();
     const std::string date = HttpDate();
     std::string out = absl::StrCat("HTTP/", version_ / 10, ".", version_ % 10, " ", answer.status,
                                    " ", answer.reason, "\r\n");
@@ -286,8 +294,30 @@ class Session {
   void OnWrite(beast::error_code ec, std::size_t) {
     Log(status_, bytes_, user_);
     out_.clear();
+    if (!ec && close_after_write_ && unread_input_) return DoLinger();
     if (ec || close_after_write_) return derived().DoClose();
     DoReadHead();
+  }
+
+  // Closing a socket with unread bytes makes the kernel reset the connection, and a client
+  // still sending (a 64 KiB path, 10,000 headers, a chunked upload) loses the answer that
+  // says why. So after such an answer the rest is read and dropped, never buffered: until
+  // the client closes, or is quiet for kLingerQuietTime, or kMaxLingerBytes or
+  // kMaxLingerTime are reached; then the connection closes (a "lingering close").
+  void DoLinger() {
+    const auto now = std::chrono::steady_clock::now();
+    if (linger_deadline_ == std::chrono::steady_clock::time_point{}) {
+      linger_deadline_ = now + kMaxLingerTime;
+    }
+    beast::get_lowest_layer(derived().stream())
+        .expires_at(std::min(now + kLingerQuietTime, linger_deadline_));
+    derived().stream().async_read_some(
+        net::buffer(sink_),
+        [self = derived().shared_from_this()](beast::error_code ec, std::size_t n) {
+          self->lingered_bytes_ += n;
+          if (ec || self->lingered_bytes_ >= kMaxLingerBytes) return self->DoClose();
+          self->DoLinger();
+        });
   }
 
   // A "hang" fault: keep the connection open, answer nothing, until the client leaves,
@@ -320,7 +350,8 @@ class Session {
 
   // On the session's strand: an idle connection closes now, a busy one after its answer.
   void DrainOnStrand() {
-    if (reading_head_ || hanging_) {
+    const bool lingering = linger_deadline_ != std::chrono::steady_clock::time_point{};
+    if (reading_head_ || hanging_ || lingering) {
       beast::get_lowest_layer(derived().stream()).cancel();
     }
   }
@@ -336,7 +367,10 @@ class Session {
   std::string request_id_;  // X-Request-ID of the request being served, for the access log
   std::string user_ = "-";
   std::string out_;
-  std::array<char, 512> sink_{};
+  std::array<char, 4096> sink_{};  // bytes read only to be dropped (hang, linger)
+  std::chrono::steady_clock::time_point linger_deadline_{};
+  std::size_t lingered_bytes_ = 0;
+  bool unread_input_ = false;
   unsigned version_ = 11;
   int served_ = 0;
   int status_ = 0;

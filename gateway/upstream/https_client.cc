@@ -7,9 +7,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -192,6 +194,9 @@ struct Pool {
   // Called by a connection when its exchange is over.
   void Release(std::shared_ptr<Connection> conn, bool reusable);
   void StartNew(Job job);  // `open` already counts the new connection
+  // Closes the idle connections the server has closed or that are older than the idle
+  // timeout; sets *any_left when idle ones remain.
+  void SweepIdle(bool* any_left);
   void Dequeue(std::uint64_t id, absl::Status why);
 };
 
@@ -208,6 +213,7 @@ struct HttpsClient::Impl {
   std::atomic<bool> stopping{false};
   std::mutex timers_mu;
   std::set<std::shared_ptr<asio::steady_timer>> timers;
+  bool sweep_armed = false;  // under timers_mu
 };
 
 namespace {
@@ -246,6 +252,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Closes the socket from any thread; pending steps finish with an error.
   void Abort() {
     asio::post(strand_, [self = shared_from_this()] { self->CloseSocket(); });
+  }
+
+  // The server has shut down its side (FIN or reset), even if bytes (a TLS close_notify)
+  // are still unread: POLLRDHUP says so without reading. For the idle sweep.
+  bool PeerGone() {
+    auto& sock = beast::get_lowest_layer(stream_).socket();
+    if (!sock.is_open()) return true;
+    pollfd p{sock.native_handle(), POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
   }
 
   // An idle connection the server has closed (or sent something unsolicited on, like a TLS
@@ -675,6 +690,50 @@ void Pool::Dequeue(std::uint64_t id, absl::Status why) {
   }
 }
 
+void Pool::SweepIdle(bool* any_left) {
+  std::lock_guard<std::mutex> lock(mu);
+  const auto now = Clock::now();
+  for (auto it = idle.begin(); it != idle.end();) {
+    std::shared_ptr<Connection>& conn = *it;
+    if (now - conn->idle_since >= client->settings.idle_timeout || conn->PeerGone()) {
+      conn->Abort();
+      live.erase(conn);
+      --open;
+      ++stats.stale_dropped;
+      it = idle.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!idle.empty()) *any_left = true;
+}
+
+// While any pool has idle connections, a sweep runs every second (at most every half idle
+// timeout): connections the server closed (pveproxy does after 5 s) or that outlived the
+// idle timeout leave at once, instead of holding a dead socket (CLOSE_WAIT) until the next
+// call. Armed and cancelled under timers_mu, like RunAfter's timers.
+void ArmIdleSweep(HttpsClient::Impl* impl) {
+  std::lock_guard<std::mutex> lock(impl->timers_mu);
+  if (impl->stopping || impl->sweep_armed) return;
+  impl->sweep_armed = true;
+  const auto every = std::max<Clock::duration>(
+      std::chrono::milliseconds(10),
+      std::min<Clock::duration>(std::chrono::seconds(1), impl->settings.idle_timeout / 2));
+  auto timer = std::make_shared<asio::steady_timer>(impl->ioc, every);
+  impl->timers.insert(timer);
+  timer->async_wait([impl, timer](beast::error_code ec) {
+    {
+      std::lock_guard<std::mutex> lock(impl->timers_mu);
+      impl->timers.erase(timer);
+      impl->sweep_armed = false;
+      if (ec || impl->stopping) return;
+    }
+    bool any_left = false;
+    for (auto& pool : impl->pools) pool->SweepIdle(&any_left);
+    if (any_left) ArmIdleSweep(impl);
+  });
+}
+
 void Pool::StartNew(Job job) {
   auto conn = std::make_shared<Connection>(*this, *client);
   {
@@ -696,8 +755,18 @@ void Pool::Release(std::shared_ptr<Connection> conn, bool reusable) {
     if (reusable) {
       conn->idle_since = Clock::now();
       idle.push_back(std::move(conn));
+      lock.unlock();
+      ArmIdleSweep(client);
     }
     return;
+  }
+  if (reusable && waiting.front().fresh_only) {
+    // A call retried after a stale kept-alive connection must not meet another one: this
+    // connection makes room for a fresh one.
+    conn->CloseNow();
+    live.erase(conn);
+    --open;
+    reusable = false;
   }
   if (!reusable && open >= client->settings.max_connections) return;
   Job job = std::move(waiting.front());

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -36,6 +37,17 @@ bool IsWrite(const std::string& verb) { return verb != "GET"; }
 
 bool RetryableStatus(int status) {
   return status == 502 || status == 503 || status == 504 || status == 595 || status == 596;
+}
+
+// A status with its own message and payloads, sharing nothing with `st`. Debian's libabsl is
+// not built for ThreadSanitizer, so a status whose reference count two threads share (the
+// I/O thread that made it, the completion thread that delivers it) shows as a race there.
+absl::Status OwnCopy(const absl::Status& st) {
+  absl::Status copy(st.code(), std::string(st.message()));
+  st.ForEachPayload([&copy](absl::string_view url, const absl::Cord& payload) {
+    copy.SetPayload(url, absl::Cord(std::string(payload)));
+  });
+  return copy;
 }
 
 bool HasLineBreak(absl::string_view v) {
@@ -181,9 +193,10 @@ absl::StatusOr<std::unique_ptr<UpstreamBackend>> UpstreamBackend::Create(Upstrea
   auto client = HttpsClient::Create(settings, *endpoints);
   if (!client.ok()) return client.status();
   backend->client_ = std::move(*client);
-  const int decode_threads = backend->options_.decode_threads > 0
-                                 ? backend->options_.decode_threads
-                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int decode_threads =
+      backend->options_.decode_threads > 0
+          ? backend->options_.decode_threads
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   backend->completions_ = std::make_unique<asio::thread_pool>(decode_threads);
   backend->endpoint_states_.resize(endpoints->size());
   for (const Endpoint& e : *endpoints) backend->endpoint_urls_.push_back(e.Url());
@@ -431,6 +444,7 @@ void UpstreamBackend::Complete(const std::shared_ptr<PendingCall>& call, RestRes
   // Decoding a large answer takes milliseconds: on an I/O thread it would stall every other
   // call's socket. Failures found before anything was sent complete on the caller's thread.
   if (HttpsClient::OnIoThread() && completions_ != nullptr) {
+    if (!result.ok()) result = OwnCopy(result.status());
     asio::post(*completions_, [done = std::move(done), result = std::move(result)]() mutable {
       done(std::move(result));
     });

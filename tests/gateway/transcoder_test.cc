@@ -122,6 +122,25 @@ TEST_F(TranscoderTest, UnsetFieldsAreNeverSentButExplicitZerosAre) {
   EXPECT_THAT(r.params, UnorderedElementsAre(Pair("full", "0")));
 }
 
+// 100,000 map entries (2.8 MB, under the gRPC limit) can never reach Proxmox, whose
+// pveproxy takes at most 512 KiB: refused at once, not validated entry by entry.
+TEST_F(TranscoderTest, ParametersAboveProxmoxBodyLimitAreRefusedBeforeValidation) {
+  auto req = Request("Nodes.PostNodesNodeQemu", R"({"node":"pve1","vmid":150})");
+  const auto* net = req->GetDescriptor()->FindFieldByName("net");
+  ASSERT_NE(net, nullptr);
+  for (int i = 0; i < 100000; ++i) {
+    google::protobuf::Message* entry = req->GetReflection()->AddMessage(req.get(), net);
+    entry->GetReflection()->SetUInt32(entry, net->message_type()->map_key(), i);
+    entry->GetReflection()->SetString(entry, net->message_type()->map_value(),
+                                      "virtio,bridge=vmbr0");
+  }
+  RestRequest r;
+  const absl::Status st = transcoder_->Encode(*Method("Nodes.PostNodesNodeQemu").op, *req, &r);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(st.message(), HasSubstr("512 KiB"));
+  EXPECT_TRUE(FieldViolationsOf(st).empty());
+}
+
 TEST_F(TranscoderTest, PathParametersAreEscaped) {
   RestRequest r;
   ASSERT_TRUE(Encode("Nodes.GetNodesNodeStorageStorageContentVolume",

@@ -4,6 +4,7 @@
 #include "gateway/upstream/upstream_backend.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -468,8 +469,7 @@ TEST(UpstreamCalls, CompletionsRunOffTheIoThreads) {
       second.set_value(OutcomeOf(r));
     });
     // A slow decode: the other call is answered meanwhile.
-    first.set_value(second_answer.wait_for(std::chrono::seconds(10)) ==
-                    std::future_status::ready);
+    first.set_value(second_answer.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
   });
   ASSERT_EQ(first_done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   EXPECT_TRUE(first_done.get()) << "the second answer waited for the first completion";
@@ -592,6 +592,156 @@ TEST(UpstreamGarbage, EachBadAnswerIsAClearError) {
   ASSERT_TRUE(server.WaitFor([&] { return server.closed_connections() == server.connections(); }));
   const PoolStats stats = b->client().Stats(0);
   EXPECT_EQ(stats.open - stats.idle, 0);  // nothing busy, nothing leaked
+}
+
+// What the process holds, from /proc/self: open descriptors, threads, resident KiB.
+struct ProcessCounts {
+  int fds = 0;
+  int threads = 0;
+  long rss_kib = 0;
+};
+
+int CountEntries(const char* dir) {
+  int n = 0;
+  if (DIR* d = ::opendir(dir)) {
+    while (const dirent* e = ::readdir(d)) {
+      if (e->d_name[0] != '.') ++n;
+    }
+    ::closedir(d);
+  }
+  return n;
+}
+
+ProcessCounts Counts() {
+  ProcessCounts c;
+  c.fds = CountEntries("/proc/self/fd") - 1;  // minus the one opendir holds
+  c.threads = CountEntries("/proc/self/task");
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (absl::StartsWith(line, "VmRSS:")) c.rss_kib = std::atol(line.c_str() + 6);
+  }
+  return c;
+}
+
+// Every garbage answer of the test above (and a reset and a hang) under 32 concurrent calls:
+// each call ends with its clear status, and afterwards the pool holds no socket, the process
+// no extra descriptor or thread, and a normal call succeeds.
+TEST(UpstreamGarbage, ThirtyTwoConcurrentCallsPerKindLeakNothing) {
+  TestHttpsServer server(SelfSigned(), [](const TestRequest& r) {
+    TestReply raw = TestReply::Of(TestReply::kRaw);
+    if (absl::StrContains(r.target, "truncated")) {
+      raw.raw = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"data\":[1,2,3";
+    } else if (absl::StrContains(r.target, "notjson")) {
+      raw.raw = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhello <b>";
+    } else if (absl::StrContains(r.target, "huge")) {
+      raw.raw = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + std::string(100000, 'x');
+    } else if (absl::StrContains(r.target, "headers")) {
+      raw.raw = "HTTP/1.1 200 OK\r\n";
+      for (int i = 0; i < 200; ++i) raw.raw += "X-H" + std::to_string(i) + ": v\r\n";
+      raw.raw += "Content-Length: 2\r\n\r\n{}";
+    } else if (absl::StrContains(r.target, "notahttp")) {
+      raw.raw = "SSH-2.0-OpenSSH_9.2\r\n\r\n";
+    } else if (absl::StrContains(r.target, "close")) {
+      return TestReply::Of(TestReply::kClose);
+    } else if (absl::StrContains(r.target, "reset")) {
+      return TestReply::Of(TestReply::kReset);
+    } else if (absl::StrContains(r.target, "hang")) {
+      return TestReply::Of(TestReply::kHang);
+    } else {
+      // Says it closes, so that no idle connection stays in the pool between the phases.
+      raw.raw =
+          "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 13\r\n\r\n{\"data\":\"ok\"}";
+    }
+    return raw;
+  });
+  UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
+  o.retries = 0;
+  o.max_response_bytes = 1024;
+  o.max_connections = 16;
+  auto b = Make(o);
+  ASSERT_NE(b, nullptr);
+  auto settled = [&] {
+    const PoolStats stats = b->client().Stats(0);
+    return stats.open == 0 && stats.queued == 0 &&
+           server.closed_connections() == server.connections();
+  };
+  // One call first, so that what lives as long as the backend (resolver, I/O threads) is
+  // in the baseline.
+  EXPECT_EQ(Send(*b, Get("/ok")).status, 200);
+  ASSERT_TRUE(server.WaitFor(settled));
+  const ProcessCounts before = Counts();
+
+  struct Case {
+    const char* path;
+    absl::StatusCode code;
+    const char* text;
+  };
+  const std::vector<Case> cases = {
+      {"/truncated", absl::StatusCode::kUnavailable, "truncated"},
+      {"/huge", absl::StatusCode::kResourceExhausted, "exceeds 1024 bytes"},
+      {"/headers", absl::StatusCode::kUnavailable, "header fields"},
+      {"/notahttp", absl::StatusCode::kUnavailable, "malformed HTTP"},
+      {"/close", absl::StatusCode::kUnavailable, "without answering"},
+      {"/reset", absl::StatusCode::kUnavailable, ""},
+      {"/hang", absl::StatusCode::kDeadlineExceeded, ""},
+      {"/notjson", absl::StatusCode::kOk, ""},
+  };
+  constexpr int kConcurrent = 32;
+  for (int round = 0; round < 2; ++round) {
+    // Round 0: one kind at a time, 32 calls at once; round 1: all kinds mixed, 32 at once.
+    std::vector<std::vector<const Case*>> batches;
+    if (round == 0) {
+      for (const Case& c : cases) batches.emplace_back(kConcurrent, &c);
+    } else {
+      batches.emplace_back();
+      for (int i = 0; i < kConcurrent; ++i) batches.back().push_back(&cases[i % cases.size()]);
+    }
+    for (const auto& batch : batches) {
+      std::vector<std::promise<Outcome>> promises(batch.size());
+      std::vector<std::future<Outcome>> futures;
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        futures.push_back(promises[i].get_future());
+        RestRequest r = Get(batch[i]->path);
+        r.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        b->Call(std::move(r),
+                [&promises, i](RestResult res) { promises[i].set_value(OutcomeOf(res)); });
+      }
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        ASSERT_EQ(futures[i].wait_for(std::chrono::seconds(30)), std::future_status::ready)
+            << batch[i]->path;
+        const Outcome r = futures[i].get();
+        const Case& c = *batch[i];
+        if (c.code == absl::StatusCode::kOk) {
+          EXPECT_EQ(r.status, 200) << c.path << ": " << r.reason;
+          EXPECT_EQ(r.body, "hello <b>");
+          continue;
+        }
+        EXPECT_EQ(StatusOf(r).code(), c.code) << c.path << ": " << r.reason;
+        EXPECT_FALSE(r.reason.empty()) << c.path;
+        EXPECT_THAT(r.reason, HasSubstr(c.text)) << c.path;
+      }
+    }
+  }
+  ASSERT_TRUE(server.WaitFor(settled, std::chrono::seconds(20)))
+      << "pool open=" << b->client().Stats(0).open << " queued=" << b->client().Stats(0).queued
+      << " server connections=" << server.connections()
+      << " closed=" << server.closed_connections();
+  // The test server's connection threads end after their connection: wait for them too.
+  ProcessCounts after;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {
+    after = Counts();
+    if (after.fds <= before.fds && after.threads <= before.threads) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  } while (std::chrono::steady_clock::now() < deadline);
+  EXPECT_LE(after.fds, before.fds) << "descriptors leaked";
+  EXPECT_LE(after.threads, before.threads) << "threads leaked";
+#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
+  // (Sanitizers keep shadow memory and freed blocks: resident size says nothing there.)
+  EXPECT_LT(after.rss_kib - before.rss_kib, 64 * 1024)
+      << "resident memory grew by " << after.rss_kib - before.rss_kib << " KiB";
+#endif
+  EXPECT_EQ(Send(*b, Get("/ok")).body, "{\"data\":\"ok\"}");
 }
 
 // --- failover ----------------------------------------------------------------------------
