@@ -243,7 +243,7 @@ TEST_F(TypedPropertyTest, OtherNamedFormatsReadAndPrint) {
        "2,down=60,up=30"},
       {"PostNodesNodeLxcRequest", "startup", "StartupOrder", "up=10", "up=10"},
       {"PostAccessDomainsRequest", "tfa", "RealmTfa", "type=oath,digits=8,step=60",
-       "digits=8,step=60,type=oath"},
+       "type=oath,digits=8,step=60"},
       {"PostAccessDomainsRequest", "sync_defaults_options", "RealmSyncOptions",
        "enable-new=1,remove-vanished=acl;properties;entry,scope=both",
        "enable-new=1,remove-vanished=acl;properties;entry,scope=both"},
