@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -49,8 +50,16 @@ struct LogLine {
 std::int64_t AsInt(const json::value* v) {
   if (v == nullptr) return 0;
   if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
-  if (v->is_double()) return static_cast<std::int64_t>(v->get_double());
+  // Out of range (a garbled answer: "pid": 4.9e107) reads as unknown, as a missing value does.
+  if (v->is_uint64()) {
+    return v->get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
+               ? static_cast<std::int64_t>(v->get_uint64())
+               : 0;
+  }
+  if (v->is_double()) {
+    const double d = v->get_double();
+    return std::isfinite(d) && std::fabs(d) < 9.2e18 ? static_cast<std::int64_t>(d) : 0;
+  }
   std::int64_t out = 0;
   if (v->is_string()) (void)absl::SimpleAtoi(std::string(v->get_string()), &out);
   return out;
