@@ -192,7 +192,7 @@ void TestHttpsServer::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
   }
-  for (auto& t : workers_) t.join();
+  for (auto& [index, t] : workers_) t.join();
 }
 
 std::vector<TestRequest> TestHttpsServer::seen() const {
@@ -220,9 +220,19 @@ void TestHttpsServer::AcceptLoop() {
       return;
     }
     const int index = ++connections_;
-    std::lock_guard<std::mutex> lock(mu_);
-    fds_.push_back(fd);
-    workers_.emplace_back([this, fd, index] { Serve(fd, index); });
+    std::vector<std::thread> ended;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int done : finished_) {
+        ended.push_back(std::move(workers_[done]));
+        workers_.erase(done);
+      }
+      finished_.clear();
+      fds_.push_back(fd);
+      workers_.emplace(index, std::thread([this, fd, index] { Serve(fd, index); }));
+    }
+    // Joined without the lock: an ending worker still takes it once more (Notify).
+    for (std::thread& t : ended) t.join();
   }
 }
 
@@ -313,6 +323,7 @@ done:
     std::lock_guard<std::mutex> lock(mu_);
     fds_.erase(std::remove(fds_.begin(), fds_.end(), fd), fds_.end());
     ::close(fd);
+    finished_.push_back(index);
   }
   ++closed_;
   Notify();

@@ -118,7 +118,10 @@ class TestHttpsServer {
   std::vector<TestRequest> seen_;
   std::vector<int> fds_;
   std::thread acceptor_;
-  std::vector<std::thread> workers_;
+  // One thread per connection, by connection index; those that ended are joined at the
+  // next accept, so a long run (a fuzz session: one connection per input) keeps none.
+  std::map<int, std::thread> workers_;
+  std::vector<int> finished_;
 };
 
 }  // namespace pvegw::testing
