@@ -62,9 +62,10 @@ TEST(ParseMultipartTest, PreambleEpilogueLfAndEmptyParts) {
   EXPECT_EQ((*parts)[1].name, "q\"x");
   EXPECT_EQ((*parts)[1].filename, "");
   const std::string binary("\x00\xff\r\n--", 5);
-  auto bin = ParseMultipart(
-      "--b\r\nContent-Disposition: form-data; name=f; filename=x\r\n\r\n" + binary + "\r\n--b--",
-      "b");
+  // The parts are views into the body: it must outlive them.
+  const std::string body =
+      "--b\r\nContent-Disposition: form-data; name=f; filename=x\r\n\r\n" + binary + "\r\n--b--";
+  auto bin = ParseMultipart(body, "b");
   ASSERT_TRUE(bin.ok()) << bin.status();
   EXPECT_EQ((*bin)[0].data, binary);
 }
