@@ -10,7 +10,8 @@ need_binaries() {
   done
 }
 
-state=$(mktemp -d "/dev/shm/pvegw-${script%.sh}-XXXXXX")
+# STATE_BASE: where the state directory goes (default /dev/shm: the mock world's memory).
+state=$(mktemp -d "${STATE_BASE:-/dev/shm}/pvegw-${script%.sh}-XXXXXX")
 pids=()
 stop_all() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done

@@ -15,6 +15,7 @@
 #   CONCURRENCY=128 CONNECTIONS=4  mock-mode load (calls in flight, HTTP/2 connections)
 #   CALLERS=32  real-mode and wrk load (calls in flight / HTTP connections)
 #   WORLD_SIZES="10 100000"  guests in the world for table 4 (empty: skip it)
+#   STATE_BASE=/dev/shm  where its state directory is made
 set -euo pipefail
 bin=${1:-build/bin}
 duration=${DURATION:-5s}

@@ -14,6 +14,7 @@
 #   MODES="mock real"  which modes
 #   SAMPLE_SECONDS=10  sampling interval; SAMPLES_DIR=dir keeps every sample as TSV
 #   CONCURRENCY=32 WATCH_STREAMS=16 READS_PER_ROUND=20000 CREATES_PER_ROUND=100
+#   STATE_BASE=/dev/shm  where its state directory is made
 set -euo pipefail
 bin=${1:-build/bin}
 calls_limit=${CALLS:-1000000}

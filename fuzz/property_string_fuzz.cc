@@ -7,20 +7,9 @@
 #include <string>
 
 #include "api/property_string.h"
+#include "tests/testing/property_formats.h"
 
 namespace {
-
-constexpr char kNet[] =
-    R"({"bridge":{"format":"pve-bridge-id","optional":1,"type":"string"},)"
-    R"("e1000":{"alias":"macaddr","keyAlias":"model"},)"
-    R"("firewall":{"optional":1,"type":"boolean"},)"
-    R"("macaddr":{"format":"mac-addr","optional":1,"type":"string"},)"
-    R"("model":{"default_key":1,"enum":["e1000","virtio"],"type":"string"},)"
-    R"("mtu":{"maximum":65520,"minimum":1,"optional":1,"type":"integer"},)"
-    R"("rate":{"minimum":0,"optional":1,"type":"number"},)"
-    R"("size":{"format":"disk-size","optional":1,"type":"string"},)"
-    R"("trunks":{"optional":1,"pattern":"\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*","type":"string"},)"
-    R"("virtio":{"alias":"macaddr","keyAlias":"model"}})";
 
 constexpr const char* kFormats[] = {"mac-addr",      "pve-userid",
                                     "pve-configid",  "pve-storage-id",
@@ -41,16 +30,23 @@ constexpr const char* kFormats[] = {"mac-addr",      "pve-userid",
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const std::string value(reinterpret_cast<const char*>(data) + 1, size - 1);
-  static const auto net = pvegw::api::ParsePropertyFormat(kNet);
-  switch (data[0] % 3) {
+  static const auto net = pvegw::api::ParsePropertyFormat(pvegw::testing::kNetFormat);
+  static const auto drive = pvegw::api::ParsePropertyFormat(pvegw::testing::kDriveFormat);
+  switch (data[0] % 4) {
     case 0:
       if (net.ok()) {
         (void)pvegw::api::SplitPropertyString(**net, value);
         (void)pvegw::api::CheckPropertyString(**net, value, "net0");
       }
       break;
+    case 3:
+      if (drive.ok()) {
+        (void)pvegw::api::SplitPropertyString(**drive, value);
+        (void)pvegw::api::CheckPropertyString(**drive, value, "scsi0");
+      }
+      break;
     case 1:
-      (void)pvegw::api::FormatError(kFormats[data[0] / 3 % std::size(kFormats)], value);
+      (void)pvegw::api::FormatError(kFormats[data[0] / 4 % std::size(kFormats)], value);
       break;
     default:
       if (auto format = pvegw::api::ParsePropertyFormat(value); format.ok()) {

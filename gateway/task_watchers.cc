@@ -208,6 +208,8 @@ class Poller : public std::enable_shared_from_this<Poller> {
   void Send(const std::string& suffix, RestParams params, void (Poller::*next)(const RestResult&));
   void OnStatus(const RestResult& result);
   void OnLog(const RestResult& result);
+  // Asks for the next page of the log, or delivers the status alone when no watcher wants one.
+  void AskLog();
   void OnFailure(const absl::Status& status);
   void Deliver(const std::vector<LogLine>& lines);
   void Update(const Handle& w, const std::vector<LogLine>& lines);
@@ -359,15 +361,7 @@ void Poller::StartRound() {
     Send("/status", {}, &Poller::OnStatus);
     return;
   }
-  const std::int64_t position = LogPosition();
-  if (position == kUnknown) {
-    Deliver({});
-    return;
-  }
-  log_asked_ = position;
-  Send("/log",
-       {{"start", absl::StrCat(position)}, {"limit", absl::StrCat(core_.options.log_page_lines)}},
-       &Poller::OnLog);
+  AskLog();
 }
 
 void Poller::Send(const std::string& suffix, RestParams params,
@@ -440,6 +434,10 @@ void Poller::OnStatus(const RestResult& result) {
   status_ = std::move(st);
   status_bytes_ = status_.SerializeAsString();
   have_status_ = true;
+  AskLog();
+}
+
+void Poller::AskLog() {
   const std::int64_t position = LogPosition();
   if (position == kUnknown) {
     Deliver({});

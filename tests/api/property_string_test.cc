@@ -1,7 +1,12 @@
 #include "api/property_string.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/property_formats.h"
 
 namespace pvegw::api {
 namespace {
@@ -9,23 +14,8 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Optional;
 
-// The shape of qemu's net[n] format (canonical JSON, as in the `property_format` option).
-constexpr char kNet[] =
-    R"({"bridge":{"format":"pve-bridge-id","optional":1,"type":"string"},)"
-    R"("e1000":{"alias":"macaddr","keyAlias":"model"},)"
-    R"("firewall":{"optional":1,"type":"boolean"},)"
-    R"("macaddr":{"format":"mac-addr","optional":1,"type":"string"},)"
-    R"("model":{"default_key":1,"enum":["e1000","virtio"],"type":"string"},)"
-    R"("mtu":{"maximum":65520,"minimum":1,"optional":1,"type":"integer"},)"
-    R"("rate":{"minimum":0,"optional":1,"type":"number"},)"
-    R"("trunks":{"optional":1,"pattern":"\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*","type":"string"},)"
-    R"("virtio":{"alias":"macaddr","keyAlias":"model"}})";
-
-// The shape of qemu's scsi[n] drive format.
-constexpr char kDrive[] =
-    R"({"file":{"default_key":1,"format":"pve-volume-id-or-qm-path","type":"string"},)"
-    R"("size":{"format":"disk-size","optional":1,"type":"string"},)"
-    R"("format":{"enum":["raw","qcow2"],"optional":1,"requires":"size","type":"string"}})";
+constexpr const char* kNet = ::pvegw::testing::kNetFormat;
+constexpr const char* kDrive = ::pvegw::testing::kDriveFormat;
 
 std::optional<std::string> Check(const char* format_json, const std::string& value,
                                  const std::string& param = "net0") {
@@ -77,23 +67,18 @@ TEST(PropertyStringTest, StructuralErrorsUseProxmoxWording) {
 }
 
 TEST(PropertyStringTest, RequiredKeysAndPerKeyRules) {
-  EXPECT_THAT(Check(kNet, "bridge=vmbr0"),
-              Optional(HasSubstr("net0.model: property is missing and it is not optional")));
-  EXPECT_THAT(Check(kNet, "virtio,firewall=maybe"),
-              Optional(HasSubstr("net0.firewall: type check ('boolean') failed - got 'maybe'")));
-  EXPECT_THAT(Check(kNet, "virtio,mtu=1.5"),
-              Optional(HasSubstr("net0.mtu: type check ('integer') failed - got '1.5'")));
-  EXPECT_THAT(Check(kNet, "virtio,mtu=70000"),
-              Optional(HasSubstr("net0.mtu: value must have a maximum value of 65520")));
-  EXPECT_THAT(Check(kNet, "virtio,rate=-1"),
-              Optional(HasSubstr("net0.rate: value must have a minimum value of 0")));
-  EXPECT_THAT(Check(kNet, "virtio,trunks=a;b"),
-              Optional(HasSubstr("net0.trunks: value does not match the regex pattern")));
-  EXPECT_THAT(Check(kNet, "virtio=01:00:00:00:00:00"),
-              Optional(HasSubstr("net0.macaddr: invalid format - value does not look like a "
-                                 "valid unicast MAC address")));
-  EXPECT_THAT(Check(kNet, "virtio,bridge=vm br0"),
-              Optional(HasSubstr("net0.bridge: invalid format - invalid bridge ID 'vm br0'")));
+  for (const auto& [value, error] : std::vector<std::pair<std::string, std::string>>{
+           {"bridge=vmbr0", "net0.model: property is missing and it is not optional"},
+           {"virtio,firewall=maybe", "net0.firewall: type check ('boolean') failed - got 'maybe'"},
+           {"virtio,mtu=1.5", "net0.mtu: type check ('integer') failed - got '1.5'"},
+           {"virtio,mtu=70000", "net0.mtu: value must have a maximum value of 65520"},
+           {"virtio,rate=-1", "net0.rate: value must have a minimum value of 0"},
+           {"virtio,trunks=a;b", "net0.trunks: value does not match the regex pattern"},
+           {"virtio=01:00:00:00:00:00",
+            "net0.macaddr: invalid format - value does not look like a valid unicast MAC address"},
+           {"virtio,bridge=vm br0", "net0.bridge: invalid format - invalid bridge ID 'vm br0'"}}) {
+    EXPECT_THAT(Check(kNet, value), Optional(HasSubstr(error))) << value;
+  }
   EXPECT_THAT(
       Check(kDrive, "local:iso/x.iso,format=raw", "ide2"),
       Optional(HasSubstr("ide2.size: missing property - 'ide2.format' requires this property")));

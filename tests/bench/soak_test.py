@@ -5,9 +5,11 @@ import glob
 import os
 import re
 import signal
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
@@ -18,14 +20,20 @@ TINY = {"CALLS": "600", "READS_PER_ROUND": "150", "CREATES_PER_ROUND": "3",
         "WATCH_STREAMS": "2", "SAMPLE_SECONDS": "1", "MAX_SECONDS": "60"}
 
 
+# Each run of this test gets a base directory of its own (STATE_BASE), so that other soak
+# runs on the machine cannot look like state this one left behind.
+BASE = None
+
+
 def soak_dirs():
-    return set(glob.glob("/dev/shm/pvegw-soak-*"))
+    return set(glob.glob(os.path.join(BASE, "pvegw-soak-*")))
 
 
 class SoakScriptTest(unittest.TestCase):
     def test_tiny_soak_in_both_modes(self):
         before = soak_dirs()
-        proc = subprocess.run([ARGS.soak, ARGS.bin], env=dict(os.environ, **TINY),
+        proc = subprocess.run([ARGS.soak, ARGS.bin],
+                              env=dict(os.environ, STATE_BASE=BASE, **TINY),
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=120)
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
@@ -41,7 +49,8 @@ class SoakScriptTest(unittest.TestCase):
     def test_interrupted_soak_cleans_up(self):
         before = soak_dirs()
         proc = subprocess.Popen([ARGS.soak, ARGS.bin],
-                                env=dict(os.environ, CALLS="100000000", MODES="mock"),
+                                env=dict(os.environ, CALLS="100000000", MODES="mock",
+                                         STATE_BASE=BASE),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         try:
@@ -76,5 +85,11 @@ if __name__ == "__main__":
     parser.add_argument("--soak", required=True)
     parser.add_argument("--bin", required=True)
     ARGS, rest = parser.parse_known_args()
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    sys.exit(0 if program.result.wasSuccessful() and program.result.testsRun > 0 else 1)
+    BASE = tempfile.mkdtemp(prefix="pvegw-soaktest-", dir="/dev/shm")
+    try:
+        program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
+        left = os.listdir(BASE)
+    finally:
+        shutil.rmtree(BASE, ignore_errors=True)
+    sys.exit(0 if program.result.wasSuccessful() and program.result.testsRun > 0 and not left
+             else 1)

@@ -485,12 +485,20 @@ TEST(ProtogenOutputTest, UnchangedFilesKeepTheirTimestampsAndStaleFilesGo) {
   EXPECT_FALSE(fs::exists(dir.Sub("out/proxmox/ve/v1/removed_service.proto")));
 }
 
+// pve-protogen options for the schema fixture of another Proxmox product, written to
+// dir/out in that product's package.
+ProtogenOptions OtherProduct(const TempDir& dir, const std::string& fixture,
+                             const std::string& package) {
+  ProtogenOptions options;
+  options.schema_path = SourcePath("tests/codegen/fixtures/" + fixture);
+  options.out_dir = dir.Sub("out");
+  options.package = package;
+  return options;
+}
+
 TEST(ProtogenOutputTest, OtherPackagesGoToTheirOwnDirectory) {
   TempDir dir;
-  ProtogenOptions options;
-  options.schema_path = SourcePath("tests/codegen/fixtures/mini_pbs.apidoc.js");
-  options.out_dir = dir.Sub("out");
-  options.package = "proxmox.pbs.v1";
+  const ProtogenOptions options = OtherProduct(dir, "mini_pbs.apidoc.js", "proxmox.pbs.v1");
   absl::StatusOr<ProtogenResult> result = RunProtogen(options);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->source_format, "apidoc");
@@ -512,10 +520,7 @@ TEST(ProtogenOutputTest, OtherPackagesGoToTheirOwnDirectory) {
 // each. protoc itself compiles the result into a descriptor set.
 TEST(ProtogenOutputTest, BackupServerShapesConvertAndCompileWithProtoc) {
   TempDir dir;
-  ProtogenOptions options;
-  options.schema_path = SourcePath("tests/codegen/fixtures/mini_pbs.apidoc.js");
-  options.out_dir = dir.Sub("out");
-  options.package = "proxmox.pbs.v1";
+  const ProtogenOptions options = OtherProduct(dir, "mini_pbs.apidoc.js", "proxmox.pbs.v1");
   absl::StatusOr<ProtogenResult> result = RunProtogen(options);
   ASSERT_TRUE(result.ok()) << result.status();
   std::vector<std::string> warnings;
@@ -576,10 +581,7 @@ TEST(ProtogenOutputTest, BackupServerShapesConvertAndCompileWithProtoc) {
 // undeclared {queue} becomes a path parameter beside the declared {node}.
 TEST(ProtogenOutputTest, MailGatewayShapesConvert) {
   TempDir dir;
-  ProtogenOptions options;
-  options.schema_path = SourcePath("tests/codegen/fixtures/mini_pmg.apidoc.js");
-  options.out_dir = dir.Sub("out");
-  options.package = "proxmox.pmg.v1";
+  const ProtogenOptions options = OtherProduct(dir, "mini_pmg.apidoc.js", "proxmox.pmg.v1");
   absl::StatusOr<ProtogenResult> result = RunProtogen(options);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->rpcs, 1);

@@ -24,6 +24,7 @@
 #include "pvemock/rest_server.h"
 #include "pvemock/tls_cert.h"
 #include "tests/e2e/e2e_util.h"
+#include "tests/e2e/task_streams.h"
 
 namespace pvegw::e2e {
 namespace {
@@ -36,16 +37,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::int64_t kTaskMs = 1500;
 constexpr char kStatusFault[] = "GET /nodes/*/tasks/*/status";
-
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds timeout = std::chrono::milliseconds(20000)) {
-  const auto deadline = Clock::now() + timeout;
-  while (!pred()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
 
 // pve-mock as the binary runs it (RestFrontend + RestServer over a mock world, Proxmox's
 // authentication, the given fault rules), on 127.0.0.1:0 with a self-signed certificate.
@@ -156,67 +147,6 @@ class PveMock {
   std::vector<pvemock::AccessLogEntry> log_;
 };
 
-struct Watched {
-  std::vector<v1::TaskEvent> events;
-  grpc::Status status;
-  std::vector<std::int64_t> Lines() const {
-    std::vector<std::int64_t> out;
-    for (const auto& e : events)
-      for (const auto& l : e.log()) out.push_back(l.n());
-    return out;
-  }
-};
-
-v1::WatchTaskRequest Request(const std::string& upid, bool include_log = true) {
-  v1::WatchTaskRequest r;
-  r.set_upid(upid);
-  r.set_include_log(include_log);
-  return r;
-}
-
-// One stream read on a thread of its own, so several can be open at once.
-class Stream {
- public:
-  Stream(v1::Tasks::Stub& stub, const v1::WatchTaskRequest& request,
-         const std::string& authorization = "",
-         std::chrono::milliseconds deadline = std::chrono::milliseconds(30000)) {
-    ctx_.set_deadline(std::chrono::system_clock::now() + deadline);
-    if (!authorization.empty()) ctx_.AddMetadata("authorization", authorization);
-    reader_ = stub.WatchTask(&ctx_, request);
-    thread_ = std::thread([this] {
-      v1::TaskEvent event;
-      while (reader_->Read(&event)) {
-        std::lock_guard<std::mutex> lock(mu_);
-        watched_.events.push_back(event);
-      }
-      grpc::Status st = reader_->Finish();
-      std::lock_guard<std::mutex> lock(mu_);
-      watched_.status = st;
-    });
-  }
-  ~Stream() {
-    if (thread_.joinable()) {
-      ctx_.TryCancel();
-      thread_.join();
-    }
-  }
-  std::size_t events() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return watched_.events.size();
-  }
-  Watched Finish() {
-    thread_.join();
-    return watched_;
-  }
-
- private:
-  grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReader<v1::TaskEvent>> reader_;
-  std::mutex mu_;
-  Watched watched_;
-  std::thread thread_;
-};
-
 class RealModeTasksTest : public ::testing::Test {
  protected:
   // Starts pve-mock with `faults` and a real-mode gateway in front of it.
@@ -231,15 +161,7 @@ class RealModeTasksTest : public ::testing::Test {
     stub_ = v1::Tasks::NewStub(gw_->channel());
   }
 
-  // Creates a VM through the real-mode gateway and answers its task's UPID.
-  std::string CreateVm(int vmid) {
-    CallResult r = gw_->Call(
-        "Nodes.PostNodesNodeQemu",
-        absl::StrCat(R"({"node":"pve1","vmid":)", vmid, R"(,"name":"watch-me","memory":"512"})"));
-    EXPECT_TRUE(r.status.ok()) << r.status.error_message();
-    if (!r.status.ok()) return "";
-    return std::string(json::parse(r.json).as_object().at("data").as_string());
-  }
+  std::string CreateVm(int vmid) { return e2e::CreateVm(*gw_, vmid); }
 
   Watched Watch(const v1::WatchTaskRequest& request,
                 std::chrono::milliseconds deadline = std::chrono::milliseconds(30000),
@@ -258,22 +180,7 @@ TEST_F(RealModeTasksTest, FollowsAVmCreateToOkWithItsLogInOrder) {
   Start();
   const std::string upid = CreateVm(401);
   ASSERT_THAT(upid, HasSubstr(":qmcreate:401:"));
-  const Watched w = Watch(Request(upid));
-  ASSERT_TRUE(w.status.ok()) << w.status.error_message();
-  ASSERT_GE(w.events.size(), 2u);
-  EXPECT_EQ(w.events.front().status(), "running");
-  EXPECT_EQ(w.events.front().upid(), upid);
-  EXPECT_EQ(w.events.front().type(), "qmcreate");
-  EXPECT_EQ(w.events.front().id(), "401");
-  EXPECT_EQ(w.events.front().node(), "pve1");
-  const v1::TaskEvent& last = w.events.back();
-  EXPECT_TRUE(last.final());
-  EXPECT_EQ(last.status(), "stopped");
-  EXPECT_EQ(last.exitstatus(), "OK");
-  EXPECT_TRUE(last.succeeded());
-  for (std::size_t i = 0; i + 1 < w.events.size(); ++i) EXPECT_FALSE(w.events[i].final());
-  EXPECT_EQ(w.Lines(), (std::vector<std::int64_t>{1, 2, 3, 4}));
-  EXPECT_EQ(last.log(last.log_size() - 1).t(), "TASK OK");
+  ExpectFollowedToOk(Watch(Request(upid)), upid, 401);
   // Every poll went over HTTPS as the configured token.
   ASSERT_TRUE(pve_->Logged("/status", 200, "root@pam!gateway", 2));
   const auto polls = pve_->Served("/status");
@@ -308,35 +215,13 @@ TEST_F(RealModeTasksTest, MalformedAndUnknownUpids) {
   EXPECT_EQ(violations.field_violations(0).field(), "upid");
   EXPECT_TRUE(pve_->Served("/status").empty());
 
-  const std::string unknown = "UPID:pve1:0000FFFF:0152D4A1:6561F0A0:qmstart:999:root@pam:";
-  const Watched w = Watch(Request(unknown));
-  EXPECT_EQ(w.status.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_THAT(w.status.error_message(), HasSubstr("no such task"));
-  EXPECT_TRUE(w.events.empty());
-  v1::WaitTaskRequest wait;
-  wait.set_upid(unknown);
-  grpc::ClientContext ctx;
-  v1::TaskEvent done;
-  grpc::Status st = stub_->WaitTask(&ctx, wait, &done);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_THAT(st.error_message(), HasSubstr("no such task"));
+  ExpectUnknownTaskNotFound(*stub_);
 }
 
 TEST_F(RealModeTasksTest, DeadlineShorterThanTheTaskEndsAfterTheLastStatus) {
   Start({}, /*task_ms=*/4000);
-  const std::string upid = CreateVm(402);
-  v1::WatchTaskRequest r = Request(upid);
-  r.mutable_timeout()->set_nanos(400 * 1000 * 1000);
-  const Watched w = Watch(r);
-  EXPECT_EQ(w.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-  ASSERT_GE(w.events.size(), 2u);
-  EXPECT_EQ(w.events.back().status(), "running");
-  EXPECT_FALSE(w.events.back().final());
-
-  const Watched d = Watch(Request(upid), std::chrono::milliseconds(700));
-  EXPECT_EQ(d.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-  ASSERT_GE(d.events.size(), 2u);
-  EXPECT_EQ(d.events.back().status(), "running");
+  ExpectDeadlineEndsAfterLastStatus(*stub_, CreateVm(402), std::chrono::milliseconds(400),
+                                    std::chrono::milliseconds(700));
   ASSERT_TRUE(WaitFor([&] { return Stats().pollers == 0; }));
 }
 

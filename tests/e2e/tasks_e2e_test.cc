@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "proxmox/gateway/v1/tasks.grpc.pb.h"
 #include "tests/e2e/e2e_util.h"
+#include "tests/e2e/task_streams.h"
 
 namespace pvegw::e2e {
 namespace {
@@ -34,27 +35,6 @@ TestGatewayOptions FastTasks() {
   return o;
 }
 
-struct Watched {
-  std::vector<v1::TaskEvent> events;
-  grpc::Status status;
-  std::vector<std::int64_t> Lines() const {
-    std::vector<std::int64_t> out;
-    for (const auto& e : events)
-      for (const auto& l : e.log()) out.push_back(l.n());
-    return out;
-  }
-};
-
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds timeout = std::chrono::milliseconds(20000)) {
-  const auto deadline = Clock::now() + timeout;
-  while (!pred()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
 class TasksE2eTest : public ::testing::Test {
  protected:
   TasksE2eTest() : gw_(FastTasks()) {}
@@ -63,33 +43,11 @@ class TasksE2eTest : public ::testing::Test {
     stub_ = v1::Tasks::NewStub(gw_.channel());
   }
 
-  // Starts a task (creating a VM) and answers its UPID.
-  std::string CreateVm(int vmid) {
-    CallResult r = gw_.Call(
-        "Nodes.PostNodesNodeQemu",
-        absl::StrCat(R"({"node":"pve1","vmid":)", vmid, R"(,"name":"watch-me","memory":"512"})"));
-    EXPECT_TRUE(r.status.ok()) << r.status.error_message();
-    if (!r.status.ok()) return "";
-    return std::string(json::parse(r.json).as_object().at("data").as_string());
-  }
+  std::string CreateVm(int vmid) { return e2e::CreateVm(gw_, vmid); }
 
   Watched Watch(const v1::WatchTaskRequest& request,
                 std::chrono::milliseconds deadline = std::chrono::milliseconds(30000)) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + deadline);
-    Watched w;
-    auto reader = stub_->WatchTask(&ctx, request);
-    v1::TaskEvent event;
-    while (reader->Read(&event)) w.events.push_back(event);
-    w.status = reader->Finish();
-    return w;
-  }
-
-  v1::WatchTaskRequest Request(const std::string& upid, bool include_log = true) {
-    v1::WatchTaskRequest r;
-    r.set_upid(upid);
-    r.set_include_log(include_log);
-    return r;
+    return Stream(*stub_, request, "", deadline).Finish();
   }
 
   GatewayFixture gw_;
@@ -98,24 +56,7 @@ class TasksE2eTest : public ::testing::Test {
 
 TEST_F(TasksE2eTest, FollowsAVmCreateToOkWithItsLogInOrder) {
   const std::string upid = CreateVm(301);
-  const Watched w = Watch(Request(upid));
-  ASSERT_TRUE(w.status.ok()) << w.status.error_message();
-  ASSERT_GE(w.events.size(), 2u);
-  EXPECT_EQ(w.events.front().status(), "running");
-  EXPECT_EQ(w.events.front().upid(), upid);
-  EXPECT_EQ(w.events.front().type(), "qmcreate");
-  EXPECT_EQ(w.events.front().id(), "301");
-  EXPECT_EQ(w.events.front().node(), "pve1");
-  EXPECT_GT(w.events.front().starttime(), 0);
-  const v1::TaskEvent& last = w.events.back();
-  EXPECT_TRUE(last.final());
-  EXPECT_EQ(last.status(), "stopped");
-  EXPECT_EQ(last.exitstatus(), "OK");
-  EXPECT_TRUE(last.succeeded());
-  for (std::size_t i = 0; i + 1 < w.events.size(); ++i) EXPECT_FALSE(w.events[i].final());
-  // Every line once, in order, the last one Proxmox's verdict.
-  EXPECT_EQ(w.Lines(), (std::vector<std::int64_t>{1, 2, 3, 4}));
-  EXPECT_EQ(last.log(last.log_size() - 1).t(), "TASK OK");
+  ExpectFollowedToOk(Watch(Request(upid)), upid, 301);
   EXPECT_EQ(gw_.server().task_watchers().stats().pollers, 0);
 }
 
@@ -183,34 +124,11 @@ TEST_F(TasksE2eTest, MalformedUpidIsInvalidArgumentNamingThePart) {
   EXPECT_EQ(Watch(negative).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
-TEST_F(TasksE2eTest, UnknownTaskIsNotFoundWithProxmoxText) {
-  const std::string unknown = "UPID:pve1:0000FFFF:0152D4A1:6561F0A0:qmstart:999:root@pam:";
-  const Watched w = Watch(Request(unknown));
-  EXPECT_EQ(w.status.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_THAT(w.status.error_message(), HasSubstr("no such task"));
-  EXPECT_TRUE(w.events.empty());
-  v1::WaitTaskRequest wait;
-  wait.set_upid(unknown);
-  grpc::ClientContext ctx;
-  v1::TaskEvent done;
-  EXPECT_EQ(stub_->WaitTask(&ctx, wait, &done).error_code(), grpc::StatusCode::NOT_FOUND);
-}
+TEST_F(TasksE2eTest, UnknownTaskIsNotFoundWithProxmoxText) { ExpectUnknownTaskNotFound(*stub_); }
 
 TEST_F(TasksE2eTest, TimeoutShorterThanTheTaskEndsDeadlineExceededAfterTheLastStatus) {
-  const std::string upid = CreateVm(305);
-  v1::WatchTaskRequest r = Request(upid);
-  r.mutable_timeout()->set_nanos(300 * 1000 * 1000);
-  const Watched w = Watch(r);
-  EXPECT_EQ(w.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-  ASSERT_GE(w.events.size(), 2u);
-  EXPECT_EQ(w.events.back().status(), "running");
-  EXPECT_FALSE(w.events.back().final());
-
-  // The call's own deadline works the same way: the last status arrives before it.
-  const Watched d = Watch(Request(upid), std::chrono::milliseconds(600));
-  EXPECT_EQ(d.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-  ASSERT_GE(d.events.size(), 2u);
-  EXPECT_EQ(d.events.back().status(), "running");
+  ExpectDeadlineEndsAfterLastStatus(*stub_, CreateVm(305), std::chrono::milliseconds(300),
+                                    std::chrono::milliseconds(600));
   ASSERT_TRUE(WaitFor([&] { return gw_.server().task_watchers().stats().pollers == 0; }));
 }
 

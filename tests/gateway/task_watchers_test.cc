@@ -310,6 +310,35 @@ TaskWatchersOptions Fast(int initial_ms = 20, int max_ms = 160) {
   return o;
 }
 
+// The base delays (ms, before jitter) of the polls TaskWatchers plans, from on_schedule.
+class ScheduleBases {
+ public:
+  void Attach(TaskWatchersOptions& o) {
+    o.on_schedule = [this](const std::string&, std::chrono::nanoseconds,
+                           std::chrono::nanoseconds base) {
+      std::lock_guard<std::mutex> lock(mu_);
+      bases_.push_back(std::chrono::duration_cast<milliseconds>(base).count());
+    };
+  }
+  // The first `n`, once that many are planned; `sink`'s watch is then cancelled and ended.
+  std::vector<std::int64_t> First(std::size_t n, RecordingSink& sink) {
+    EXPECT_TRUE(WaitFor([&] {
+      std::lock_guard<std::mutex> lock(mu_);
+      return bases_.size() >= n;
+    }));
+    sink.Cancel();
+    EXPECT_TRUE(WaitFor([&] { return sink.ended(); }));
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::int64_t> out = bases_;
+    out.resize(n);
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::int64_t> bases_;
+};
+
 TEST(TaskWatchersTest, PollsFollowTheScheduleWithinJitter) {
   FakeTaskBackend backend;
   const std::string upid = Upid(1);
@@ -360,29 +389,16 @@ TEST(TaskWatchersTest, ClientSchedulesStayWithinTheServersLimits) {
     FakeTaskBackend backend;
     const std::string upid = Upid(20);
     backend.AddTask(upid);
-    std::mutex mu;
-    std::vector<std::int64_t> bases;
+    ScheduleBases bases;
     TaskWatchersOptions o = Fast(20, 160);
-    o.on_schedule = [&](const std::string&, std::chrono::nanoseconds,
-                        std::chrono::nanoseconds base) {
-      std::lock_guard<std::mutex> lock(mu);
-      bases.push_back(std::chrono::duration_cast<milliseconds>(base).count());
-    };
+    bases.Attach(o);
     TaskWatchers watchers(backend, o);
     RecordingSink sink(watchers);
     WatchSpec spec = Spec(upid, /*include_log=*/false);
     spec.poll_initial = milliseconds(initial);
     spec.poll_max = milliseconds(max);
     sink.Start(spec);
-    ASSERT_TRUE(WaitFor([&] {
-      std::lock_guard<std::mutex> lock(mu);
-      return bases.size() >= 3;
-    }));
-    sink.Cancel();
-    ASSERT_TRUE(WaitFor([&] { return sink.ended(); }));
-    std::lock_guard<std::mutex> lock(mu);
-    bases.resize(3);
-    EXPECT_EQ(bases, expected) << initial << "/" << max;
+    EXPECT_EQ(bases.First(3, sink), expected) << initial << "/" << max;
   }
 }
 
@@ -393,25 +409,13 @@ TEST(TaskWatchersTest, LogGrowthStartsTheScheduleOver) {
   backend.OnStatusCall([](int n, FakeTaskBackend::Task& t) {
     if (n == 4) t.lines = 1;
   });
-  std::mutex mu;
-  std::vector<std::int64_t> bases;
+  ScheduleBases bases;
   TaskWatchersOptions o = Fast(20, 320);
-  o.on_schedule = [&](const std::string&, std::chrono::nanoseconds, std::chrono::nanoseconds base) {
-    std::lock_guard<std::mutex> lock(mu);
-    bases.push_back(std::chrono::duration_cast<milliseconds>(base).count());
-  };
+  bases.Attach(o);
   TaskWatchers watchers(backend, o);
   RecordingSink sink(watchers);
   sink.Start(Spec(upid));
-  ASSERT_TRUE(WaitFor([&] {
-    std::lock_guard<std::mutex> lock(mu);
-    return bases.size() >= 6;
-  }));
-  sink.Cancel();
-  ASSERT_TRUE(WaitFor([&] { return sink.ended(); }));
-  std::lock_guard<std::mutex> lock(mu);
-  bases.resize(6);
-  EXPECT_THAT(bases, testing::ElementsAre(20, 40, 80, 20, 40, 80));
+  EXPECT_THAT(bases.First(6, sink), testing::ElementsAre(20, 40, 80, 20, 40, 80));
   EXPECT_EQ(sink.Lines(), Range(1, 1));  // "no content" was not a line
 }
 

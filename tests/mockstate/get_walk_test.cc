@@ -90,16 +90,7 @@ void CheckMessage(const json::value& v, const Descriptor* d, const std::string& 
   }
   for (const auto& kv : v.get_object()) {
     const std::string key(kv.key());
-    const FieldDescriptor* f = api::FieldByWireName(d, key);
-    if (f == nullptr) {
-      for (int i = 0; i < d->field_count() && f == nullptr; ++i) {
-        const std::string& prefix = api::Rules(d->field(i)).indexed();
-        if (!prefix.empty() && absl::StartsWith(key, prefix) && key.size() > prefix.size() &&
-            std::isdigit(static_cast<unsigned char>(key[prefix.size()]))) {
-          f = d->field(i);
-        }
-      }
-    }
+    const FieldDescriptor* f = pvegw::testing::AnswerField(d, key);
     // Keys the schema does not declare are fine: real hosts send them too (ids and types of
     // rows, digests, QEMU's statistics; see replay_fidelity_test.cc).
     if (f == nullptr) continue;
@@ -124,14 +115,7 @@ class PropertyStringRoundTrip {
     if (!v.is_object()) return;
     for (const auto& kv : v.get_object()) {
       const std::string key(kv.key());
-      const FieldDescriptor* f = api::FieldByWireName(d, key);
-      for (int i = 0; i < d->field_count() && f == nullptr; ++i) {
-        const std::string& prefix = api::Rules(d->field(i)).indexed();
-        if (!prefix.empty() && absl::StartsWith(key, prefix) && key.size() > prefix.size() &&
-            std::isdigit(static_cast<unsigned char>(key[prefix.size()]))) {
-          f = d->field(i);
-        }
-      }
+      const FieldDescriptor* f = pvegw::testing::AnswerField(d, key);
       if (f == nullptr) continue;
       const std::string at = absl::StrCat(where, ".", key);
       const FieldDescriptor* vf = f->is_map() ? f->message_type()->map_value() : f;
@@ -203,9 +187,7 @@ class PropertyStringRoundTrip {
 class GetWalkTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    MockOptions options;
-    options.store = space_.Options();
-    auto backend = MockBackend::Create(testing::FullApi(), options);
+    auto backend = testing::SeededWorld(space_);
     ASSERT_TRUE(backend.ok()) << backend.status();
     backend_ = std::move(*backend);
   }
@@ -251,23 +233,6 @@ TEST_F(GetWalkTest, EveryGetAnswersWithSchemaShapedData) {
   EXPECT_TRUE(walker.create_failures().empty()) << absl::StrJoin(walker.create_failures(), "\n");
 }
 
-// Values a real host never sends: generated fillers such as "encrypted-603a",
-// "path-e7b5", "tokenid-2207" (a word and four hex digits) or "mock comment".
-void FindPlaceholders(const json::value& v, const std::string& where,
-                      std::vector<std::string>& found) {
-  static const std::regex kFiller("[a-z][a-z_-]*-[0-9a-f]{4}");
-  if (v.is_string()) {
-    const std::string s(v.get_string());
-    if (std::regex_match(s, kFiller) || s == "mock comment") found.push_back(where + "=" + s);
-  } else if (v.is_array()) {
-    for (std::size_t i = 0; i < v.get_array().size(); ++i)
-      FindPlaceholders(v.get_array()[i], absl::StrCat(where, "[", i, "]"), found);
-  } else if (v.is_object()) {
-    for (const auto& kv : v.get_object())
-      FindPlaceholders(kv.value(), absl::StrCat(where, ".", std::string(kv.key())), found);
-  }
-}
-
 // Every GET of a freshly seeded world whose answer comes from what the world stores
 // (volumes, realms, users and their tokens, groups, storage) answers real-looking values.
 TEST_F(GetWalkTest, StoredEntitiesAnswerNoPlaceholders) {
@@ -296,7 +261,7 @@ TEST_F(GetWalkTest, StoredEntitiesAnswerNoPlaceholders) {
     if (op->path == "/access/users") query.emplace_back("full", "1");
     RestResponse r = Get(call.path, query);
     ASSERT_EQ(r.status, 200) << call.path << ": " << r.body;
-    FindPlaceholders(json::parse(r.body).as_object()["data"], call.path, found);
+    pvegw::testing::FindPlaceholders(json::parse(r.body).as_object()["data"], call.path, found);
     ++walked;
   }
   EXPECT_EQ(walked, static_cast<int>(stored.size()));

@@ -51,6 +51,13 @@ class MockTest : public ::testing::Test {
     return absl::OkStatus();
   }
 
+  // A call Proxmox refuses with its usual status for errors (500): the reason it gives.
+  std::string Refusal(const std::string& verb, const std::string& path, RestParams params = {}) {
+    Reply r = Call(verb, path, std::move(params));
+    EXPECT_EQ(r.status, 500) << verb << " " << path << ": " << r.reason;
+    return r.reason;
+  }
+
   Reply Call(const std::string& verb, const std::string& path, RestParams params = {}) {
     RestResponse r = backend_->Call(RestRequest{verb, path, std::move(params)});
     Reply reply;
@@ -174,16 +181,11 @@ TEST_F(MockTest, MissingThingsAnswerLikeProxmox) {
   EXPECT_EQ(vm.reason, "Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist");
   EXPECT_TRUE(vm.body.at("data").is_null());
   EXPECT_EQ(Call("GET", "/nodes/pve2/qemu/100/status/current").status, 500) << "100 lives on pve1";
-  Reply ct = Call("GET", "/nodes/pve1/lxc/999/status/current");
-  EXPECT_EQ(ct.reason, "Configuration file 'nodes/pve1/lxc/999.conf' does not exist");
-  Reply user = Call("GET", "/access/users/nobody@pve");
-  EXPECT_EQ(user.status, 500);
-  EXPECT_EQ(user.reason, "no such user ('nobody@pve')");
-  Reply node = Call("GET", "/nodes/pve9/qemu");
-  EXPECT_EQ(node.status, 500);
-  EXPECT_EQ(node.reason, "no such cluster node 'pve9'");
-  Reply pool = Call("GET", "/pools/nope");
-  EXPECT_EQ(pool.reason, "pool 'nope' does not exist");
+  EXPECT_EQ(Refusal("GET", "/nodes/pve1/lxc/999/status/current"),
+            "Configuration file 'nodes/pve1/lxc/999.conf' does not exist");
+  EXPECT_EQ(Refusal("GET", "/access/users/nobody@pve"), "no such user ('nobody@pve')");
+  EXPECT_EQ(Refusal("GET", "/nodes/pve9/qemu"), "no such cluster node 'pve9'");
+  EXPECT_EQ(Refusal("GET", "/pools/nope"), "pool 'nope' does not exist");
   Reply group = Call("GET", "/cluster/firewall/groups/not-there");
   EXPECT_EQ(group.status, 500) << "Proxmox never answers 404";
   EXPECT_EQ(group.reason, "group 'not-there' does not exist");
@@ -245,9 +247,8 @@ TEST_F(MockTest, VmLifecycleEndToEnd) {
   EXPECT_EQ(config.at("name"), "app02");
   EXPECT_FALSE(config.contains("net0"));
   EXPECT_NE(config.at("digest"), json::value(digest));
-  Reply stale = Call("PUT", "/nodes/pve1/qemu/150/config", {{"name", "x"}, {"digest", digest}});
-  EXPECT_EQ(stale.status, 500);
-  EXPECT_THAT(stale.reason, HasSubstr("detected modified configuration"));
+  EXPECT_THAT(Refusal("PUT", "/nodes/pve1/qemu/150/config", {{"name", "x"}, {"digest", digest}}),
+              HasSubstr("detected modified configuration"));
   json::value async = Ok("POST", "/nodes/pve1/qemu/150/config", {{"cores", "4"}});
   EXPECT_TRUE(std::regex_match(std::string(async.as_string()), kUpid)) << "POST config is async";
   EXPECT_EQ(Ok("GET", "/nodes/pve1/qemu/150/config").as_object().at("cores"), 4);
@@ -274,12 +275,8 @@ TEST_F(MockTest, VmLifecycleEndToEnd) {
             2);
 
   // Proxmox's refusals.
-  Reply again = Call("POST", "/nodes/pve1/qemu/150/status/start");
-  EXPECT_EQ(again.status, 500);
-  EXPECT_EQ(again.reason, "VM 150 already running");
-  Reply destroy_running = Call("DELETE", "/nodes/pve1/qemu/150");
-  EXPECT_EQ(destroy_running.status, 500);
-  EXPECT_EQ(destroy_running.reason, "VM 150 is running - destroy failed");
+  EXPECT_EQ(Refusal("POST", "/nodes/pve1/qemu/150/status/start"), "VM 150 already running");
+  EXPECT_EQ(Refusal("DELETE", "/nodes/pve1/qemu/150"), "VM 150 is running - destroy failed");
 
   const std::string shutdown(Ok("POST", "/nodes/pve1/qemu/150/status/shutdown").as_string());
   ASSERT_TRUE(std::regex_match(shutdown, m, kUpid));
@@ -308,15 +305,13 @@ TEST_F(MockTest, PlainAndIndexedParametersMaySharePrefix) {
 }
 
 TEST_F(MockTest, DuplicateVmidsAreRejectedClusterWide) {
-  Reply same_node = Call("POST", "/nodes/pve1/qemu", {{"vmid", "100"}});
-  EXPECT_EQ(same_node.status, 500);
-  EXPECT_EQ(same_node.reason, "unable to create VM 100 - VM 100 already exists on node 'pve1'");
-  Reply other_node = Call("POST", "/nodes/pve2/qemu", {{"vmid", "100"}});
-  EXPECT_EQ(other_node.reason, "unable to create VM 100 - VM 100 already exists on node 'pve1'");
-  Reply ct_over_vm =
-      Call("POST", "/nodes/pve2/lxc", {{"vmid", "101"}, {"ostemplate", "local:vztmpl/x.tar.zst"}});
-  EXPECT_EQ(ct_over_vm.status, 500);
-  EXPECT_THAT(ct_over_vm.reason, HasSubstr("already exists on node 'pve1'"));
+  EXPECT_EQ(Refusal("POST", "/nodes/pve1/qemu", {{"vmid", "100"}}),
+            "unable to create VM 100 - VM 100 already exists on node 'pve1'");
+  EXPECT_EQ(Refusal("POST", "/nodes/pve2/qemu", {{"vmid", "100"}}),
+            "unable to create VM 100 - VM 100 already exists on node 'pve1'");
+  EXPECT_THAT(Refusal("POST", "/nodes/pve2/lxc",
+                      {{"vmid", "101"}, {"ostemplate", "local:vztmpl/x.tar.zst"}}),
+              HasSubstr("already exists on node 'pve1'"));
   EXPECT_EQ(Ok("GET", "/nodes/pve1/qemu/100/config").as_object().at("name"), "web01")
       << "the original is untouched";
   EXPECT_EQ(Ok("GET", "/cluster/nextid"), 104);
@@ -394,9 +389,8 @@ TEST_F(MockTest, NewDisksBecomeAllocatedVolumes) {
   Ok("PUT", "/nodes/pve1/qemu/300/config", {{"virtio0", "local-lvm:4"}});
   EXPECT_EQ(Ok("GET", "/nodes/pve1/qemu/300/config").at("virtio0"),
             "local-lvm:vm-300-disk-2,size=4G");
-  Reply nope = Call("PUT", "/nodes/pve1/qemu/300/config", {{"scsi3", "nope:4"}});
-  EXPECT_EQ(nope.status, 500);
-  EXPECT_EQ(nope.reason, "storage 'nope' does not exist");
+  EXPECT_EQ(Refusal("PUT", "/nodes/pve1/qemu/300/config", {{"scsi3", "nope:4"}}),
+            "storage 'nope' does not exist");
 
   // Containers: rootfs and mount points alike.
   Ok("POST", "/nodes/pve1/lxc",

@@ -232,9 +232,7 @@ const std::set<std::pair<std::string, std::string>>& KeyExemptions() {
 class ReplayFidelityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    MockOptions options;
-    options.store = space_.Options();
-    auto backend = MockBackend::Create(testing::FullApi(), options);
+    auto backend = testing::SeededWorld(space_);
     ASSERT_TRUE(backend.ok()) << backend.status();
     backend_ = std::move(*backend);
   }

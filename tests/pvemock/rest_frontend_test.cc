@@ -386,27 +386,6 @@ std::string FormEncode(const RestParams& params) {
   return out;
 }
 
-// Values a real host never sends: generated fillers such as "encrypted-603a", "path-e7b5",
-// "key-147c" (a word and four hex digits), "mock comment", "value-1a2b".
-void FindPlaceholders(const json::value& v, const std::string& where,
-                      std::vector<std::string>& found) {
-  static const std::regex kFiller("[A-Za-z][A-Za-z0-9_-]*[-_][0-9a-f]{4}|mock( .*)?");
-  // Proxmox's own ids of that shape: backup jobs (pve-manager's "backup-" . uuid parts).
-  static const std::regex kProxmoxId("backup-[0-9a-f]{8}-[0-9a-f]{4}");
-  if (v.is_string()) {
-    const std::string s(v.get_string());
-    if (std::regex_match(s, kFiller) && !std::regex_match(s, kProxmoxId)) {
-      found.push_back(where + "=" + s);
-    }
-  } else if (v.is_array()) {
-    for (std::size_t i = 0; i < v.get_array().size(); ++i)
-      FindPlaceholders(v.get_array()[i], absl::StrCat(where, "[", i, "]"), found);
-  } else if (v.is_object()) {
-    for (const auto& kv : v.get_object())
-      FindPlaceholders(kv.value(), absl::StrCat(where, ".", std::string(kv.key())), found);
-  }
-}
-
 // Every GET of the schema, on a freshly seeded world, through pve-mock's REST handling (as a
 // client sends it: authenticated, parameters in the query): also the answers the mock
 // generates for what it does not store must hold values a real host could send.
@@ -434,7 +413,7 @@ TEST_F(RestFrontendTest, EveryGetAnswersWithoutPlaceholders) {
     if (op->path == "/access/users") query.emplace_back("full", "1");
     RestResponse r = call(RestRequest{"GET", resolved.path, query});
     ASSERT_EQ(r.status, 200) << resolved.path << ": " << r.reason << " " << r.body;
-    FindPlaceholders(json::parse(r.body).as_object()["data"], resolved.path, found);
+    pvegw::testing::FindPlaceholders(json::parse(r.body).as_object()["data"], resolved.path, found);
     ++walked;
   }
   EXPECT_EQ(walked, 326);

@@ -1,7 +1,10 @@
 #include "tests/testing/get_walker.h"
 
 #include <boost/json.hpp>
+#include <cctype>
+#include <regex>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "mockstate/value_gen.h"
 
@@ -102,6 +105,38 @@ ResolvedCall GetWalker::Resolve(const api::ApiOperation& op) {
     }
   }
   return out;
+}
+
+void FindPlaceholders(const json::value& v, const std::string& where,
+                      std::vector<std::string>& found) {
+  static const std::regex kFiller("[A-Za-z][A-Za-z0-9_-]*[-_][0-9a-f]{4}|mock( .*)?");
+  // Proxmox's own ids of that shape: backup jobs (pve-manager's "backup-" . uuid parts).
+  static const std::regex kProxmoxId("backup-[0-9a-f]{8}-[0-9a-f]{4}");
+  if (v.is_string()) {
+    const std::string s(v.get_string());
+    if (std::regex_match(s, kFiller) && !std::regex_match(s, kProxmoxId)) {
+      found.push_back(where + "=" + s);
+    }
+  } else if (v.is_array()) {
+    for (std::size_t i = 0; i < v.get_array().size(); ++i)
+      FindPlaceholders(v.get_array()[i], absl::StrCat(where, "[", i, "]"), found);
+  } else if (v.is_object()) {
+    for (const auto& kv : v.get_object())
+      FindPlaceholders(kv.value(), absl::StrCat(where, ".", std::string(kv.key())), found);
+  }
+}
+
+const google::protobuf::FieldDescriptor* AnswerField(const google::protobuf::Descriptor* d,
+                                                     const std::string& key) {
+  if (const auto* f = api::FieldByWireName(d, key); f != nullptr) return f;
+  for (int i = 0; i < d->field_count(); ++i) {
+    const std::string& prefix = api::Rules(d->field(i)).indexed();
+    if (!prefix.empty() && absl::StartsWith(key, prefix) && key.size() > prefix.size() &&
+        std::isdigit(static_cast<unsigned char>(key[prefix.size()]))) {
+      return d->field(i);
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace pvegw::testing

@@ -4,6 +4,7 @@
 #ifndef PVEGW_TESTS_TESTING_GET_WALKER_H_
 #define PVEGW_TESTS_TESTING_GET_WALKER_H_
 
+#include <boost/json.hpp>
 #include <functional>
 #include <string>
 #include <utility>
@@ -35,6 +36,17 @@ class GetWalker {
   RestFn call_;
   std::vector<std::string> create_failures_;
 };
+
+// Values a real host never sends, found anywhere in `v` and added to `found` as
+// "where.path=value": generated fillers such as "encrypted-603a", "path-e7b5", "key-147c"
+// (a word and four hex digits), "mock comment", "value-1a2b".
+void FindPlaceholders(const boost::json::value& v, const std::string& where,
+                      std::vector<std::string>& found);
+
+// The field of answer message `d` that key `key` of Proxmox's JSON fills: by its wire name, or
+// an indexed field ("net3" for net[n]); nullptr for a key the schema does not declare.
+const google::protobuf::FieldDescriptor* AnswerField(const google::protobuf::Descriptor* d,
+                                                     const std::string& key);
 
 }  // namespace pvegw::testing
 

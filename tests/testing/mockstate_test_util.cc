@@ -84,4 +84,10 @@ std::shared_ptr<const api::ApiIndex> FullApi() {
   return api;
 }
 
+absl::StatusOr<std::unique_ptr<MockBackend>> SeededWorld(const ScratchSpace& space) {
+  MockOptions options;
+  options.store = space.Options();
+  return MockBackend::Create(FullApi(), options);
+}
+
 }  // namespace pvegw::mockstate::testing

@@ -8,7 +8,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "api/api_index.h"
+#include "mockstate/mock_backend.h"
 #include "mockstate/store.h"
 
 namespace pvegw::mockstate::testing {
@@ -35,6 +37,9 @@ int WaitFor(pid_t pid, int timeout_ms);
 
 // The API index of the full descriptor set the build produced.
 std::shared_ptr<const api::ApiIndex> FullApi();
+
+// A freshly seeded mock world over the full API in `space`.
+absl::StatusOr<std::unique_ptr<MockBackend>> SeededWorld(const ScratchSpace& space);
 
 }  // namespace pvegw::mockstate::testing
 

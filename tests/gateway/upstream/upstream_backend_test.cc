@@ -549,26 +549,37 @@ TEST(UpstreamCalls, ConnectionResetRetriesGetsButNotWrites) {
 
 // --- bad answers -------------------------------------------------------------------------
 
+// A bad answer of the kind the path names (/truncated, /notjson, /huge, /headers, /notahttp,
+// /close, /reset, /hang); any other path gets a good one that closes its connection, so that
+// no idle connection stays in the pool between the phases of a test.
+TestReply GarbageAnswer(const TestRequest& r) {
+  TestReply raw = TestReply::Of(TestReply::kRaw);
+  if (absl::StrContains(r.target, "truncated")) {
+    raw.raw = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"data\":[1,2,3";
+  } else if (absl::StrContains(r.target, "notjson")) {
+    raw.raw = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhello <b>";
+  } else if (absl::StrContains(r.target, "huge")) {
+    raw.raw = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + std::string(100000, 'x');
+  } else if (absl::StrContains(r.target, "headers")) {
+    raw.raw = "HTTP/1.1 200 OK\r\n";
+    for (int i = 0; i < 200; ++i) raw.raw += "X-H" + std::to_string(i) + ": v\r\n";
+    raw.raw += "Content-Length: 2\r\n\r\n{}";
+  } else if (absl::StrContains(r.target, "notahttp")) {
+    raw.raw = "SSH-2.0-OpenSSH_9.2\r\n\r\n";
+  } else if (absl::StrContains(r.target, "close")) {
+    return TestReply::Of(TestReply::kClose);
+  } else if (absl::StrContains(r.target, "reset")) {
+    return TestReply::Of(TestReply::kReset);
+  } else if (absl::StrContains(r.target, "hang")) {
+    return TestReply::Of(TestReply::kHang);
+  } else {
+    raw.raw = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 13\r\n\r\n{\"data\":\"ok\"}";
+  }
+  return raw;
+}
+
 TEST(UpstreamGarbage, EachBadAnswerIsAClearError) {
-  TestHttpsServer server(SelfSigned(), [](const TestRequest& r) {
-    TestReply raw = TestReply::Of(TestReply::kRaw);
-    if (absl::StrContains(r.target, "truncated")) {
-      raw.raw = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"data\":[1,2,3";
-    } else if (absl::StrContains(r.target, "notjson")) {
-      raw.raw = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhello <b>";
-    } else if (absl::StrContains(r.target, "huge")) {
-      raw.raw = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + std::string(100000, 'x');
-    } else if (absl::StrContains(r.target, "headers")) {
-      raw.raw = "HTTP/1.1 200 OK\r\n";
-      for (int i = 0; i < 200; ++i) raw.raw += "X-H" + std::to_string(i) + ": v\r\n";
-      raw.raw += "Content-Length: 2\r\n\r\n{}";
-    } else if (absl::StrContains(r.target, "notahttp")) {
-      raw.raw = "SSH-2.0-OpenSSH_9.2\r\n\r\n";
-    } else if (absl::StrContains(r.target, "close")) {
-      return TestReply::Of(TestReply::kClose);
-    }
-    return raw;
-  });
+  TestHttpsServer server(SelfSigned(), GarbageAnswer);
   UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
   o.retries = 0;
   o.max_response_bytes = 1024;
@@ -627,33 +638,7 @@ ProcessCounts Counts() {
 // each call ends with its clear status, and afterwards the pool holds no socket, the process
 // no extra descriptor or thread, and a normal call succeeds.
 TEST(UpstreamGarbage, ThirtyTwoConcurrentCallsPerKindLeakNothing) {
-  TestHttpsServer server(SelfSigned(), [](const TestRequest& r) {
-    TestReply raw = TestReply::Of(TestReply::kRaw);
-    if (absl::StrContains(r.target, "truncated")) {
-      raw.raw = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"data\":[1,2,3";
-    } else if (absl::StrContains(r.target, "notjson")) {
-      raw.raw = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhello <b>";
-    } else if (absl::StrContains(r.target, "huge")) {
-      raw.raw = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + std::string(100000, 'x');
-    } else if (absl::StrContains(r.target, "headers")) {
-      raw.raw = "HTTP/1.1 200 OK\r\n";
-      for (int i = 0; i < 200; ++i) raw.raw += "X-H" + std::to_string(i) + ": v\r\n";
-      raw.raw += "Content-Length: 2\r\n\r\n{}";
-    } else if (absl::StrContains(r.target, "notahttp")) {
-      raw.raw = "SSH-2.0-OpenSSH_9.2\r\n\r\n";
-    } else if (absl::StrContains(r.target, "close")) {
-      return TestReply::Of(TestReply::kClose);
-    } else if (absl::StrContains(r.target, "reset")) {
-      return TestReply::Of(TestReply::kReset);
-    } else if (absl::StrContains(r.target, "hang")) {
-      return TestReply::Of(TestReply::kHang);
-    } else {
-      // Says it closes, so that no idle connection stays in the pool between the phases.
-      raw.raw =
-          "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 13\r\n\r\n{\"data\":\"ok\"}";
-    }
-    return raw;
-  });
+  TestHttpsServer server(SelfSigned(), GarbageAnswer);
   UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
   o.retries = 0;
   o.max_response_bytes = 1024;
@@ -1052,28 +1037,39 @@ TEST(UpstreamIdentity, ClientCredentialsPolicyAppliesAsInCall) {
   EXPECT_EQ(server.requests(), 1);  // the direct call under deny was refused before sending
 }
 
+// The health states a backend reports to its listener, in order. Declared after the backend
+// it listens to, like the locals such a listener would capture.
+class HealthStates {
+ public:
+  explicit HealthStates(UpstreamBackend& b) {
+    b.SetHealthListener([this](bool s) {
+      std::lock_guard<std::mutex> lock(mu_);
+      states_.push_back(s);
+      cv_.notify_all();
+    });
+  }
+  // Waits until the latest state reported is `want`.
+  bool WaitFor(bool want, std::chrono::seconds timeout = std::chrono::seconds(20)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return !states_.empty() && states_.back() == want; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<bool> states_;
+};
+
 TEST(UpstreamHealth, ProbeReportsReachability) {
   TestHttpsServer server(SelfSigned(), [](const TestRequest&) { return TestReply::Json("{}"); });
   UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
   o.health_interval = std::chrono::milliseconds(50);
   auto b = Make(o);
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<bool> states;
-  b->SetHealthListener([&](bool s) {
-    std::lock_guard<std::mutex> lock(mu);
-    states.push_back(s);
-    cv.notify_all();
-  });
-  std::unique_lock<std::mutex> lock(mu);
-  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10),
-                          [&] { return !states.empty() && states.back(); }));
-  lock.unlock();
+  HealthStates states(*b);
+  ASSERT_TRUE(states.WaitFor(true, std::chrono::seconds(10)));
   server.Stop();
-  lock.lock();
-  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return !states.back(); }));
+  ASSERT_TRUE(states.WaitFor(false, std::chrono::seconds(10)));
   EXPECT_FALSE(b->healthy());
-  lock.unlock();
   for (const auto& s : server.seen()) EXPECT_EQ(s.target, "/api2/json/version");
 }
 
@@ -1125,19 +1121,8 @@ TEST(UpstreamOutage, LogsStateChangesOnceAndRepeatsCounted) {
   o.endpoint_backoff = std::chrono::milliseconds(1);
   o.endpoint_backoff_cap = std::chrono::milliseconds(5);
   auto b = Make(o);
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<bool> states;
-  b->SetHealthListener([&](bool s) {
-    std::lock_guard<std::mutex> lock(mu);
-    states.push_back(s);
-    cv.notify_all();
-  });
-  auto wait_state = [&](bool want) {
-    std::unique_lock<std::mutex> lock(mu);
-    return cv.wait_for(lock, std::chrono::seconds(20),
-                       [&] { return !states.empty() && states.back() == want; });
-  };
+  HealthStates states(*b);
+  auto wait_state = [&](bool want) { return states.WaitFor(want); };
   ASSERT_TRUE(wait_state(true));
 
   ::testing::internal::CaptureStderr();
