@@ -234,12 +234,17 @@ class Gateway(Process):
         super().__init__([binary, "--listen=127.0.0.1:0"] + list(args), full_env, GATEWAY_LINE)
         self.address = self.match.group(1)
 
-    def stubs(self, add_cleanup, *stub_classes, options=None):
-        """One stub of each of `stub_classes` on a new channel to the gateway; `add_cleanup`
-        (a test's addCleanup or addClassCleanup) closes the channel."""
+    def channel(self, add_cleanup, options=None):
+        """A new gRPC channel to the gateway; `add_cleanup` (a test's addCleanup or
+        addClassCleanup) closes it."""
         import grpc
         channel = grpc.insecure_channel(self.address, options=options)
         add_cleanup(channel.close)
+        return channel
+
+    def stubs(self, add_cleanup, *stub_classes):
+        """One stub of each of `stub_classes` on a new channel (see channel())."""
+        channel = self.channel(add_cleanup)
         stubs = tuple(cls(channel) for cls in stub_classes)
         return stubs[0] if len(stubs) == 1 else stubs
 
