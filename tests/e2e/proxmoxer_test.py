@@ -24,26 +24,16 @@ ARGS = None
 class ProxmoxerTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.state = pvetest.StateDir()
-        cls.mock = pvetest.PveMock(ARGS.pve_mock, cls.state.path, "proxmoxer", ["--reset"],
-                                   env={"PVE_MOCK_ROOT_PASSWORD": "proxmoxer-pw",
-                                        "PROXMOX_MOCK_TASK_DURATION_MS": "400"})
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.mock.terminate()
-        cls.state.cleanup()
-        assert code == 0, cls.mock.log()
+        pvetest.mock_for_class(cls, ARGS.pve_mock, "proxmoxer", ["--reset"],
+                               env={"PVE_MOCK_ROOT_PASSWORD": "proxmoxer-pw",
+                                    "PROXMOX_MOCK_TASK_DURATION_MS": "400"})
 
     def api(self, **auth):
         return ProxmoxAPI(self.mock.host, port=self.mock.port, verify_ssl=self.mock.cert_file,
                           timeout=10, **auth)
 
     def wait_task(self, px, node, upid):
-        def stopped():
-            status = px.nodes(node).tasks(upid).status.get()
-            return status if status["status"] == "stopped" else None
-        return pvetest.wait_until(stopped, timeout=15, interval=0.1, what="task " + upid)
+        return pvetest.wait_task_stopped(px, node, upid)
 
     def test_password_login_token_and_vm_lifecycle(self):
         px = self.api(user="root@pam", password="proxmoxer-pw")

@@ -37,6 +37,15 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def wait_task_stopped(px, node, upid, timeout=15, interval=0.1):
+    """Polls a task's status through a proxmoxer ProxmoxAPI `px` until it has stopped;
+    answers that status."""
+    def stopped():
+        status = px.nodes(node).tasks(upid).status.get()
+        return status if status["status"] == "stopped" else None
+    return wait_until(stopped, timeout, interval, what="task " + upid)
+
+
 class StateDir:
     """A private mock state directory (PROXMOX_MOCK_STATE_DIR), removed at the end."""
 
