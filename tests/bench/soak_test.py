@@ -1,6 +1,5 @@
 """bench/soak.sh in miniature: both modes end with their table and no failed call, and an
 interrupted run stops what it started and removes its state from /dev/shm."""
-import argparse
 import glob
 import os
 import re
@@ -72,9 +71,5 @@ class SoakScriptTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--soak", required=True)
-    parser.add_argument("--bin", required=True)
-    ARGS, rest = parser.parse_known_args()
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    sys.exit(0 if program.result.wasSuccessful() and program.result.testsRun > 0 else 1)
+    sys.exit(pvetest.run_tests(globals(), pve_mock=False, gateway=False,
+                               required=["--soak", "--bin"]))

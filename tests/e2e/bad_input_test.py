@@ -14,7 +14,6 @@ growth is bounded).
 Usage: bad_input_test.py --gateway build/bin/pve-gateway --pve-mock build/bin/pve-mock
            --descriptors build/share/pve-api.desc [GrpcBadInput | PveMockBadInput ...]
 """
-import argparse
 import json
 import os
 import random
@@ -220,8 +219,10 @@ class GrpcBadInput(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.state = pvetest.StateDir()
+        cls.addClassCleanup(cls.state.cleanup)
         cls.gw = pvetest.Gateway(ARGS.gateway, cls.state.path, "bad-" + uuid.uuid4().hex[:8])
-        cls.channel = grpc.insecure_channel(cls.gw.address, options=[
+        cls.addClassCleanup(pvetest.stop, cls.gw)
+        cls.channel = cls.gw.channel(cls.addClassCleanup, options=[
             ("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)])
         cls.pool, cls.services = load_pool(ARGS.descriptors)
         # Warm up (thread pools, the mock world) before the baseline: a few parallel calls.
@@ -231,13 +232,6 @@ class GrpcBadInput(unittest.TestCase):
         for t in threads:
             t.join()
         cls.before = Usage(cls.gw.proc.pid)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.channel.close()
-        code = cls.gw.terminate()
-        cls.state.cleanup()
-        assert code == 0, "exit %s:\n%s" % (code, cls.gw.log())
 
     @classmethod
     def normal_call_ok(cls):
@@ -450,21 +444,14 @@ class PveMockBadInput(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.state = pvetest.StateDir()
-        cls.mock = pvetest.PveMock(ARGS.pve_mock, cls.state.path, "bad", ["--reset"],
-                                   env={"PVE_MOCK_ROOT_PASSWORD": "s3cret"})
+        pvetest.mock_for_class(cls, ARGS.pve_mock, "bad", ["--reset"],
+                               env={"PVE_MOCK_ROOT_PASSWORD": "s3cret"})
         cls.ticket = cls.mock.login(password="s3cret")
         cls.cookie = "Cookie: PVEAuthCookie=%s\r\n" % cls.ticket["ticket"]
         cls.csrf = "CSRFPreventionToken: %s\r\n" % cls.ticket["CSRFPreventionToken"]
         for _ in range(4):
             cls.normal_call_ok()
         cls.before = Usage(cls.mock.proc.pid)
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.mock.terminate()
-        cls.state.cleanup()
-        assert code == 0, "exit %s:\n%s" % (code, cls.mock.log())
 
     @classmethod
     def normal_call_ok(cls):
@@ -695,16 +682,5 @@ class PveMockBadInput(unittest.TestCase):
         assert_settles(self, self.mock.proc, self.before, rss_growth_kib=64 * 1024)
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--gateway", required=True)
-    parser.add_argument("--pve-mock", required=True)
-    parser.add_argument("--descriptors", required=True)
-    ARGS, rest = parser.parse_known_args()
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() and program.result.testsRun > 0 else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(pvetest.run_tests(globals(), protos=False, required=["--descriptors"]))
