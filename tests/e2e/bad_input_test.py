@@ -213,24 +213,27 @@ def random_message(rng, msg_type, depth=0):
 CRASH_CODES = (grpc.StatusCode.UNKNOWN,)
 
 
+def in_parallel(call, threads=8):
+    """`call` from `threads` threads at once; returns when all have ended."""
+    running = [threading.Thread(target=call) for _ in range(threads)]
+    for t in running:
+        t.start()
+    for t in running:
+        t.join()
+
+
 class GrpcBadInput(unittest.TestCase):
     """pve-gateway (mock mode) against malformed and hostile request bytes."""
 
     @classmethod
     def setUpClass(cls):
-        cls.state = pvetest.StateDir()
-        cls.addClassCleanup(cls.state.cleanup)
-        cls.gw = pvetest.Gateway(ARGS.gateway, cls.state.path, "bad-" + uuid.uuid4().hex[:8])
+        cls.gw = pvetest.Gateway(ARGS.gateway, pvetest.state_for_class(cls).path, "bad-" + uuid.uuid4().hex[:8])
         cls.addClassCleanup(pvetest.stop, cls.gw)
         cls.channel = cls.gw.channel(cls.addClassCleanup, options=[
             ("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)])
         cls.pool, cls.services = load_pool(ARGS.descriptors)
         # Warm up (thread pools, the mock world) before the baseline: a few parallel calls.
-        threads = [threading.Thread(target=cls.normal_call_ok) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        in_parallel(cls.normal_call_ok)
         cls.before = Usage(cls.gw.proc.pid)
 
     @classmethod
@@ -427,11 +430,7 @@ class GrpcBadInput(unittest.TestCase):
             self.test_deeply_nested_messages_are_invalid_argument()
             marks.append(Usage(self.gw.proc.pid).rss_kib)
         self.assertLess(marks[-1] - marks[1], 32 * 1024, "RSS per repetition: %r KiB" % marks)
-        threads = [threading.Thread(target=self.normal_call_ok) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        in_parallel(self.normal_call_ok)
         assert_settles(self, self.gw.proc, self.before, rss_growth_kib=256 * 1024)
 
 
@@ -469,18 +468,10 @@ class PveMockBadInput(unittest.TestCase):
 
     def read_all(self, sock):
         """Everything until the server closes (or a read times out: then None)."""
-        chunks = []
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
-                break
-            except socket.timeout:
-                return None
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
+        try:
+            return pvetest.read_all(sock, (ConnectionResetError, ssl.SSLError, BrokenPipeError))
+        except socket.timeout:
+            return None
 
     def exchange(self, payload, timeout=15):
         """Sends `payload`, answers (status, reason, everything read); the server must close."""

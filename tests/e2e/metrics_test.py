@@ -64,13 +64,7 @@ def raw_http(port, payload):
     try:
         sock.sendall(payload)
         sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return pvetest.read_all(sock)
     finally:
         sock.close()
 
@@ -87,9 +81,7 @@ def load_stubs(work):
 class MockModeMetrics(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.state = pvetest.StateDir()
-        cls.addClassCleanup(cls.state.cleanup)
-        load_stubs(cls.state.path)
+        load_stubs(pvetest.state_for_class(cls).path)
         import grpc
         from proxmox.ve.v1 import nodes_pb2, nodes_pb2_grpc, version_pb2, version_pb2_grpc
         from proxmox.gateway.v1 import tasks_pb2, tasks_pb2_grpc

@@ -14,7 +14,6 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pvetest  # noqa: E402
 
-from proxmoxer import ProxmoxAPI  # noqa: E402
 from proxmoxer.backends.https import AuthenticationError  # noqa: E402
 from proxmoxer.core import ResourceException  # noqa: E402
 
@@ -28,20 +27,16 @@ class ProxmoxerTest(unittest.TestCase):
                                env={"PVE_MOCK_ROOT_PASSWORD": "proxmoxer-pw",
                                     "PROXMOX_MOCK_TASK_DURATION_MS": "400"})
 
-    def api(self, **auth):
-        return ProxmoxAPI(self.mock.host, port=self.mock.port, verify_ssl=self.mock.cert_file,
-                          timeout=10, **auth)
-
     def wait_task(self, px, node, upid):
         return pvetest.wait_task_stopped(px, node, upid)
 
     def test_password_login_token_and_vm_lifecycle(self):
-        px = self.api(user="root@pam", password="proxmoxer-pw")
+        px = self.mock.proxmoxer(user="root@pam", password="proxmoxer-pw")
         self.assertEqual(sorted(n["node"] for n in px.nodes.get()), ["pve1", "pve2"])
 
         token = px.access.users("root@pam").token("automation").post(privsep=0, comment="tests")
         self.assertEqual(token["full-tokenid"], "root@pam!automation")
-        tk = self.api(user="root@pam", token_name="automation", token_value=token["value"])
+        tk = self.mock.proxmoxer(user="root@pam", token_name="automation", token_value=token["value"])
         self.assertIn("version", tk.version.get())
 
         # proxmoxer sends these form-encoded; the ',' and '=' inside values are escaped.
@@ -81,7 +76,7 @@ class ProxmoxerTest(unittest.TestCase):
 
     def test_wrong_password_is_refused(self):
         with self.assertRaises(AuthenticationError) as err:
-            self.api(user="root@pam", password="not-the-password")
+            self.mock.proxmoxer(user="root@pam", password="not-the-password")
         self.assertIn("Couldn't authenticate user: root@pam", str(err.exception))
 
 

@@ -19,7 +19,6 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pvetest  # noqa: E402
 
-from proxmoxer import ProxmoxAPI  # noqa: E402
 from proxmoxer.core import ResourceException  # noqa: E402
 
 ARGS = None
@@ -33,8 +32,7 @@ class FidelityTest(unittest.TestCase):
         pvetest.mock_for_class(cls, ARGS.pve_mock, "fidelity", ["--reset"],
                                env={"PVE_MOCK_ROOT_PASSWORD": "fidelity-pw",
                                     "PROXMOX_MOCK_TASK_DURATION_MS": "100"})
-        cls.px = ProxmoxAPI(cls.mock.host, port=cls.mock.port, verify_ssl=cls.mock.cert_file,
-                            timeout=10, user="root@pam", password="fidelity-pw")
+        cls.px = cls.mock.proxmoxer(user="root@pam", password="fidelity-pw")
         cls.node = cls.px.nodes("pve1")
         token = cls.px.access.users("root@pam").token("fidelity").post(privsep=0)
         cls.token = "root@pam!fidelity=" + token["value"]
@@ -283,8 +281,7 @@ class FidelityTest(unittest.TestCase):
         fresh = pvetest.PveMock(ARGS.pve_mock, self.state.path, "fresh-walk", ["--reset"],
                                 env={"PVE_MOCK_ROOT_PASSWORD": "walk-pw"})
         try:
-            px = ProxmoxAPI(fresh.host, port=fresh.port, verify_ssl=fresh.cert_file, timeout=10,
-                            user="root@pam", password="walk-pw")
+            px = fresh.proxmoxer(user="root@pam", password="walk-pw")
             found, answered = [], 0
             queue, seen = ["access", "cluster", "nodes", "pools", "storage", "version"], set()
             while queue and answered < 2000:

@@ -46,6 +46,20 @@ def wait_task_stopped(px, node, upid, timeout=15, interval=0.1):
     return wait_until(stopped, timeout, interval, what="task " + upid)
 
 
+def read_all(sock, ends=()):
+    """Everything `sock` receives until the peer closes it or a read raises one of `ends`."""
+    chunks = []
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ends:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class StateDir:
     """A private mock state directory (PROXMOX_MOCK_STATE_DIR), removed at the end."""
 
@@ -211,6 +225,13 @@ class PveMock(Process):
             env.update(PROXMOX_API_TOKEN_ID=token_id, PROXMOX_API_TOKEN_SECRET=token_secret)
         return env
 
+    def proxmoxer(self, **auth):
+        """A proxmoxer (python3-proxmoxer) client of this pve-mock, its certificate as the CA
+        file; `auth`: user and password, or user, token_name and token_value."""
+        from proxmoxer import ProxmoxAPI
+        return ProxmoxAPI(self.host, port=self.port, verify_ssl=self.cert_file, timeout=10,
+                          **auth)
+
     def raw(self, payload, timeout=10, tls=None):
         """Sends raw bytes on a fresh connection; returns everything read until close/timeout."""
         sock = socket.create_connection((self.host, self.port), timeout=timeout)
@@ -219,16 +240,7 @@ class PveMock(Process):
         try:
             if payload:
                 sock.sendall(payload)
-            chunks = []
-            while True:
-                try:
-                    chunk = sock.recv(65536)
-                except (socket.timeout, ConnectionResetError, ssl.SSLError):
-                    break
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            return b"".join(chunks)
+            return read_all(sock, (socket.timeout, ConnectionResetError, ssl.SSLError))
         finally:
             sock.close()
 
@@ -258,11 +270,17 @@ class Gateway(Process):
         return stubs[0] if len(stubs) == 1 else stubs
 
 
+def state_for_class(cls):
+    """A private state directory for a test class (cls.state), removed after its last test."""
+    cls.state = StateDir()
+    cls.addClassCleanup(cls.state.cleanup)
+    return cls.state
+
+
 def mock_for_class(cls, binary, namespace, args=(), env=None):
     """For a test class: a private state directory (cls.state) and pve-mock on it (cls.mock),
     stopped after its last test (it must exit 0) and the directory removed."""
-    cls.state = StateDir()
-    cls.addClassCleanup(cls.state.cleanup)
+    state_for_class(cls)
     cls.mock = PveMock(binary, cls.state.path, namespace, list(args), env=env)
     cls.addClassCleanup(stop, cls.mock)
     return cls.mock

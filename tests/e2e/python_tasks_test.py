@@ -8,10 +8,8 @@ over the stream) and WaitTask. With --pve-mock, the same with the gateway in rea
 against the pve-mock binary over HTTPS: per-call tokens, an invalid token, and pve-mock's
 fault rules (503 for a while, then OK; 503 for good).
 
-Run by ctest; by hand:
-  /usr/bin/python3 tests/e2e/python_tasks_test.py --gateway build/bin/pve-gateway \
-      --proto-dir build/gen/proto --import-root proto \
-      --import-root /usr/share/gocode/src/github.com/gogo/googleapis --import-root /usr/include
+Run by ctest (see tests/e2e/CMakeLists.txt for the arguments); by hand with the arguments
+of python_client_test.py, and --pve-mock build/bin/pve-mock for the real-mode tests.
 """
 import concurrent.futures
 import os
@@ -25,6 +23,20 @@ import pvetest  # noqa: E402
 ARGS = None
 GATEWAY = None
 WORK = None
+
+
+def check_bad_and_unknown_upids(test):
+    """WatchTask refuses a malformed UPID (INVALID_ARGUMENT) and an unknown task (NOT_FOUND);
+    answers the first refusal."""
+    with test.assertRaises(test.grpc.RpcError) as bad:
+        list(test.tasks.WatchTask(test.pb.WatchTaskRequest(upid="UPID:pve1:12:x"), timeout=10))
+    test.assertEqual(bad.exception.code(), test.grpc.StatusCode.INVALID_ARGUMENT)
+    with test.assertRaises(test.grpc.RpcError) as err:
+        list(test.tasks.WatchTask(test.pb.WatchTaskRequest(
+            upid="UPID:pve1:0000FFFF:0152D4A1:6561F0A0:qmstart:999:root@pam:"), timeout=10))
+    test.assertEqual(err.exception.code(), test.grpc.StatusCode.NOT_FOUND)
+    test.assertIn("no such task", err.exception.details())
+    return bad.exception
 
 
 class PythonTasksTest(unittest.TestCase):
@@ -69,15 +81,7 @@ class PythonTasksTest(unittest.TestCase):
         self.assertEqual([line.t for line in again[0].log], ["TASK OK"])
 
     def test_errors(self):
-        with self.assertRaises(self.grpc.RpcError) as err:
-            list(self.tasks.WatchTask(self.pb.WatchTaskRequest(upid="UPID:pve1:12:x"), timeout=10))
-        self.assertEqual(err.exception.code(), self.grpc.StatusCode.INVALID_ARGUMENT)
-        self.assertIn("UPID", err.exception.details())
-        with self.assertRaises(self.grpc.RpcError) as err:
-            list(self.tasks.WatchTask(self.pb.WatchTaskRequest(
-                upid="UPID:pve1:0000FFFF:0152D4A1:6561F0A0:qmstart:999:root@pam:"), timeout=10))
-        self.assertEqual(err.exception.code(), self.grpc.StatusCode.NOT_FOUND)
-        self.assertIn("no such task", err.exception.details())
+        self.assertIn("UPID", check_bad_and_unknown_upids(self).details())
 
     def test_timeout_ends_with_deadline_exceeded_after_the_last_status(self):
         upid = self.create_vm(182)
@@ -169,14 +173,7 @@ class RealModeTasksTest(unittest.TestCase):
         self.assertEqual(done.log[-1].t, "TASK OK")
 
     def test_errors(self):
-        with self.assertRaises(self.grpc.RpcError) as err:
-            list(self.tasks.WatchTask(self.pb.WatchTaskRequest(upid="UPID:pve1:12:x"), timeout=10))
-        self.assertEqual(err.exception.code(), self.grpc.StatusCode.INVALID_ARGUMENT)
-        with self.assertRaises(self.grpc.RpcError) as err:
-            list(self.tasks.WatchTask(self.pb.WatchTaskRequest(
-                upid="UPID:pve1:0000FFFF:0152D4A1:6561F0A0:qmstart:999:root@pam:"), timeout=10))
-        self.assertEqual(err.exception.code(), self.grpc.StatusCode.NOT_FOUND)
-        self.assertIn("no such task", err.exception.details())
+        check_bad_and_unknown_upids(self)
         upid = self.create_vm(191)
         wrong = "PVEAPIToken=root@pam!alice=00000000-0000-0000-0000-0000000f00d5"
         with self.assertRaises(self.grpc.RpcError) as err:
