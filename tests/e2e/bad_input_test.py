@@ -443,8 +443,7 @@ class PveMockBadInput(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        pvetest.mock_for_class(cls, ARGS.pve_mock, "bad", ["--reset"],
-                               env={"PVE_MOCK_ROOT_PASSWORD": "s3cret"})
+        pvetest.mock_for_class(cls, ARGS.pve_mock, "bad", ["--reset"], root_password="s3cret")
         cls.ticket = cls.mock.login(password="s3cret")
         cls.cookie = "Cookie: PVEAuthCookie=%s\r\n" % cls.ticket["ticket"]
         cls.csrf = "CSRFPreventionToken: %s\r\n" % cls.ticket["CSRFPreventionToken"]

@@ -274,7 +274,7 @@ class RealModeMetrics(unittest.TestCase):
         pvetest.mock_for_class(cls, ARGS.pve_mock, cls.ns,
                                ["--reset", "--access_log",
                                 "--fault=GET /nodes=status:503:busy,times=2"],
-                               env={"PVE_MOCK_ROOT_PASSWORD": ROOT_PASSWORD})
+                               root_password=ROOT_PASSWORD)
         load_stubs(cls.state.path)
         import grpc
         from proxmox.ve.v1 import nodes_pb2, nodes_pb2_grpc, version_pb2, version_pb2_grpc

@@ -20,8 +20,7 @@ ARGS = None
 class OneWorldTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        pvetest.mock_for_class(cls, ARGS.pve_mock, "oneworld", ["--reset", "--plain_http"],
-                               env={"PVE_MOCK_ROOT_PASSWORD": "ow"})
+        pvetest.mock_for_class(cls, ARGS.pve_mock, "oneworld", ["--reset", "--plain_http"], "ow")
         pvetest.load_stubs(ARGS, cls.state.path)
         import grpc
         from proxmox.ve.v1 import nodes_pb2, nodes_pb2_grpc

@@ -23,9 +23,8 @@ ARGS = None
 class ProxmoxerTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        pvetest.mock_for_class(cls, ARGS.pve_mock, "proxmoxer", ["--reset"],
-                               env={"PVE_MOCK_ROOT_PASSWORD": "proxmoxer-pw",
-                                    "PROXMOX_MOCK_TASK_DURATION_MS": "400"})
+        pvetest.mock_for_class(cls, ARGS.pve_mock, "proxmoxer", ["--reset"], "proxmoxer-pw",
+                               env={"PROXMOX_MOCK_TASK_DURATION_MS": "400"})
 
     def wait_task(self, px, node, upid):
         return pvetest.wait_task_stopped(px, node, upid)

@@ -29,9 +29,8 @@ MAC = r"BC:24:11:[0-9A-F]{2}:[0-9A-F]{2}:[0-9A-F]{2}"
 class FidelityTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        pvetest.mock_for_class(cls, ARGS.pve_mock, "fidelity", ["--reset"],
-                               env={"PVE_MOCK_ROOT_PASSWORD": "fidelity-pw",
-                                    "PROXMOX_MOCK_TASK_DURATION_MS": "100"})
+        pvetest.mock_for_class(cls, ARGS.pve_mock, "fidelity", ["--reset"], "fidelity-pw",
+                               env={"PROXMOX_MOCK_TASK_DURATION_MS": "100"})
         cls.px = cls.mock.proxmoxer(user="root@pam", password="fidelity-pw")
         cls.node = cls.px.nodes("pve1")
         token = cls.px.access.users("root@pam").token("fidelity").post(privsep=0)

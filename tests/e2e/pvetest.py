@@ -277,10 +277,14 @@ def state_for_class(cls):
     return cls.state
 
 
-def mock_for_class(cls, binary, namespace, args=(), env=None):
+def mock_for_class(cls, binary, namespace, args=(), root_password=None, env=None):
     """For a test class: a private state directory (cls.state) and pve-mock on it (cls.mock),
-    stopped after its last test (it must exit 0) and the directory removed."""
+    root@pam's password `root_password` (PVE_MOCK_ROOT_PASSWORD), stopped after its last test
+    (it must exit 0) and the directory removed."""
     state_for_class(cls)
+    env = dict(env or {})
+    if root_password is not None:
+        env["PVE_MOCK_ROOT_PASSWORD"] = root_password
     cls.mock = PveMock(binary, cls.state.path, namespace, list(args), env=env)
     cls.addClassCleanup(stop, cls.mock)
     return cls.mock
@@ -343,6 +347,21 @@ def unittest_passed(rest):
     all passed."""
     program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
     return program.result.wasSuccessful() and program.result.testsRun > 0
+
+
+def passed_then_stopped(rest, process, stopped_line=None):
+    """Runs the tests (unittest_passed), then stops `process` with SIGTERM: true if they passed
+    and it exited 0 (having logged `stopped_line`, if given); says how it stopped."""
+    try:
+        ok = unittest_passed(rest)
+    finally:
+        code = process.terminate()
+    name = os.path.basename(process.argv[0])
+    if code != 0 or (stopped_line is not None and stopped_line not in process.log()):
+        print("%s did not stop cleanly on SIGTERM (exit %s):\n%s" % (name, code, process.log()))
+        return False
+    print("%s stopped cleanly on SIGTERM" % name)
+    return ok
 
 
 def run_tests(module_globals, pve_mock=True, gateway=True, protos=None, required=()):

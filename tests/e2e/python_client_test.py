@@ -86,18 +86,11 @@ def main():
         mock, real_env = start_pve_mock(state.path) if ARGS.pve_mock else (None, None)
         gateway = GATEWAY = pvetest.Gateway(ARGS.gateway, state.path, "python", env=real_env)
         try:
-            ok = pvetest.unittest_passed(rest)
-        finally:
             # SIGTERM: a clean shutdown within the grace period, exit status 0.
-            code = gateway.terminate()
+            return 0 if pvetest.passed_then_stopped(rest, gateway, "pve-gateway stopped") else 1
+        finally:
             if mock is not None:
                 mock.terminate()
-        if code != 0 or "pve-gateway stopped" not in gateway.log():
-            print("pve-gateway did not stop cleanly on SIGTERM (exit %s):\n%s" % (code, gateway.log()))
-            ok = False
-        else:
-            print("pve-gateway stopped cleanly on SIGTERM")
-        return 0 if ok else 1
     finally:
         state.cleanup()
 

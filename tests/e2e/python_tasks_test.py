@@ -264,14 +264,7 @@ def main():
         GATEWAY = pvetest.Gateway(ARGS.gateway, WORK, "python-tasks", ["--task_poll_max_ms=200"],
                                   env={"PROXMOX_MOCK_TASK_DURATION_MS": "1500",
                                        "PVE_GATEWAY_TASK_POLL_INITIAL_MS": "50"})
-        try:
-            ok = pvetest.unittest_passed(rest)
-        finally:
-            code = GATEWAY.terminate()
-        if code != 0:
-            print("pve-gateway exited %s on SIGTERM" % code)
-            ok = False
-        return 0 if ok else 1
+        return 0 if pvetest.passed_then_stopped(rest, GATEWAY) else 1
     finally:
         state.cleanup()
 
