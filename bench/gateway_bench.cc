@@ -278,11 +278,4 @@ BENCHMARK(BM_RenderMetricsAllMethodsUsed)->Unit(benchmark::kMillisecond);
 }  // namespace
 }  // namespace pvegw::gateway
 
-int main(int argc, char** argv) {
-  pvegw::bench::Scratch::CleanUpOnSignals();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+// main() is bench/benchmark_main.cc.

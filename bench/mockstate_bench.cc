@@ -145,13 +145,5 @@ BENCHMARK(BM_CreateVm)->WORLD_SIZES->Threads(1)->Threads(2)->UseRealTime();
 }  // namespace
 }  // namespace pvegw::mockstate
 
-// The worlds live until exit (benchmarks share them); their stores are removed then, or when
-// the run is interrupted.
-int main(int argc, char** argv) {
-  pvegw::bench::Scratch::CleanUpOnSignals();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+// main() is bench/benchmark_main.cc: the worlds live until exit (benchmarks share them);
+// their stores are removed then, or when the run is interrupted.

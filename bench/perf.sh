@@ -54,10 +54,9 @@ echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(uname -m)), commit" \
 echo
 
 # --- 1. Mock mode --------------------------------------------------------------------------
-PROXMOX_MOCK_STATE_DIR=$state PROXMOX_MOCK_STATE_NAMESPACE=perf \
-  "$bin/pve-gateway" --listen=127.0.0.1:0 --max_concurrent_calls=100000 2>"$state/gw-mock.log" &
-pids+=($!)
-mock_gw=$(wait_line "$state/gw-mock.log" 'listen=127\.0\.0\.1:[0-9]*' | cut -d= -f2)
+PROXMOX_MOCK_STATE_DIR=$state PROXMOX_MOCK_STATE_NAMESPACE=perf start_gateway "$state/gw-mock.log"
+mock_gw=$gw_address
+mock_pid=$gw_pid
 
 echo "### Mock mode ($concurrency calls in flight over $connections connections)"
 echo
@@ -70,7 +69,6 @@ rows=(
   'proxmox.ve.v1.Nodes/GetNodesNodeQemu|{"node":"pve1"}|Nodes/GetNodesNodeQemu (4 VMs)'
   "proxmox.ve.v1.Cluster/GetClusterResources|{}|Cluster/GetClusterResources"
 )
-mock_pid=${pids[-1]}
 bare_cpu=""
 for row in "${rows[@]}"; do
   IFS='|' read -r method data label <<<"$row"
@@ -96,24 +94,14 @@ done
 echo
 
 # --- 2. Real mode: pve-mock over HTTPS, an API token, the certificate pinned -----------------
-PROXMOX_MOCK_STATE_DIR=$state "$bin/pve-mock" --listen=127.0.0.1:0 --namespace=perf-real --reset \
-  --tls_cert_out="$state/mock.pem" 2>"$state/mock.log" &
-pids+=($!)
-line=$(wait_line "$state/mock.log" 'serving https://127.0.0.1:[0-9]*/api2/json fingerprint=[^ ]*')
-api=$(sed -E 's/serving ([^ ]*) .*/\1/' <<<"$line")
-fingerprint=${line##*fingerprint=}
-auth=$(curl -sf --cacert "$state/mock.pem" -d username=root@pam -d password=pve-mock "$api/access/ticket")
-ticket=$(json 'r["data"]["ticket"]' <<<"$auth")
-csrf=$(json 'r["data"]["CSRFPreventionToken"]' <<<"$auth")
-secret=$(curl -sf --cacert "$state/mock.pem" -b "PVEAuthCookie=$ticket" -H "CSRFPreventionToken: $csrf" \
-  -d privsep=0 "$api/access/users/root@pam/token/perf" | json 'r["data"]["value"]')
-token="root@pam!perf=$secret"
+PROXMOX_MOCK_STATE_DIR=$state start_pve_mock "$state/mock.log" perf --namespace=perf-real --reset
+api=$mock_api
+token=$mock_token
 
-PROXMOX_API_MODE=real PROXMOX_API_URL=${api%/api2/json} PROXMOX_API_TLS_FINGERPRINT=$fingerprint \
-  PROXMOX_API_TOKEN_ID='root@pam!perf' PROXMOX_API_TOKEN_SECRET=$secret \
-  "$bin/pve-gateway" --listen=127.0.0.1:0 --max_concurrent_calls=100000 2>"$state/gw-real.log" &
-pids+=($!)
-real_gw=$(wait_line "$state/gw-real.log" 'listen=127\.0\.0\.1:[0-9]*' | cut -d= -f2)
+PROXMOX_API_MODE=real PROXMOX_API_URL=${api%/api2/json} PROXMOX_API_TLS_FINGERPRINT=$mock_fingerprint \
+  PROXMOX_API_TOKEN_ID='root@pam!perf' PROXMOX_API_TOKEN_SECRET=$mock_secret \
+  start_gateway "$state/gw-real.log"
+real_gw=$gw_address
 
 echo "### Real mode: gateway → pve-mock over HTTPS (token, pinned certificate) vs wrk straight to pve-mock"
 echo
@@ -171,20 +159,12 @@ rows = [{"vmid": 1000 + i, "name": "bench-%d" % i, "status": "stopped"} for i in
 json.dump({"/nodes/pve2/qemu": rows} if rows else {}, open(path, "w"))
 PY
   PROXMOX_MOCK_STATE_DIR=$state PROXMOX_MOCK_STATE_NAMESPACE=world-$n \
-    "$bin/pve-gateway" --listen=127.0.0.1:0 --max_concurrent_calls=100000 --mock_data="$data" \
-    2>"$state/gw-world-$n.log" &
-  pids+=($!)
-  gw=$(wait_line "$state/gw-world-$n.log" 'listen=127\.0\.0\.1:[0-9]*' | cut -d= -f2)
-  PROXMOX_MOCK_STATE_DIR=$state "$bin/pve-mock" --listen=127.0.0.1:0 --namespace=world-$n \
-    --mock_data="$data" 2>"$state/mock-world-$n.log" &
-  pids+=($!)
-  url=$(wait_line "$state/mock-world-$n.log" 'https://127.0.0.1:[0-9]*/api2/json')
-  auth=$(curl -sfk -d username=root@pam -d password=pve-mock "$url/access/ticket")
-  w_ticket=$(json 'r["data"]["ticket"]' <<<"$auth")
-  w_csrf=$(json 'r["data"]["CSRFPreventionToken"]' <<<"$auth")
-  w_secret=$(curl -sfk -b "PVEAuthCookie=$w_ticket" -H "CSRFPreventionToken: $w_csrf" \
-    -d privsep=0 "$url/access/users/root@pam/token/world" | json 'r["data"]["value"]')
-  w_token="root@pam!world=$w_secret"
+    start_gateway "$state/gw-world-$n.log" --mock_data="$data"
+  gw=$gw_address
+  PROXMOX_MOCK_STATE_DIR=$state start_pve_mock "$state/mock-world-$n.log" world \
+    --namespace=world-$n --mock_data="$data"
+  url=$mock_api
+  w_token=$mock_token
   count=$(curl -sfk -H "Authorization: PVEAPIToken=$w_token" "$url/cluster/resources?type=vm" |
     json 'len(r["data"])')
   cfg=$(loadgen "$gw" proxmox.ve.v1.Nodes/GetNodesNodeQemuVmidConfig '{"node":"pve1","vmid":100}' \

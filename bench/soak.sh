@@ -125,32 +125,19 @@ for mode in $modes; do
   case $mode in
     mock)
       PROXMOX_MOCK_STATE_DIR=$state PROXMOX_MOCK_STATE_NAMESPACE=soak PROXMOX_MOCK_TASK_DURATION_MS=0 \
-        "$bin/pve-gateway" --listen=127.0.0.1:0 --max_concurrent_calls=100000 2>"$state/gw-mock.log" &
-      gw=$!
-      pids+=("$gw")
-      target=$(wait_line "$state/gw-mock.log" 'listen=127\.0\.0\.1:[0-9]*' | cut -d= -f2)
+        start_gateway "$state/gw-mock.log"
       ;;
     real)
-      PROXMOX_MOCK_STATE_DIR=$state PROXMOX_MOCK_TASK_DURATION_MS=0 "$bin/pve-mock" \
-        --listen=127.0.0.1:0 --namespace=soak-real --reset --tls_cert_out="$state/mock.pem" \
-        2>"$state/mock.log" &
-      pids+=($!)
-      line=$(wait_line "$state/mock.log" 'serving https://127.0.0.1:[0-9]*/api2/json fingerprint=[^ ]*')
-      api=$(sed -E 's/serving ([^ ]*) .*/\1/' <<<"$line")
-      auth=$(curl -sf --cacert "$state/mock.pem" -d username=root@pam -d password=pve-mock "$api/access/ticket")
-      secret=$(curl -sf --cacert "$state/mock.pem" -b "PVEAuthCookie=$(json 'r["data"]["ticket"]' <<<"$auth")" \
-        -H "CSRFPreventionToken: $(json 'r["data"]["CSRFPreventionToken"]' <<<"$auth")" \
-        -d privsep=0 "$api/access/users/root@pam/token/soak" | json 'r["data"]["value"]')
-      PROXMOX_API_MODE=real PROXMOX_API_URL=${api%/api2/json} \
-        PROXMOX_API_TLS_FINGERPRINT=${line##*fingerprint=} PROXMOX_API_TOKEN_ID='root@pam!soak' \
-        PROXMOX_API_TOKEN_SECRET=$secret \
-        "$bin/pve-gateway" --listen=127.0.0.1:0 --max_concurrent_calls=100000 2>"$state/gw-real.log" &
-      gw=$!
-      pids+=("$gw")
-      target=$(wait_line "$state/gw-real.log" 'listen=127\.0\.0\.1:[0-9]*' | cut -d= -f2)
+      PROXMOX_MOCK_STATE_DIR=$state PROXMOX_MOCK_TASK_DURATION_MS=0 \
+        start_pve_mock "$state/mock.log" soak --namespace=soak-real --reset
+      PROXMOX_API_MODE=real PROXMOX_API_URL=${mock_api%/api2/json} \
+        PROXMOX_API_TLS_FINGERPRINT=$mock_fingerprint PROXMOX_API_TOKEN_ID='root@pam!soak' \
+        PROXMOX_API_TOKEN_SECRET=$mock_secret start_gateway "$state/gw-real.log"
       ;;
     *) echo "soak.sh: unknown mode '$mode' (mock, real)" >&2; exit 2 ;;
   esac
+  gw=$gw_pid
+  target=$gw_address
   soak "$mode"
   stop_all
 done

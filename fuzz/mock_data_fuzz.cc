@@ -2,17 +2,12 @@
 // reads it at start-up and on reset: the input is the file. It must seed the world or be
 // refused with a clear error, never crash; the world then answers the reads that list what
 // custom data usually seeds.
-#include <stdlib.h>
-
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
 
-#include "api/api_index.h"
-#include "api/embedded_descriptors.h"
+#include "fuzz/mock_world.h"
 #include "mockstate/mock_backend.h"
 
 namespace {
@@ -28,26 +23,12 @@ struct World {
 World* TheWorld() {
   static World* world = [] {
     auto* w = new World;
-    char dir[] = "/dev/shm/pvegw-fuzz-data-XXXXXX";
-    if (mkdtemp(dir) == nullptr) std::abort();
-    w->dir = dir;
+    w->dir = pvegw::fuzz::FuzzStateDir("/dev/shm/pvegw-fuzz-data-XXXXXX");
     w->data = w->dir + "/data.yaml";
     std::ofstream(w->data) << "";
-    std::atexit([] {
-      std::error_code ec;
-      std::filesystem::remove_all(TheWorld()->dir, ec);
-    });
     MockOptions options;
-    options.store.dir = w->dir;
-    options.store.ns = "fuzz";
-    options.task_duration_ms = 0;
     options.data_path = w->data;
-    auto api = pvegw::api::ApiIndex::FromDescriptorSet(pvegw::api::EmbeddedLeanDescriptorSet());
-    if (!api.ok()) std::abort();
-    auto mock =
-        MockBackend::Create(std::shared_ptr<const pvegw::api::ApiIndex>(std::move(*api)), options);
-    if (!mock.ok()) std::abort();
-    w->mock = std::move(*mock);
+    w->mock = pvegw::fuzz::MakeMockWorld(w->dir, std::move(options));
     return w;
   }();
   return world;

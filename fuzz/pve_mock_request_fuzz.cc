@@ -6,20 +6,17 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "api/api_index.h"
-#include "api/embedded_descriptors.h"
+#include "fuzz/mock_world.h"
 #include "mockstate/mock_backend.h"
 #include "mockstate/store.h"
 #include "pvemock/multipart.h"
@@ -64,24 +61,8 @@ Server Start(MockBackend& mock, bool auth) {
 World* TheWorld() {
   static World* world = [] {
     auto* w = new World;
-    char dir[] = "/dev/shm/pvegw-fuzz-XXXXXX";
-    if (mkdtemp(dir) == nullptr) std::abort();
-    w->dir = dir;
-    std::atexit([] {
-      std::error_code ec;
-      std::filesystem::remove_all(TheWorld()->dir, ec);
-    });
-    MockOptions options;
-    options.store.dir = w->dir;
-    options.store.ns = "fuzz";
-    options.task_duration_ms = 0;
-    // The descriptor set pve-mock itself serves from.
-    auto api = pvegw::api::ApiIndex::FromDescriptorSet(pvegw::api::EmbeddedLeanDescriptorSet());
-    if (!api.ok()) std::abort();
-    auto mock =
-        MockBackend::Create(std::shared_ptr<const pvegw::api::ApiIndex>(std::move(*api)), options);
-    if (!mock.ok()) std::abort();
-    w->mock = std::move(*mock);
+    w->dir = pvegw::fuzz::FuzzStateDir("/dev/shm/pvegw-fuzz-XXXXXX");
+    w->mock = pvegw::fuzz::MakeMockWorld(w->dir);
     w->with_auth = Start(*w->mock, true);
     w->without_auth = Start(*w->mock, false);
     return w;

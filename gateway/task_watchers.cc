@@ -5,13 +5,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
+#include <cmath>
 #include <limits>
 #include <mutex>
 #include <random>
@@ -394,30 +394,31 @@ void Poller::Send(const std::string& suffix, RestParams params,
   }
 }
 
-// Proxmox's `data` of an answer, or why there is none (no answer, an error answer, or a body
-// that is not a JSON object: then `data` is null).
-absl::StatusOr<json::value> AnswerData(const RestResult& result) {
+// Proxmox's `data` of an answer as the JSON kind a task endpoint sends (`what` and `upid`
+// name it in the error), or why there is none: no answer, an error answer, or another shape.
+absl::StatusOr<json::value> AnswerData(const RestResult& result, json::kind want,
+                                       absl::string_view what, absl::string_view upid) {
   if (!result.ok()) return result.status();
   if (absl::Status st = StatusFromRest(*result); !st.ok()) return st;
   json::error_code ec;
   json::value body = json::parse(result->body, ec);
-  if (ec || !body.is_object()) return json::value(nullptr);
-  const json::value* d = body.get_object().if_contains("data");
-  return d != nullptr ? *d : json::value(nullptr);
+  const json::value* d = !ec && body.is_object() ? body.get_object().if_contains("data") : nullptr;
+  if (d == nullptr || d->kind() != want) {
+    return absl::Status(
+        absl::StatusCode::kInternal,
+        absl::StrCat(what, upid, ": not a JSON ", want == json::kind::object ? "object" : "array"));
+  }
+  return *d;
 }
 
 void Poller::OnStatus(const RestResult& result) {
-  absl::StatusOr<json::value> answer = AnswerData(result);
+  absl::StatusOr<json::value> answer =
+      AnswerData(result, json::kind::object, "task status of ", upid_);
   if (!answer.ok()) {
     OnFailure(answer.status());
     return;
   }
-  const json::object* data = answer->if_object();
-  if (data == nullptr) {
-    OnFailure(absl::Status(absl::StatusCode::kInternal,
-                           absl::StrCat("task status of ", upid_, ": not a JSON object")));
-    return;
-  }
+  const json::object* data = &answer->get_object();
   failures_ = 0;
   TaskEvent st;
   st.set_upid(data->contains("upid") ? AsText(data->if_contains("upid")) : upid_);
@@ -451,17 +452,12 @@ void Poller::OnStatus(const RestResult& result) {
 }
 
 void Poller::OnLog(const RestResult& result) {
-  absl::StatusOr<json::value> answer = AnswerData(result);
+  absl::StatusOr<json::value> answer = AnswerData(result, json::kind::array, "task log of ", upid_);
   if (!answer.ok()) {
     OnFailure(answer.status());
     return;
   }
-  const json::array* data = answer->if_array();
-  if (data == nullptr) {
-    OnFailure(absl::Status(absl::StatusCode::kInternal,
-                           absl::StrCat("task log of ", upid_, ": not a JSON array")));
-    return;
-  }
+  const json::array* data = &answer->get_array();
   failures_ = 0;
   std::vector<LogLine> lines;
   lines.reserve(data->size());

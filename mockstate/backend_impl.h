@@ -243,6 +243,18 @@ class MockBackend::Impl {
   std::map<std::string, Handler, std::less<>> handlers_;  // "VERB template"
 };
 
+// Storage as the nodes see it: whether a storage.cfg entry is available on `node`, its size
+// there (stable per node and storage: every answer shows the same numbers), and its
+// /cluster/resources row (also a pool member; `props` may be null for a missing storage).
+bool StorageOnNode(const json::object& props, absl::string_view node);
+struct StorageSize {
+  std::int64_t total;
+  std::int64_t used;
+};
+StorageSize StorageSizeOn(absl::string_view node, absl::string_view sid);
+json::object StorageResource(absl::string_view node, absl::string_view sid,
+                             const json::object* props);
+
 // "/nodes/{node}/qemu" or "/nodes/{node}/lxc".
 bool IsGuestCollection(absl::string_view template_path);
 

@@ -96,23 +96,8 @@ absl::StatusOr<json::value> MockBackend::Impl::ClusterResources(CallContext& ctx
       PVEGW_ASSIGN_OR_RETURN(auto storages, ListEntities(txn, "/storage"));
       for (const auto& [node, node_props] : nodes) {
         for (const auto& [sid, props] : storages) {
-          if (props.contains("nodes") &&
-              !absl::StrContains(absl::StrCat(",", JsonText(props.at("nodes")), ","),
-                                 absl::StrCat(",", node, ","))) {
-            continue;
-          }
-          json::object r;
-          r["id"] = absl::StrCat("storage/", node, "/", sid);
-          r["type"] = "storage";
-          r["node"] = node;
-          r["storage"] = sid;
-          r["status"] = "available";
-          if (props.contains("type")) r["plugintype"] = props.at("type");
-          if (props.contains("content")) r["content"] = props.at("content");
-          r["shared"] = props.contains("shared") ? props.at("shared") : json::value(0);
-          const std::uint64_t h = StableHash(JsonText(r["id"]));
-          r["maxdisk"] = static_cast<std::int64_t>(h % 8 + 1) << 40;
-          r["disk"] = static_cast<std::int64_t>(h % 400) << 30;
+          if (!StorageOnNode(props, node)) continue;
+          json::object r = StorageResource(node, sid, &props);
           emit(r);
         }
       }

@@ -52,21 +52,8 @@ json::array PoolMembers(MockBackend::Impl& impl, ReadTxn& txn, const json::objec
       const std::optional<json::object> storage =
           MockBackend::Impl::GetEntity(txn, "/storage", sid);
       for (const std::string& node : impl.NodeNames(txn)) {
-        json::object m;
-        m["id"] = absl::StrCat("storage/", node, "/", sid);
-        m["type"] = "storage";
-        m["node"] = node;
-        m["storage"] = sid;
-        m["status"] = "available";
-        if (storage) {
-          if (storage->contains("type")) m["plugintype"] = storage->at("type");
-          if (storage->contains("content")) m["content"] = storage->at("content");
-          m["shared"] = storage->contains("shared") ? storage->at("shared") : json::value(0);
-        }
-        // The same numbers as /cluster/resources and the node's storage list.
-        const std::uint64_t h = StableHash(absl::StrCat("storage/", node, "/", sid));
-        m["maxdisk"] = static_cast<std::int64_t>(h % 8 + 1) << 40;
-        m["disk"] = static_cast<std::int64_t>(h % 400) << 30;
+        // The same row as /cluster/resources, sized as in the node's storage list.
+        json::object m = StorageResource(node, sid, storage ? &*storage : nullptr);
         members.push_back(std::move(m));
       }
     }

@@ -18,6 +18,36 @@ namespace pvegw::mockstate {
 
 using ::google::protobuf::Descriptor;
 
+bool StorageOnNode(const json::object& props, absl::string_view node) {
+  return !props.contains("nodes") ||
+         absl::StrContains(absl::StrCat(",", JsonText(props.at("nodes")), ","),
+                           absl::StrCat(",", node, ","));
+}
+
+StorageSize StorageSizeOn(absl::string_view node, absl::string_view sid) {
+  const std::uint64_t h = StableHash(absl::StrCat("storage/", node, "/", sid));
+  return {static_cast<std::int64_t>(h % 8 + 1) << 40, static_cast<std::int64_t>(h % 400) << 30};
+}
+
+json::object StorageResource(absl::string_view node, absl::string_view sid,
+                             const json::object* props) {
+  json::object r;
+  r["id"] = absl::StrCat("storage/", node, "/", sid);
+  r["type"] = "storage";
+  r["node"] = json::string_view(node.data(), node.size());
+  r["storage"] = json::string_view(sid.data(), sid.size());
+  r["status"] = "available";
+  if (props != nullptr) {
+    if (props->contains("type")) r["plugintype"] = props->at("type");
+    if (props->contains("content")) r["content"] = props->at("content");
+    r["shared"] = props->contains("shared") ? props->at("shared") : json::value(0);
+  }
+  const StorageSize size = StorageSizeOn(node, sid);
+  r["maxdisk"] = size.total;
+  r["disk"] = size.used;
+  return r;
+}
+
 absl::StatusOr<json::value> MockBackend::Impl::NodeStorage(CallContext& ctx) {
   const Descriptor* row = ctx.op->data != nullptr ? ctx.op->data->message_type() : nullptr;
   const std::string node = ctx.PathParam("node");
@@ -38,15 +68,9 @@ absl::StatusOr<json::value> MockBackend::Impl::NodeStorage(CallContext& ctx) {
         }
         if (!any) continue;
       }
-      if (props.contains("nodes") &&
-          !absl::StrContains(absl::StrCat(",", JsonText(props.at("nodes")), ","),
-                             absl::StrCat(",", node, ","))) {
-        continue;
-      }
+      if (!StorageOnNode(props, node)) continue;
       json::object view = props;
-      const std::uint64_t h = StableHash(absl::StrCat("storage/", node, "/", sid));
-      const std::int64_t total = static_cast<std::int64_t>(h % 8 + 1) << 40;
-      const std::int64_t used = static_cast<std::int64_t>(h % 400) << 30;
+      const auto [total, used] = StorageSizeOn(node, sid);
       view["storage"] = sid;
       view["active"] = 1;
       view["enabled"] = props.contains("disable") && JsonText(props.at("disable")) == "1" ? 0 : 1;

@@ -40,21 +40,12 @@ void UpstreamBackend::WithTicket(std::function<void(absl::Status)> then) {
 }
 
 void UpstreamBackend::Relogin(std::uint64_t generation, std::function<void(absl::Status)> then) {
-  bool start = false;
-  bool queued = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    // Someone logged in since this call took its ticket: use the new one.
-    if (ticket_generation_ == generation || ticket_.empty()) {
-      ticket_.clear();
-      queued = true;
-      login_waiters_.push_back(std::move(then));
-      start = !logging_in_;
-      logging_in_ = true;
-    }
+    // The ticket this call was refused with goes; one from a later login is used as it is.
+    if (ticket_generation_ == generation) ticket_.clear();
   }
-  if (start) StartLogin(false);
-  if (!queued) then(absl::OkStatus());
+  WithTicket(std::move(then));
 }
 
 // POST /access/ticket with the password (or, to renew, the current ticket as password).
