@@ -4,12 +4,10 @@ Short runs (a fraction of a second each): the numbers are not judged, only that 
 made, none failed, the percentiles are ordered and the comparison with the bare health call is
 there; and that bad input ends with exit status 2 and a message saying what is wrong.
 """
-import argparse
 import json
 import os
 import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
@@ -183,10 +181,7 @@ class LoadgenTlsTokenTest(unittest.TestCase):
         try:
             cert = os.path.join(state.path, "cert.pem")
             key = os.path.join(state.path, "key.pem")
-            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                            "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
-                            "/CN=gateway.test", "-addext", "subjectAltName=DNS:gateway.test",
-                            "-keyout", key, "-out", cert], check=True, capture_output=True)
+            pvetest.self_signed_cert(cert, key, "gateway.test", "DNS:gateway.test")
             tokens = os.path.join(state.path, "tokens")
             with open(tokens, "w") as f:
                 f.write("s3cret-token\n")
@@ -212,10 +207,5 @@ class LoadgenTlsTokenTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--loadgen", required=True)
-    parser.add_argument("--gateway", required=True)
-    parser.add_argument("--descriptors", required=True)
-    ARGS, rest = parser.parse_known_args()
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    sys.exit(0 if program.result.wasSuccessful() and program.result.testsRun > 0 else 1)
+    sys.exit(pvetest.run_tests(globals(), pve_mock=False, protos=False,
+                               required=["--loadgen", "--descriptors"]))

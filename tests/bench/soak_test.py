@@ -1,6 +1,5 @@
 """bench/soak.sh in miniature: both modes end with their table and no failed call, and an
 interrupted run stops what it started and removes its state from /dev/shm."""
-import argparse
 import glob
 import os
 import re
@@ -81,15 +80,11 @@ class SoakScriptTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--soak", required=True)
-    parser.add_argument("--bin", required=True)
-    ARGS, rest = parser.parse_known_args()
     BASE = tempfile.mkdtemp(prefix="pvegw-soaktest-", dir="/dev/shm")
     try:
-        program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
+        code = pvetest.run_tests(globals(), pve_mock=False, gateway=False,
+                                 required=["--soak", "--bin"])
         left = os.listdir(BASE)
     finally:
         shutil.rmtree(BASE, ignore_errors=True)
-    sys.exit(0 if program.result.wasSuccessful() and program.result.testsRun > 0 and not left
-             else 1)
+    sys.exit(code if not left else 1)

@@ -120,10 +120,7 @@ def expand(value, env):
 def self_signed(dirpath):
     """A certificate and key for the gateway's TLS Secret (kubernetes.io/tls keys)."""
     crt, key = os.path.join(dirpath, "tls.crt"), os.path.join(dirpath, "tls.key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
-                    "/CN=pve-gateway", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                    "-keyout", key, "-out", crt], check=True, capture_output=True)
+    pvetest.self_signed_cert(crt, key, "pve-gateway", "DNS:localhost,IP:127.0.0.1")
     with open(crt) as c, open(key) as k:
         return c.read(), k.read()
 
@@ -403,13 +400,8 @@ def real_mode_upstream(workdir, mock_binary):
     """A pve-mock standing for the Proxmox host, with an API token for the gateway."""
     mock = pvetest.PveMock(mock_binary, os.path.join(workdir, "upstream-state"), "upstream",
                            env={"PVE_MOCK_ROOT_PASSWORD": MOCK_ROOT_PASSWORD})
-    ticket = mock.login(password=MOCK_ROOT_PASSWORD)
-    status, reason, _, body = mock.request(
-        "POST", "/access/users/root@pam/token/gateway", {"privsep": "0"},
-        headers={"Cookie": "PVEAuthCookie=" + ticket["ticket"],
-                 "CSRFPreventionToken": ticket["CSRFPreventionToken"]})
-    assert status == 200, f"token creation on pve-mock: {status} {reason}"
-    return mock, "root@pam!gateway", json.loads(body)["data"]["value"]
+    _, headers = mock.login_headers(password=MOCK_ROOT_PASSWORD)
+    return mock, "root@pam!gateway", mock.create_token(headers, "gateway")
 
 
 def run_pods(docs_file, binaries):
@@ -585,18 +577,12 @@ class KubeletStart(unittest.TestCase):
 
 
 def main():
-    global ARGS
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--gateway", required=True)
-    parser.add_argument("--pve-mock", required=True)
-    parser.add_argument("--protoc", required=True)
-    parser.add_argument("--run-pods", help=argparse.SUPPRESS)
-    ARGS, rest = parser.parse_known_args()
+    rest = pvetest.parse_args(globals(), ["--gateway", "--pve-mock", "--protoc"],
+                              {"--run-pods": argparse.SUPPRESS})
     ARGS.gateway, ARGS.pve_mock = os.path.abspath(ARGS.gateway), os.path.abspath(ARGS.pve_mock)
     if ARGS.run_pods:
         return run_pods(ARGS.run_pods, {"pve-gateway": ARGS.gateway, "pve-mock": ARGS.pve_mock})
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() and program.result.testsRun > 0 else 1
+    return 0 if pvetest.unittest_passed(rest) else 1
 
 
 if __name__ == "__main__":

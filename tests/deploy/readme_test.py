@@ -7,8 +7,6 @@ the placeholders; every other value as written).
 
 Usage: readme_test.py --gateway BIN --pve-mock BIN [unittest arguments]
 """
-import argparse
-import json
 import os
 import re
 import shlex
@@ -117,17 +115,10 @@ class ReadmeSession(unittest.TestCase):
         mock = pvetest.PveMock(ARGS.pve_mock, self.state.path, "readme-upstream",
                                env={"PVE_MOCK_ROOT_PASSWORD": ROOT_PASSWORD})
         self.addCleanup(mock.terminate)
-        ticket = mock.login(password=ROOT_PASSWORD)
-        status, _, _, body = mock.request(
-            "POST", "/access/users/root@pam/token/readme", {"privsep": "0"},
-            headers={"Cookie": "PVEAuthCookie=" + ticket["ticket"],
-                     "CSRFPreventionToken": ticket["CSRFPreventionToken"]})
-        self.assertEqual(status, 200)
-        # Only what names the reader's own host is replaced.
-        host = {"PROXMOX_API_URL": f"https://127.0.0.1:{mock.port}",
-                "PROXMOX_API_TOKEN_ID": "root@pam!readme",
-                "PROXMOX_API_TOKEN_SECRET": json.loads(body)["data"]["value"],
-                "PROXMOX_API_TLS_FINGERPRINT": mock.fingerprint}
+        _, headers = mock.login_headers(password=ROOT_PASSWORD)
+        # Only what names the reader's own host is replaced (the mode stays as written).
+        host = mock.real_mode_env("root@pam!readme", mock.create_token(headers, "readme"))
+        del host["PROXMOX_API_MODE"]
         lines = section_block("Real mode in five lines")
         self.assertLessEqual(len(lines), 5)
         env, gateway = {}, None
@@ -154,15 +145,5 @@ class ReadmeSession(unittest.TestCase):
         self.assertIsNotNone(gateway)
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--gateway", required=True)
-    parser.add_argument("--pve-mock", required=True)
-    ARGS, rest = parser.parse_known_args()
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() and program.result.testsRun > 0 else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(pvetest.run_tests(globals(), protos=False))

@@ -14,7 +14,6 @@ growth is bounded).
 Usage: bad_input_test.py --gateway build/bin/pve-gateway --pve-mock build/bin/pve-mock
            --descriptors build/share/pve-api.desc [GrpcBadInput | PveMockBadInput ...]
 """
-import argparse
 import json
 import os
 import random
@@ -214,30 +213,28 @@ def random_message(rng, msg_type, depth=0):
 CRASH_CODES = (grpc.StatusCode.UNKNOWN,)
 
 
+def in_parallel(call, threads=8):
+    """`call` from `threads` threads at once; returns when all have ended."""
+    running = [threading.Thread(target=call) for _ in range(threads)]
+    for t in running:
+        t.start()
+    for t in running:
+        t.join()
+
+
 class GrpcBadInput(unittest.TestCase):
     """pve-gateway (mock mode) against malformed and hostile request bytes."""
 
     @classmethod
     def setUpClass(cls):
-        cls.state = pvetest.StateDir()
-        cls.gw = pvetest.Gateway(ARGS.gateway, cls.state.path, "bad-" + uuid.uuid4().hex[:8])
-        cls.channel = grpc.insecure_channel(cls.gw.address, options=[
+        cls.gw = pvetest.Gateway(ARGS.gateway, pvetest.state_for_class(cls).path, "bad-" + uuid.uuid4().hex[:8])
+        cls.addClassCleanup(pvetest.stop, cls.gw)
+        cls.channel = cls.gw.channel(cls.addClassCleanup, options=[
             ("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)])
         cls.pool, cls.services = load_pool(ARGS.descriptors)
         # Warm up (thread pools, the mock world) before the baseline: a few parallel calls.
-        threads = [threading.Thread(target=cls.normal_call_ok) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        in_parallel(cls.normal_call_ok)
         cls.before = Usage(cls.gw.proc.pid)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.channel.close()
-        code = cls.gw.terminate()
-        cls.state.cleanup()
-        assert code == 0, "exit %s:\n%s" % (code, cls.gw.log())
 
     @classmethod
     def normal_call_ok(cls):
@@ -433,11 +430,7 @@ class GrpcBadInput(unittest.TestCase):
             self.test_deeply_nested_messages_are_invalid_argument()
             marks.append(Usage(self.gw.proc.pid).rss_kib)
         self.assertLess(marks[-1] - marks[1], 32 * 1024, "RSS per repetition: %r KiB" % marks)
-        threads = [threading.Thread(target=self.normal_call_ok) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        in_parallel(self.normal_call_ok)
         assert_settles(self, self.gw.proc, self.before, rss_growth_kib=256 * 1024)
 
 
@@ -450,21 +443,13 @@ class PveMockBadInput(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.state = pvetest.StateDir()
-        cls.mock = pvetest.PveMock(ARGS.pve_mock, cls.state.path, "bad", ["--reset"],
-                                   env={"PVE_MOCK_ROOT_PASSWORD": "s3cret"})
+        pvetest.mock_for_class(cls, ARGS.pve_mock, "bad", ["--reset"], root_password="s3cret")
         cls.ticket = cls.mock.login(password="s3cret")
         cls.cookie = "Cookie: PVEAuthCookie=%s\r\n" % cls.ticket["ticket"]
         cls.csrf = "CSRFPreventionToken: %s\r\n" % cls.ticket["CSRFPreventionToken"]
         for _ in range(4):
             cls.normal_call_ok()
         cls.before = Usage(cls.mock.proc.pid)
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.mock.terminate()
-        cls.state.cleanup()
-        assert code == 0, "exit %s:\n%s" % (code, cls.mock.log())
 
     @classmethod
     def normal_call_ok(cls):
@@ -482,18 +467,10 @@ class PveMockBadInput(unittest.TestCase):
 
     def read_all(self, sock):
         """Everything until the server closes (or a read times out: then None)."""
-        chunks = []
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
-                break
-            except socket.timeout:
-                return None
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
+        try:
+            return pvetest.read_all(sock, (ConnectionResetError, ssl.SSLError, BrokenPipeError))
+        except socket.timeout:
+            return None
 
     def exchange(self, payload, timeout=15):
         """Sends `payload`, answers (status, reason, everything read); the server must close."""
@@ -695,16 +672,5 @@ class PveMockBadInput(unittest.TestCase):
         assert_settles(self, self.mock.proc, self.before, rss_growth_kib=64 * 1024)
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--gateway", required=True)
-    parser.add_argument("--pve-mock", required=True)
-    parser.add_argument("--descriptors", required=True)
-    ARGS, rest = parser.parse_known_args()
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() and program.result.testsRun > 0 else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(pvetest.run_tests(globals(), protos=False, required=["--descriptors"]))

@@ -14,7 +14,6 @@ import re
 import socket
 import subprocess
 import sys
-import tempfile
 import unittest
 import urllib.error
 import urllib.request
@@ -65,41 +64,24 @@ def raw_http(port, payload):
     try:
         sock.sendall(payload)
         sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return pvetest.read_all(sock)
     finally:
         sock.close()
 
 
-def stop(process):
-    """SIGTERM; the process must exit 0 (a sanitizer report would fail it)."""
-    if process.proc.poll() is None:
-        code = process.terminate()
-        assert code == 0, "%s exited %s:\n%s" % (process.argv[0], code, process.log()[-4000:])
+def deltas(before, after):
+    """delta(name, **labels): how much a sample moved from the scrape `before` to `after`."""
+    return lambda name, **labels: value(after, name, **labels) - value(before, name, **labels)
 
 
 def load_stubs(work):
-    stubs = tempfile.mkdtemp(prefix="stubs-", dir=work)
-    pvetest.generate_stubs(ARGS.protoc, ARGS.grpc_python_plugin, ARGS.proto_dir,
-                           ARGS.import_root, stubs)
-    subprocess.run([ARGS.protoc] + ["-I" + r for r in [ARGS.proto_dir] + ARGS.import_root] +
-                   ["--python_out=" + stubs, "--grpc_python_out=" + stubs,
-                    "--plugin=protoc-gen-grpc_python=" + ARGS.grpc_python_plugin,
-                    "proxmox/gateway/v1/tasks.proto"], check=True)
-    sys.path.insert(0, stubs)
+    pvetest.load_stubs(ARGS, work, ["proxmox/gateway/v1/tasks.proto"])
 
 
 class MockModeMetrics(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.state = pvetest.StateDir()
-        cls.addClassCleanup(cls.state.cleanup)
-        load_stubs(cls.state.path)
+        load_stubs(pvetest.state_for_class(cls).path)
         import grpc
         from proxmox.ve.v1 import nodes_pb2, nodes_pb2_grpc, version_pb2, version_pb2_grpc
         from proxmox.gateway.v1 import tasks_pb2, tasks_pb2_grpc
@@ -108,13 +90,11 @@ class MockModeMetrics(unittest.TestCase):
             ARGS.gateway, cls.state.path, "metrics-%s" % uuid.uuid4().hex[:10],
             ["--metrics_listen=127.0.0.1:0", "--task_poll_initial_ms=50", "--task_poll_max_ms=100"],
             env={"PROXMOX_MOCK_TASK_DURATION_MS": "300"})
-        cls.addClassCleanup(stop, cls.gw)
+        cls.addClassCleanup(pvetest.stop, cls.gw)
         cls.port = int(METRICS_PORT.search(cls.gw.log()).group(1))
-        cls.channel = grpc.insecure_channel(cls.gw.address)
-        cls.addClassCleanup(cls.channel.close)
-        cls.nodes = nodes_pb2_grpc.NodesStub(cls.channel)
-        cls.version = version_pb2_grpc.VersionStub(cls.channel)
-        cls.tasks = tasks_pb2_grpc.TasksStub(cls.channel)
+        cls.channel = cls.gw.channel(cls.addClassCleanup)
+        cls.nodes, cls.version, cls.tasks = (stub(cls.channel) for stub in (
+            nodes_pb2_grpc.NodesStub, version_pb2_grpc.VersionStub, tasks_pb2_grpc.TasksStub))
 
     def test_calls_move_the_counters_exactly(self):
         get_version = "/proxmox.ve.v1.Version/GetVersion"
@@ -137,8 +117,7 @@ class MockModeMetrics(unittest.TestCase):
         scrape_after_calls(self.port, before, 5)
         _, after, text = scrape(self.port)
 
-        def delta(name, **labels):
-            return value(after, name, **labels) - value(before, name, **labels)
+        delta = deltas(before, after)
 
         self.assertEqual(delta("pve_gateway_calls_total", method=get_version, code="OK"), 2)
         self.assertEqual(delta("pve_gateway_calls_total", method=qemu, code="INVALID_ARGUMENT"), 1)
@@ -174,8 +153,7 @@ class MockModeMetrics(unittest.TestCase):
         self.assertEqual(err.exception.code(), self.grpc.StatusCode.INVALID_ARGUMENT)
         after = scrape_after_calls(self.port, before, 3)
 
-        def delta(name, **labels):
-            return value(after, name, **labels) - value(before, name, **labels)
+        delta = deltas(before, after)
 
         self.assertEqual(delta("pve_gateway_task_pollers_started_total"), 1)
         self.assertGreaterEqual(delta("pve_gateway_task_polls_total"), 2)
@@ -222,10 +200,9 @@ class MockModeMetrics(unittest.TestCase):
         import threading
         gw = pvetest.Gateway(ARGS.gateway, self.state.path, "metrics-limit-%s" % uuid.uuid4().hex[:8],
                              ["--metrics_listen=127.0.0.1:0", "--max_concurrent_calls=1"])
-        self.addCleanup(stop, gw)
+        self.addCleanup(pvetest.stop, gw)
         port = int(METRICS_PORT.search(gw.log()).group(1))
-        channel = self.grpc.insecure_channel(gw.address)
-        self.addCleanup(channel.close)
+        channel = gw.channel(self.addCleanup)
         release = threading.Event()
         self.addCleanup(release.set)
 
@@ -293,50 +270,39 @@ class MockModeMetrics(unittest.TestCase):
 class RealModeMetrics(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.state = pvetest.StateDir()
-        cls.addClassCleanup(cls.state.cleanup)
+        cls.ns = "metrics-real-%s" % uuid.uuid4().hex[:10]
+        pvetest.mock_for_class(cls, ARGS.pve_mock, cls.ns,
+                               ["--reset", "--access_log",
+                                "--fault=GET /nodes=status:503:busy,times=2"],
+                               root_password=ROOT_PASSWORD)
         load_stubs(cls.state.path)
         import grpc
         from proxmox.ve.v1 import nodes_pb2, nodes_pb2_grpc, version_pb2, version_pb2_grpc
         cls.grpc, cls.nodes_pb, cls.version_pb = grpc, nodes_pb2, version_pb2
         cls.nodes_grpc, cls.version_grpc = nodes_pb2_grpc, version_pb2_grpc
-        cls.ns = "metrics-real-%s" % uuid.uuid4().hex[:10]
-        cls.mock = pvetest.PveMock(ARGS.pve_mock, cls.state.path, cls.ns,
-                                   ["--reset", "--access_log",
-                                    "--fault=GET /nodes=status:503:busy,times=2"],
-                                   env={"PVE_MOCK_ROOT_PASSWORD": ROOT_PASSWORD})
-        cls.addClassCleanup(stop, cls.mock)
-        auth = cls.mock.login(password=ROOT_PASSWORD)
-        headers = {"Cookie": "PVEAuthCookie=" + auth["ticket"],
-                   "CSRFPreventionToken": auth["CSRFPreventionToken"]}
-        status, _, _, body = cls.mock.request("POST", "/access/users/root@pam/token/metrics",
-                                              {"privsep": 0}, headers=headers)
-        assert status == 200, status
-        cls.token_secret = json.loads(body)["data"]["value"]
+        auth, headers = cls.mock.login_headers(password=ROOT_PASSWORD)
+        cls.token_secret = cls.mock.create_token(headers, "metrics")
         cls.secrets = [ROOT_PASSWORD, cls.token_secret, auth["ticket"], auth["CSRFPreventionToken"]]
 
     def gateway(self, auth="token", env=None, url=None):
-        full = {"PROXMOX_API_MODE": "real",
-                "PROXMOX_API_URL": url or "https://127.0.0.1:%d" % self.mock.port,
-                "PROXMOX_API_TLS_FINGERPRINT": self.mock.fingerprint,
-                "PVE_GATEWAY_LOG_LEVEL": "debug", "PVE_GATEWAY_LOG_FORMAT": "json",
-                # One start-up probe, then none during the test: deltas stay exact.
-                "PVE_GATEWAY_UPSTREAM_HEALTH_INTERVAL_MS": "600000"}
         if auth == "token":
-            full.update(PROXMOX_API_TOKEN_ID="root@pam!metrics",
-                        PROXMOX_API_TOKEN_SECRET=self.token_secret)
+            full = self.mock.real_mode_env("root@pam!metrics", self.token_secret)
         else:
+            full = self.mock.real_mode_env()
             full.update(PROXMOX_API_USERNAME="root@pam", PROXMOX_API_PASSWORD=ROOT_PASSWORD)
+        full.update(PVE_GATEWAY_LOG_LEVEL="debug", PVE_GATEWAY_LOG_FORMAT="json",
+                    # One start-up probe, then none during the test: deltas stay exact.
+                    PVE_GATEWAY_UPSTREAM_HEALTH_INTERVAL_MS="600000")
+        if url:
+            full["PROXMOX_API_URL"] = url
         full.update(env or {})
         g = pvetest.Gateway(ARGS.gateway, self.state.path, self.ns + "-unused",
                             ["--metrics_listen=127.0.0.1:0"], env=full)
         self.addCleanup(self.check_no_secret, g)
-        self.addCleanup(stop, g)
+        self.addCleanup(pvetest.stop, g)
         g.port = int(METRICS_PORT.search(g.log()).group(1))
-        channel = self.grpc.insecure_channel(g.address)
-        self.addCleanup(channel.close)
-        g.nodes = self.nodes_grpc.NodesStub(channel)
-        g.version = self.version_grpc.VersionStub(channel)
+        g.nodes, g.version = g.stubs(self.addCleanup, self.nodes_grpc.NodesStub,
+                                     self.version_grpc.VersionStub)
         return g
 
     def check_no_secret(self, g):
@@ -371,8 +337,7 @@ class RealModeMetrics(unittest.TestCase):
         self.assertEqual(err.exception.code(), self.grpc.StatusCode.UNAUTHENTICATED)
         after = scrape_after_calls(g.port, before, 4)
 
-        def delta(name, **labels):
-            return value(after, name, **labels) - value(before, name, **labels)
+        delta = deltas(before, after)
 
         self.assertEqual(delta("pve_gateway_upstream_requests_total", endpoint=ep), 6)
         self.assertEqual(delta("pve_gateway_upstream_calls_total"), 4)

@@ -9,7 +9,6 @@ Run by ctest (see tests/e2e/CMakeLists.txt for the arguments).
 import json
 import os
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -21,28 +20,15 @@ ARGS = None
 class OneWorldTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.state = pvetest.StateDir()
-        stubs = tempfile.mkdtemp(prefix="stubs-", dir=cls.state.path)
-        pvetest.generate_stubs(ARGS.protoc, ARGS.grpc_python_plugin, ARGS.proto_dir, ARGS.import_root, stubs)
-        sys.path.insert(0, stubs)
+        pvetest.mock_for_class(cls, ARGS.pve_mock, "oneworld", ["--reset", "--plain_http"], "ow")
+        pvetest.load_stubs(ARGS, cls.state.path)
         import grpc
         from proxmox.ve.v1 import nodes_pb2, nodes_pb2_grpc
         cls.grpc, cls.pb = grpc, nodes_pb2
-        cls.mock = pvetest.PveMock(ARGS.pve_mock, cls.state.path, "oneworld", ["--reset", "--plain_http"],
-                                   env={"PVE_MOCK_ROOT_PASSWORD": "ow"})
         cls.gateway = pvetest.Gateway(ARGS.gateway, cls.state.path, "oneworld")
-        cls.channel = grpc.insecure_channel(cls.gateway.address)
-        cls.nodes = nodes_pb2_grpc.NodesStub(cls.channel)
-        auth = cls.mock.login(password="ow")
-        cls.headers = {"Cookie": "PVEAuthCookie=" + auth["ticket"],
-                       "CSRFPreventionToken": auth["CSRFPreventionToken"]}
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.channel.close()
-        codes = (cls.gateway.terminate(), cls.mock.terminate())
-        cls.state.cleanup()
-        assert codes == (0, 0), codes
+        cls.addClassCleanup(pvetest.stop, cls.gateway)
+        cls.nodes = cls.gateway.stubs(cls.addClassCleanup, nodes_pb2_grpc.NodesStub)
+        _, cls.headers = cls.mock.login_headers(password="ow")
 
     def rest(self, method, path, params=None):
         status, reason, _, body = self.mock.request(method, path, params, headers=self.headers)

@@ -14,7 +14,6 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pvetest  # noqa: E402
 
-from proxmoxer import ProxmoxAPI  # noqa: E402
 from proxmoxer.backends.https import AuthenticationError  # noqa: E402
 from proxmoxer.core import ResourceException  # noqa: E402
 
@@ -24,34 +23,19 @@ ARGS = None
 class ProxmoxerTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.state = pvetest.StateDir()
-        cls.mock = pvetest.PveMock(ARGS.pve_mock, cls.state.path, "proxmoxer", ["--reset"],
-                                   env={"PVE_MOCK_ROOT_PASSWORD": "proxmoxer-pw",
-                                        "PROXMOX_MOCK_TASK_DURATION_MS": "400"})
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.mock.terminate()
-        cls.state.cleanup()
-        assert code == 0, cls.mock.log()
-
-    def api(self, **auth):
-        return ProxmoxAPI(self.mock.host, port=self.mock.port, verify_ssl=self.mock.cert_file,
-                          timeout=10, **auth)
+        pvetest.mock_for_class(cls, ARGS.pve_mock, "proxmoxer", ["--reset"], "proxmoxer-pw",
+                               env={"PROXMOX_MOCK_TASK_DURATION_MS": "400"})
 
     def wait_task(self, px, node, upid):
-        def stopped():
-            status = px.nodes(node).tasks(upid).status.get()
-            return status if status["status"] == "stopped" else None
-        return pvetest.wait_until(stopped, timeout=15, interval=0.1, what="task " + upid)
+        return pvetest.wait_task_stopped(px, node, upid)
 
     def test_password_login_token_and_vm_lifecycle(self):
-        px = self.api(user="root@pam", password="proxmoxer-pw")
+        px = self.mock.proxmoxer(user="root@pam", password="proxmoxer-pw")
         self.assertEqual(sorted(n["node"] for n in px.nodes.get()), ["pve1", "pve2"])
 
         token = px.access.users("root@pam").token("automation").post(privsep=0, comment="tests")
         self.assertEqual(token["full-tokenid"], "root@pam!automation")
-        tk = self.api(user="root@pam", token_name="automation", token_value=token["value"])
+        tk = self.mock.proxmoxer(user="root@pam", token_name="automation", token_value=token["value"])
         self.assertIn("version", tk.version.get())
 
         # proxmoxer sends these form-encoded; the ',' and '=' inside values are escaped.
@@ -91,7 +75,7 @@ class ProxmoxerTest(unittest.TestCase):
 
     def test_wrong_password_is_refused(self):
         with self.assertRaises(AuthenticationError) as err:
-            self.api(user="root@pam", password="not-the-password")
+            self.mock.proxmoxer(user="root@pam", password="not-the-password")
         self.assertIn("Couldn't authenticate user: root@pam", str(err.exception))
 
 

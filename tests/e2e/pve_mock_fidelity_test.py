@@ -14,13 +14,11 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pvetest  # noqa: E402
 
-from proxmoxer import ProxmoxAPI  # noqa: E402
 from proxmoxer.core import ResourceException  # noqa: E402
 
 ARGS = None
@@ -31,30 +29,18 @@ MAC = r"BC:24:11:[0-9A-F]{2}:[0-9A-F]{2}:[0-9A-F]{2}"
 class FidelityTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.state = pvetest.StateDir()
-        cls.mock = pvetest.PveMock(ARGS.pve_mock, cls.state.path, "fidelity", ["--reset"],
-                                   env={"PVE_MOCK_ROOT_PASSWORD": "fidelity-pw",
-                                        "PROXMOX_MOCK_TASK_DURATION_MS": "100"})
-        cls.px = ProxmoxAPI(cls.mock.host, port=cls.mock.port, verify_ssl=cls.mock.cert_file,
-                            timeout=10, user="root@pam", password="fidelity-pw")
+        pvetest.mock_for_class(cls, ARGS.pve_mock, "fidelity", ["--reset"], "fidelity-pw",
+                               env={"PROXMOX_MOCK_TASK_DURATION_MS": "100"})
+        cls.px = cls.mock.proxmoxer(user="root@pam", password="fidelity-pw")
         cls.node = cls.px.nodes("pve1")
         token = cls.px.access.users("root@pam").token("fidelity").post(privsep=0)
         cls.token = "root@pam!fidelity=" + token["value"]
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.mock.terminate()
-        cls.state.cleanup()
-        assert code == 0, cls.mock.log()
 
     def wait_task(self, upid):
         return self.wait_task_on("pve1", upid)
 
     def wait_task_on(self, node, upid):
-        def stopped():
-            status = self.px.nodes(node).tasks(upid).status.get()
-            return status if status["status"] == "stopped" else None
-        status = pvetest.wait_until(stopped, timeout=15, interval=0.05, what="task " + upid)
+        status = pvetest.wait_task_stopped(self.px, node, upid, interval=0.05)
         self.assertEqual(status["exitstatus"], "OK", status)
         return status
 
@@ -294,8 +280,7 @@ class FidelityTest(unittest.TestCase):
         fresh = pvetest.PveMock(ARGS.pve_mock, self.state.path, "fresh-walk", ["--reset"],
                                 env={"PVE_MOCK_ROOT_PASSWORD": "walk-pw"})
         try:
-            px = ProxmoxAPI(fresh.host, port=fresh.port, verify_ssl=fresh.cert_file, timeout=10,
-                            user="root@pam", password="walk-pw")
+            px = fresh.proxmoxer(user="root@pam", password="walk-pw")
             found, answered = [], 0
             queue, seen = ["access", "cluster", "nodes", "pools", "storage", "version"], set()
             while queue and answered < 2000:
@@ -443,35 +428,27 @@ class FidelityTest(unittest.TestCase):
         # UPID:node:pid:pstart:starttime:type:id:user:
         return upid.split(":")[5:7]
 
+    def wait_typed_task(self, upid, task_type, task_id):
+        """The UPID names the task's type and id as Proxmox does; waits for it to end OK."""
+        self.assertEqual(self.upid_fields(upid), [task_type, task_id])
+        return self.wait_task(upid)
+
     def test_task_types_and_ids_are_proxmox_names(self):
         self.wait_task(self.node.qemu.post(vmid=640, name="task-vm", scsi0="local-lvm:1"))
-        upid = self.node.qemu(640).snapshot.post(snapname="s1")
-        self.assertEqual(self.upid_fields(upid), ["qmsnapshot", "640"])
-        self.assertEqual(self.wait_task(upid)["type"], "qmsnapshot")
-        upid = self.node.qemu(640).snapshot("s1").rollback.post()
-        self.assertEqual(self.upid_fields(upid), ["qmrollback", "640"])
-        self.wait_task(upid)
-        upid = self.node.qemu(640).snapshot("s1").delete()
-        self.assertEqual(self.upid_fields(upid), ["qmdelsnapshot", "640"])
-        self.wait_task(upid)
-        upid = self.node.qemu(640).resize.put(disk="scsi0", size="+1G")
-        self.assertEqual(self.upid_fields(upid), ["resize", "640"])
-        self.wait_task(upid)
-        upid = self.node.qemu(640).template.post()
-        self.assertEqual(self.upid_fields(upid), ["qmtemplate", "640"])
-        self.wait_task(upid)
+        vm = self.node.qemu(640)
+        status = self.wait_typed_task(vm.snapshot.post(snapname="s1"), "qmsnapshot", "640")
+        self.assertEqual(status["type"], "qmsnapshot")
+        self.wait_typed_task(vm.snapshot("s1").rollback.post(), "qmrollback", "640")
+        self.wait_typed_task(vm.snapshot("s1").delete(), "qmdelsnapshot", "640")
+        self.wait_typed_task(vm.resize.put(disk="scsi0", size="+1G"), "resize", "640")
+        self.wait_typed_task(vm.template.post(), "qmtemplate", "640")
 
         self.wait_task(self.node.lxc.post(vmid=641, hostname="task-ct",
                                           ostemplate="local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"))
-        upid = self.node.lxc(641).snapshot.post(snapname="c1")
-        self.assertEqual(self.upid_fields(upid), ["vzsnapshot", "641"])
-        self.wait_task(upid)
-        upid = self.node.lxc(641).snapshot("c1").rollback.post()
-        self.assertEqual(self.upid_fields(upid), ["vzrollback", "641"])
-        self.wait_task(upid)
-        upid = self.node.lxc(641).snapshot("c1").delete()
-        self.assertEqual(self.upid_fields(upid), ["vzdelsnapshot", "641"])
-        self.wait_task(upid)
+        ct = self.node.lxc(641)
+        self.wait_typed_task(ct.snapshot.post(snapname="c1"), "vzsnapshot", "641")
+        self.wait_typed_task(ct.snapshot("c1").rollback.post(), "vzrollback", "641")
+        self.wait_typed_task(ct.snapshot("c1").delete(), "vzdelsnapshot", "641")
         # pve-container converts a container to a template without a task (returns null).
         self.assertIsNone(self.node.lxc(641).template.post())
         for task in self.node.tasks.get(limit=500):

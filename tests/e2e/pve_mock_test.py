@@ -39,14 +39,10 @@ class MockServerTest(unittest.TestCase):
     def setUpClass(cls):
         cls.mock = pvetest.PveMock(ARGS.pve_mock, STATE.path, "wire", ["--reset", "--access_log"],
                                    env={"PVE_MOCK_ROOT_PASSWORD": "s3cret"})
+        cls.addClassCleanup(pvetest.stop, cls.mock)
         cls.auth = cls.mock.login(password="s3cret")
         cls.cookie = {"Cookie": "PVEAuthCookie=" + cls.auth["ticket"]}
         cls.write = dict(cls.cookie, CSRFPreventionToken=cls.auth["CSRFPreventionToken"])
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.mock.terminate()
-        assert code == 0, "exit %s:\n%s" % (code, cls.mock.log())
 
     def call(self, method, path, params=None, headers=None, **kw):
         return self.mock.request(method, path, params, headers, **kw)
@@ -221,14 +217,10 @@ class BadInputTest(unittest.TestCase):
     def setUpClass(cls):
         cls.mock = pvetest.PveMock(ARGS.pve_mock, STATE.path, "bad",
                                    ["--reset", "--plain_http", "--idle_timeout_ms=2000"])
+        cls.addClassCleanup(pvetest.stop, cls.mock)
         cls.ticket = cls.mock.login()
         cls.cookie = "Cookie: PVEAuthCookie=%s\r\n" % cls.ticket["ticket"]
         cls.csrf = "CSRFPreventionToken: %s\r\n" % cls.ticket["CSRFPreventionToken"]
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.mock.terminate()
-        assert code == 0, cls.mock.log()
 
     def tearDown(self):
         # Whatever the test sent, the server still answers a good client.
@@ -329,11 +321,7 @@ class FaultRuleTest(unittest.TestCase):
             "--fault=GET /access/domains=garbage",
             "--fault=DELETE /storage/*=hang",
         ])
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.mock.terminate()
-        assert code == 0, "exit %s:\n%s" % (code, cls.mock.log())
+        cls.addClassCleanup(pvetest.stop, cls.mock)
 
     def test_delay(self):
         start = time.monotonic()

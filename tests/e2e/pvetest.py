@@ -4,7 +4,9 @@ Every server binds 127.0.0.1 port 0 and reports its address on its start-up line
 wait has a deadline. Mock state lives in a private directory under /dev/shm.
 """
 import argparse
+import glob
 import http.client
+import json
 import os
 import re
 import shutil
@@ -33,6 +35,29 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+def wait_task_stopped(px, node, upid, timeout=15, interval=0.1):
+    """Polls a task's status through a proxmoxer ProxmoxAPI `px` until it has stopped;
+    answers that status."""
+    def stopped():
+        status = px.nodes(node).tasks(upid).status.get()
+        return status if status["status"] == "stopped" else None
+    return wait_until(stopped, timeout, interval, what="task " + upid)
+
+
+def read_all(sock, ends=()):
+    """Everything `sock` receives until the peer closes it or a read raises one of `ends`."""
+    chunks = []
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ends:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class StateDir:
@@ -111,6 +136,14 @@ class Process:
         self.proc.stderr.close()
 
 
+def stop(process):
+    """SIGTERM (unless it has exited already); the process must have exited 0 (a crash or a
+    sanitizer report fails). For addCleanup and addClassCleanup: an assertion there fails
+    the test run."""
+    code = process.terminate()
+    assert code == 0, "%s exited %s:\n%s" % (process.argv[0], code, process.log()[-4000:])
+
+
 class PveMock(Process):
     """The real pve-mock binary. `url` is https://127.0.0.1:PORT/api2/json."""
 
@@ -166,8 +199,38 @@ class PveMock(Process):
                                                {"username": username, "password": password})
         if status != 200:
             raise AssertionError("login failed: %d %s" % (status, reason))
-        import json
         return json.loads(body)["data"]
+
+    def login_headers(self, username="root@pam", password="pve-mock"):
+        """Logs in; answers (the ticket data, the headers that authenticate a write with it)."""
+        auth = self.login(username, password)
+        return auth, {"Cookie": "PVEAuthCookie=" + auth["ticket"],
+                      "CSRFPreventionToken": auth["CSRFPreventionToken"]}
+
+    def create_token(self, headers, name, userid="root@pam"):
+        """An API token without privilege separation, created with `headers` (login_headers);
+        answers its secret."""
+        status, reason, _, body = self.request(
+            "POST", "/access/users/%s/token/%s" % (userid, name), {"privsep": 0}, headers=headers)
+        if status != 200:
+            raise AssertionError("token %s!%s: %d %s" % (userid, name, status, reason))
+        return json.loads(body)["data"]["value"]
+
+    def real_mode_env(self, token_id=None, token_secret=None):
+        """The environment of a real-mode pve-gateway against this pve-mock (its port, its
+        pinned certificate) with the API token, if given."""
+        env = {"PROXMOX_API_MODE": "real", "PROXMOX_API_URL": "https://127.0.0.1:%d" % self.port,
+               "PROXMOX_API_TLS_FINGERPRINT": self.fingerprint}
+        if token_id is not None:
+            env.update(PROXMOX_API_TOKEN_ID=token_id, PROXMOX_API_TOKEN_SECRET=token_secret)
+        return env
+
+    def proxmoxer(self, **auth):
+        """A proxmoxer (python3-proxmoxer) client of this pve-mock, its certificate as the CA
+        file; `auth`: user and password, or user, token_name and token_value."""
+        from proxmoxer import ProxmoxAPI
+        return ProxmoxAPI(self.host, port=self.port, verify_ssl=self.cert_file, timeout=10,
+                          **auth)
 
     def raw(self, payload, timeout=10, tls=None):
         """Sends raw bytes on a fresh connection; returns everything read until close/timeout."""
@@ -177,16 +240,7 @@ class PveMock(Process):
         try:
             if payload:
                 sock.sendall(payload)
-            chunks = []
-            while True:
-                try:
-                    chunk = sock.recv(65536)
-                except (socket.timeout, ConnectionResetError, ssl.SSLError):
-                    break
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            return b"".join(chunks)
+            return read_all(sock, (socket.timeout, ConnectionResetError, ssl.SSLError))
         finally:
             sock.close()
 
@@ -201,10 +255,52 @@ class Gateway(Process):
         super().__init__([binary, "--listen=127.0.0.1:0"] + list(args), full_env, GATEWAY_LINE)
         self.address = self.match.group(1)
 
+    def channel(self, add_cleanup, options=None):
+        """A new gRPC channel to the gateway; `add_cleanup` (a test's addCleanup or
+        addClassCleanup) closes it."""
+        import grpc
+        channel = grpc.insecure_channel(self.address, options=options)
+        add_cleanup(channel.close)
+        return channel
 
-def generate_stubs(protoc, grpc_python_plugin, proto_dir, import_roots, out_dir):
-    """Python stubs for the generated API protos, by protoc and grpc_python_plugin."""
-    import glob
+    def stubs(self, add_cleanup, *stub_classes):
+        """One stub of each of `stub_classes` on a new channel (see channel())."""
+        channel = self.channel(add_cleanup)
+        stubs = tuple(cls(channel) for cls in stub_classes)
+        return stubs[0] if len(stubs) == 1 else stubs
+
+
+def state_for_class(cls):
+    """A private state directory for a test class (cls.state), removed after its last test."""
+    cls.state = StateDir()
+    cls.addClassCleanup(cls.state.cleanup)
+    return cls.state
+
+
+def mock_for_class(cls, binary, namespace, args=(), root_password=None, env=None):
+    """For a test class: a private state directory (cls.state) and pve-mock on it (cls.mock),
+    root@pam's password `root_password` (PVE_MOCK_ROOT_PASSWORD), stopped after its last test
+    (it must exit 0) and the directory removed."""
+    state_for_class(cls)
+    env = dict(env or {})
+    if root_password is not None:
+        env["PVE_MOCK_ROOT_PASSWORD"] = root_password
+    cls.mock = PveMock(binary, cls.state.path, namespace, list(args), env=env)
+    cls.addClassCleanup(stop, cls.mock)
+    return cls.mock
+
+
+def self_signed_cert(cert, key, cn, san):
+    """A throw-away EC certificate (one day) and its key, written to the paths `cert`, `key`."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                    "/CN=" + cn, "-addext", "subjectAltName=" + san,
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+
+
+def generate_stubs(protoc, grpc_python_plugin, proto_dir, import_roots, out_dir, extra=()):
+    """Python stubs for the generated API protos (and the `extra` ones, e.g.
+    "proxmox/gateway/v1/tasks.proto"), by protoc and grpc_python_plugin."""
     roots = [proto_dir] + list(import_roots)
     api = sorted(os.path.relpath(p, proto_dir)
                  for p in glob.glob(os.path.join(proto_dir, "proxmox/ve/v1/*.proto")))
@@ -212,23 +308,68 @@ def generate_stubs(protoc, grpc_python_plugin, proto_dir, import_roots, out_dir)
                "google/api/http.proto"]
     cmd = [protoc] + ["-I" + r for r in roots] + [
         "--python_out=" + out_dir, "--grpc_python_out=" + out_dir,
-        "--plugin=protoc-gen-grpc_python=" + grpc_python_plugin] + api + support
+        "--plugin=protoc-gen-grpc_python=" + grpc_python_plugin] + api + support + list(extra)
     subprocess.run(cmd, check=True)
 
 
-def run_tests(module_globals, pve_mock=True, gateway=True):
-    """The main() of a test module run by ctest: parses the binaries' and protos' paths into
-    the module's ARGS, runs its tests and answers the exit status (1 unless at least one test
-    ran and all passed). Unknown arguments go to unittest (e.g. a test name)."""
+def load_stubs(args, work_dir, extra=()):
+    """Generates the stubs (generate_stubs, with the protos' paths parsed by parse_args) in a
+    new directory under `work_dir` and puts it on the import path; answers the directory."""
+    stubs = tempfile.mkdtemp(prefix="stubs-", dir=work_dir)
+    generate_stubs(args.protoc, args.grpc_python_plugin, args.proto_dir, args.import_root, stubs,
+                   extra)
+    sys.path.insert(0, stubs)
+    return stubs
+
+
+def parse_args(module_globals, required=(), optional=None, protos=False):
+    """Parses the command line into the module's ARGS: every option of `required` (e.g.
+    "--gateway") must be given, those of `optional` ({option: help}) may be; `protos` adds
+    where the protos and their compilers are (--proto-dir, --import-root, --protoc,
+    --grpc-python-plugin). Answers the arguments left for unittest (e.g. a test name)."""
     parser = argparse.ArgumentParser(description=module_globals.get("__doc__"))
-    if pve_mock:
-        parser.add_argument("--pve-mock", required=True)
-    if gateway:
-        parser.add_argument("--gateway", required=True)
+    for option in required:
+        parser.add_argument(option, required=True)
+    for option, text in (optional or {}).items():
+        parser.add_argument(option, help=text)
+    if protos:
         parser.add_argument("--proto-dir", required=True)
         parser.add_argument("--import-root", action="append", default=[])
-        parser.add_argument("--protoc", required=True)
-        parser.add_argument("--grpc-python-plugin", required=True)
+        parser.add_argument("--protoc", default="protoc")
+        parser.add_argument("--grpc-python-plugin",
+                            default=shutil.which("grpc_python_plugin") or "grpc_python_plugin")
     module_globals["ARGS"], rest = parser.parse_known_args()
+    return rest
+
+
+def unittest_passed(rest):
+    """Runs the tests of __main__ (`rest`: unittest's arguments); true if at least one ran and
+    all passed."""
     program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() and program.result.testsRun > 0 else 1
+    return program.result.wasSuccessful() and program.result.testsRun > 0
+
+
+def passed_then_stopped(rest, process, stopped_line=None):
+    """Runs the tests (unittest_passed), then stops `process` with SIGTERM: true if they passed
+    and it exited 0 (having logged `stopped_line`, if given); says how it stopped."""
+    try:
+        ok = unittest_passed(rest)
+    finally:
+        code = process.terminate()
+    name = os.path.basename(process.argv[0])
+    if code != 0 or (stopped_line is not None and stopped_line not in process.log()):
+        print("%s did not stop cleanly on SIGTERM (exit %s):\n%s" % (name, code, process.log()))
+        return False
+    print("%s stopped cleanly on SIGTERM" % name)
+    return ok
+
+
+def run_tests(module_globals, pve_mock=True, gateway=True, protos=None, required=()):
+    """The main() of a test module run by ctest: parses the binaries' (and, with the gateway
+    unless `protos` says otherwise, the protos') paths and the `required` options into the
+    module's ARGS, runs its tests and answers the exit status (1 unless at least one test ran
+    and all passed). Unknown arguments go to unittest (e.g. a test name)."""
+    options = (["--pve-mock"] if pve_mock else []) + (["--gateway"] if gateway else [])
+    rest = parse_args(module_globals, options + list(required),
+                      protos=gateway if protos is None else protos)
+    return 0 if unittest_passed(rest) else 1

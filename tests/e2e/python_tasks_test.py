@@ -8,60 +8,35 @@ over the stream) and WaitTask. With --pve-mock, the same with the gateway in rea
 against the pve-mock binary over HTTPS: per-call tokens, an invalid token, and pve-mock's
 fault rules (503 for a while, then OK; 503 for good).
 
-Run by ctest; by hand:
-  /usr/bin/python3 tests/e2e/python_tasks_test.py --gateway build/bin/pve-gateway \
-      --proto-dir build/gen/proto --import-root proto \
-      --import-root /usr/share/gocode/src/github.com/gogo/googleapis --import-root /usr/include
+Run by ctest (see tests/e2e/CMakeLists.txt for the arguments); by hand with the arguments
+of python_client_test.py, and --pve-mock build/bin/pve-mock for the real-mode tests.
 """
-import argparse
 import concurrent.futures
 import os
-import re
-import shutil
 import subprocess
 import sys
-import tempfile
-import threading
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pvetest  # noqa: E402
 
 ARGS = None
-ADDRESS = None
+GATEWAY = None
 WORK = None
 
 
-def generate_stubs(out_dir):
-    roots = [ARGS.proto_dir] + ARGS.import_root
-    # nodes.proto imports property_strings.proto (the typed property-string messages).
-    protos = ["proxmox/ve/v1/nodes.proto", "proxmox/ve/v1/property_strings.proto",
-              "proxmox/gateway/v1/tasks.proto", "proxmox/gateway/v1/options.proto",
-              "google/api/annotations.proto", "google/api/http.proto"]
-    cmd = [ARGS.protoc] + ["-I" + r for r in roots] + [
-        "--python_out=" + out_dir, "--grpc_python_out=" + out_dir,
-        "--plugin=protoc-gen-grpc_python=" + ARGS.grpc_python_plugin] + protos
-    subprocess.run(cmd, check=True)
-
-
-def start_gateway(state_dir):
-    env = dict(os.environ, PROXMOX_MOCK_STATE_DIR=state_dir, PROXMOX_MOCK_STATE_NAMESPACE="python-tasks",
-               PROXMOX_MOCK_TASK_DURATION_MS="1500", PVE_GATEWAY_TASK_POLL_INITIAL_MS="50")
-    proc = subprocess.Popen([ARGS.gateway, "--listen=127.0.0.1:0", "--task_poll_max_ms=200"], env=env,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        match = re.search(r"listen=(127\.0\.0\.1:\d+)", line)
-        if match:
-            # Keep draining stderr so the gateway never blocks on a full pipe.
-            threading.Thread(target=proc.stderr.read, daemon=True).start()
-            return proc, match.group(1)
-    proc.kill()
-    raise RuntimeError("pve-gateway did not report its address")
+def check_bad_and_unknown_upids(test):
+    """WatchTask refuses a malformed UPID (INVALID_ARGUMENT) and an unknown task (NOT_FOUND);
+    answers the first refusal."""
+    with test.assertRaises(test.grpc.RpcError) as bad:
+        list(test.tasks.WatchTask(test.pb.WatchTaskRequest(upid="UPID:pve1:12:x"), timeout=10))
+    test.assertEqual(bad.exception.code(), test.grpc.StatusCode.INVALID_ARGUMENT)
+    with test.assertRaises(test.grpc.RpcError) as err:
+        list(test.tasks.WatchTask(test.pb.WatchTaskRequest(
+            upid="UPID:pve1:0000FFFF:0152D4A1:6561F0A0:qmstart:999:root@pam:"), timeout=10))
+    test.assertEqual(err.exception.code(), test.grpc.StatusCode.NOT_FOUND)
+    test.assertIn("no such task", err.exception.details())
+    return bad.exception
 
 
 class PythonTasksTest(unittest.TestCase):
@@ -73,13 +48,8 @@ class PythonTasksTest(unittest.TestCase):
         cls.grpc = grpc
         cls.nodes_pb = nodes_pb2
         cls.pb = tasks_pb2
-        cls.channel = grpc.insecure_channel(ADDRESS)
-        cls.nodes = nodes_pb2_grpc.NodesStub(cls.channel)
-        cls.tasks = tasks_pb2_grpc.TasksStub(cls.channel)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.channel.close()
+        cls.nodes, cls.tasks = GATEWAY.stubs(cls.addClassCleanup, nodes_pb2_grpc.NodesStub,
+                                             tasks_pb2_grpc.TasksStub)
 
     def create_vm(self, vmid):
         return self.nodes.PostNodesNodeQemu(
@@ -111,15 +81,7 @@ class PythonTasksTest(unittest.TestCase):
         self.assertEqual([line.t for line in again[0].log], ["TASK OK"])
 
     def test_errors(self):
-        with self.assertRaises(self.grpc.RpcError) as err:
-            list(self.tasks.WatchTask(self.pb.WatchTaskRequest(upid="UPID:pve1:12:x"), timeout=10))
-        self.assertEqual(err.exception.code(), self.grpc.StatusCode.INVALID_ARGUMENT)
-        self.assertIn("UPID", err.exception.details())
-        with self.assertRaises(self.grpc.RpcError) as err:
-            list(self.tasks.WatchTask(self.pb.WatchTaskRequest(
-                upid="UPID:pve1:0000FFFF:0152D4A1:6561F0A0:qmstart:999:root@pam:"), timeout=10))
-        self.assertEqual(err.exception.code(), self.grpc.StatusCode.NOT_FOUND)
-        self.assertIn("no such task", err.exception.details())
+        self.assertIn("UPID", check_bad_and_unknown_upids(self).details())
 
     def test_timeout_ends_with_deadline_exceeded_after_the_last_status(self):
         upid = self.create_vm(182)
@@ -153,19 +115,9 @@ class RealModeTasksTest(unittest.TestCase):
         cls.addClassCleanup(cls.state.cleanup)
         cls.ns = "realtasks-%d" % os.getpid()
         cls.mock = cls.start_mock(["--reset"])
-        auth = cls.mock.login(password=cls.ROOT_PASSWORD)
-        headers = {"Cookie": "PVEAuthCookie=" + auth["ticket"],
-                   "CSRFPreventionToken": auth["CSRFPreventionToken"]}
-
-        def token(name):
-            status, reason, _, body = cls.mock.request(
-                "POST", "/access/users/root@pam/token/" + name, {"privsep": 0}, headers=headers)
-            if status != 200:
-                raise AssertionError("token %s: %d %s" % (name, status, reason))
-            import json
-            return json.loads(body)["data"]["value"]
-        cls.gw_secret = token("gw")
-        cls.alice = "PVEAPIToken=root@pam!alice=" + token("alice")
+        _, headers = cls.mock.login_headers(password=cls.ROOT_PASSWORD)
+        cls.gw_secret = cls.mock.create_token(headers, "gw")
+        cls.alice = "PVEAPIToken=root@pam!alice=" + cls.mock.create_token(headers, "alice")
         cls.gw, cls.nodes, cls.tasks = cls.start_gateway(cls.mock)
 
     @classmethod
@@ -178,16 +130,13 @@ class RealModeTasksTest(unittest.TestCase):
 
     @classmethod
     def start_gateway(cls, mock, env=None):
-        full = {"PROXMOX_API_MODE": "real", "PROXMOX_API_URL": "https://127.0.0.1:%d" % mock.port,
-                "PROXMOX_API_TLS_FINGERPRINT": mock.fingerprint,
-                "PROXMOX_API_TOKEN_ID": "root@pam!gw", "PROXMOX_API_TOKEN_SECRET": cls.gw_secret}
+        full = mock.real_mode_env("root@pam!gw", cls.gw_secret)
         full.update(env or {})
         gw = pvetest.Gateway(ARGS.gateway, cls.state.path, cls.ns + "-unused",
                              ["--task_poll_initial_ms=50", "--task_poll_max_ms=200"], env=full)
         cls.addClassCleanup(lambda: gw.proc.poll() is None and gw.terminate())
-        channel = cls.grpc.insecure_channel(gw.address)
-        cls.addClassCleanup(channel.close)
-        return gw, cls.nodes_grpc.NodesStub(channel), cls.tasks_grpc.TasksStub(channel)
+        return (gw,) + gw.stubs(cls.addClassCleanup, cls.nodes_grpc.NodesStub,
+                                cls.tasks_grpc.TasksStub)
 
     @classmethod
     def tearDownClass(cls):
@@ -224,14 +173,7 @@ class RealModeTasksTest(unittest.TestCase):
         self.assertEqual(done.log[-1].t, "TASK OK")
 
     def test_errors(self):
-        with self.assertRaises(self.grpc.RpcError) as err:
-            list(self.tasks.WatchTask(self.pb.WatchTaskRequest(upid="UPID:pve1:12:x"), timeout=10))
-        self.assertEqual(err.exception.code(), self.grpc.StatusCode.INVALID_ARGUMENT)
-        with self.assertRaises(self.grpc.RpcError) as err:
-            list(self.tasks.WatchTask(self.pb.WatchTaskRequest(
-                upid="UPID:pve1:0000FFFF:0152D4A1:6561F0A0:qmstart:999:root@pam:"), timeout=10))
-        self.assertEqual(err.exception.code(), self.grpc.StatusCode.NOT_FOUND)
-        self.assertIn("no such task", err.exception.details())
+        check_bad_and_unknown_upids(self)
         upid = self.create_vm(191)
         wrong = "PVEAPIToken=root@pam!alice=00000000-0000-0000-0000-0000000f00d5"
         with self.assertRaises(self.grpc.RpcError) as err:
@@ -272,11 +214,10 @@ class ShutdownTest(unittest.TestCase):
         gw = pvetest.Gateway(ARGS.gateway, WORK, "python-tasks-stop-%d" % os.getpid(),
                              ["--log_level=debug"], env={"PROXMOX_MOCK_TASK_DURATION_MS": "600000"})
         self.addCleanup(lambda: gw.proc.poll() is None and gw.kill())
-        channel = grpc.insecure_channel(gw.address)
-        self.addCleanup(channel.close)
-        upid = nodes_pb2_grpc.NodesStub(channel).PostNodesNodeQemu(
+        nodes, tasks = gw.stubs(self.addCleanup, nodes_pb2_grpc.NodesStub, tasks_pb2_grpc.TasksStub)
+        upid = nodes.PostNodesNodeQemu(
             nodes_pb2.PostNodesNodeQemuRequest(node="pve1", vmid=183, name="py-stop"), timeout=10).data
-        stream = tasks_pb2_grpc.TasksStub(channel).WatchTask(
+        stream = tasks.WatchTask(
             tasks_pb2.WatchTaskRequest(upid=upid), timeout=60, metadata=[("x-request-id", "watch-stop-1")])
         self.assertEqual(next(stream).status, "running")
         self.assertEqual(gw.terminate(), 0)
@@ -308,38 +249,24 @@ class BadScheduleTest(unittest.TestCase):
 
 
 def main():
-    global ARGS, ADDRESS, WORK
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--gateway", required=True)
-    parser.add_argument("--proto-dir", required=True)
-    parser.add_argument("--pve-mock", help="run the real-mode tests against this pve-mock binary")
-    parser.add_argument("--import-root", action="append", default=[])
-    parser.add_argument("--protoc", default="protoc")
-    parser.add_argument("--grpc-python-plugin", default=shutil.which("grpc_python_plugin") or "grpc_python_plugin")
-    ARGS, rest = parser.parse_known_args()
-    work = WORK = tempfile.mkdtemp(prefix="pvegw-python-tasks-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    global GATEWAY, WORK
+    rest = pvetest.parse_args(
+        globals(), ["--gateway"],
+        {"--pve-mock": "run the real-mode tests against this pve-mock binary"}, protos=True)
+    state = pvetest.StateDir()
+    WORK = state.path
     try:
-        stubs = os.path.join(work, "stubs")
-        os.makedirs(stubs)
-        generate_stubs(stubs)
-        sys.path.insert(0, stubs)
+        pvetest.load_stubs(ARGS, WORK, ["proxmox/gateway/v1/tasks.proto"])
         if ARGS.pve_mock:
             suite = unittest.defaultTestLoader.loadTestsFromTestCase(RealModeTasksTest)
             result = unittest.TextTestRunner(verbosity=2).run(suite)
             return 0 if result.wasSuccessful() and result.testsRun > 0 else 1
-        gateway, ADDRESS = start_gateway(work)
-        try:
-            program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-            ok = program.result.wasSuccessful() and program.result.testsRun > 0
-        finally:
-            gateway.terminate()
-            code = gateway.wait(timeout=30)
-        if code != 0:
-            print("pve-gateway exited %s on SIGTERM" % code)
-            ok = False
-        return 0 if ok else 1
+        GATEWAY = pvetest.Gateway(ARGS.gateway, WORK, "python-tasks", ["--task_poll_max_ms=200"],
+                                  env={"PROXMOX_MOCK_TASK_DURATION_MS": "1500",
+                                       "PVE_GATEWAY_TASK_POLL_INITIAL_MS": "50"})
+        return 0 if pvetest.passed_then_stopped(rest, GATEWAY) else 1
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        state.cleanup()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
@@ -33,14 +32,7 @@ class RealModeTest(unittest.TestCase):
     def setUpClass(cls):
         cls.state = pvetest.StateDir()
         cls.ns = "realmode-%d" % os.getpid()
-        stubs = tempfile.mkdtemp(prefix="stubs-", dir=cls.state.path)
-        pvetest.generate_stubs(ARGS.protoc, ARGS.grpc_python_plugin, ARGS.proto_dir,
-                               ARGS.import_root, stubs)
-        subprocess.run([ARGS.protoc] + ["-I" + r for r in [ARGS.proto_dir] + ARGS.import_root] +
-                       ["--python_out=" + stubs, "--grpc_python_out=" + stubs,
-                        "--plugin=protoc-gen-grpc_python=" + ARGS.grpc_python_plugin,
-                        "proxmox/gateway/v1/gateway.proto"], check=True)
-        sys.path.insert(0, stubs)
+        pvetest.load_stubs(ARGS, cls.state.path, ["proxmox/gateway/v1/gateway.proto"])
         import grpc
         from proxmox.ve.v1 import nodes_pb2, nodes_pb2_grpc, version_pb2, version_pb2_grpc
         from proxmox.gateway.v1 import gateway_pb2, gateway_pb2_grpc
@@ -49,9 +41,7 @@ class RealModeTest(unittest.TestCase):
         cls.gw_pb, cls.gw_grpc = gateway_pb2, gateway_pb2_grpc
         cls.mock = pvetest.PveMock(ARGS.pve_mock, cls.state.path, cls.ns, ["--reset"],
                                    env={"PVE_MOCK_ROOT_PASSWORD": ROOT_PASSWORD})
-        auth = cls.mock.login(password=ROOT_PASSWORD)
-        cls.root_headers = {"Cookie": "PVEAuthCookie=" + auth["ticket"],
-                            "CSRFPreventionToken": auth["CSRFPreventionToken"]}
+        auth, cls.root_headers = cls.mock.login_headers(password=ROOT_PASSWORD)
         cls.token_secret = cls.rest("POST", "/access/users/root@pam/token/gw", {"privsep": 0})["value"]
         cls.rest("POST", "/access/users", {"userid": "alice@pve", "password": "alice-pw-77"})
         cls.alice_secret = cls.rest("POST", "/access/users/alice@pve/token/ci", {"privsep": 0})["value"]
@@ -82,21 +72,17 @@ class RealModeTest(unittest.TestCase):
 
     def gateway(self, mock=None, env=None, args=(), auth="token"):
         mock = mock or self.mock
-        full = {"PROXMOX_API_MODE": "real", "PROXMOX_API_URL": "https://127.0.0.1:%d" % mock.port,
-                "PROXMOX_API_TLS_FINGERPRINT": mock.fingerprint, "PVE_GATEWAY_LOG_LEVEL": "debug",
-                "PVE_GATEWAY_UPSTREAM_HEALTH_INTERVAL_MS": "200"}
-        if auth == "token":
-            full.update(PROXMOX_API_TOKEN_ID="root@pam!gw", PROXMOX_API_TOKEN_SECRET=self.token_secret)
-        elif auth == "ticket":
+        token = ("root@pam!gw", self.token_secret) if auth == "token" else (None, None)
+        full = mock.real_mode_env(*token)
+        full.update(PVE_GATEWAY_LOG_LEVEL="debug", PVE_GATEWAY_UPSTREAM_HEALTH_INTERVAL_MS="200")
+        if auth == "ticket":
             full.update(PROXMOX_API_USERNAME="root@pam", PROXMOX_API_PASSWORD=ROOT_PASSWORD)
         full.update(env or {})
         g = pvetest.Gateway(ARGS.gateway, self.state.path, self.ns + "-unused", list(args), env=full)
         RealModeTest.gateways.append(g)
-        channel = self.grpc.insecure_channel(g.address)
-        self.addCleanup(channel.close)
-        g.nodes = self.nodes_grpc.NodesStub(channel)
-        g.version = self.version_grpc.VersionStub(channel)
-        g.info = lambda: self.gw_grpc.GatewayStub(channel).GetInfo(self.gw_pb.GetInfoRequest(), timeout=10)
+        g.nodes, g.version, gateway = g.stubs(self.addCleanup, self.nodes_grpc.NodesStub,
+                                              self.version_grpc.VersionStub, self.gw_grpc.GatewayStub)
+        g.info = lambda: gateway.GetInfo(self.gw_pb.GetInfoRequest(), timeout=10)
         g.infos = []
         self.addCleanup(lambda: g.infos.append(str(g.info())))  # runs before the channel closes
         return g
@@ -139,9 +125,7 @@ class RealModeTest(unittest.TestCase):
         real = self.lifecycle(self.gateway(), 310)
         mock_gw = pvetest.Gateway(ARGS.gateway, self.state.path, self.ns, [])
         RealModeTest.gateways.append(mock_gw)
-        channel = self.grpc.insecure_channel(mock_gw.address)
-        self.addCleanup(channel.close)
-        mock_gw.nodes = self.nodes_grpc.NodesStub(channel)
+        mock_gw.nodes = mock_gw.stubs(self.addCleanup, self.nodes_grpc.NodesStub)
         expected = self.lifecycle(mock_gw, 310)  # same world, same VM id, after it was deleted
         self.assertEqual(real, expected)
         self.assertEqual([c for c, _ in real],
@@ -306,9 +290,7 @@ class RealModeTest(unittest.TestCase):
              "RESOURCE_EXHAUSTED", "PVE_GATEWAY_UPSTREAM_MAX_RESPONSE_BYTES"),
         ]
         from proxmox.ve.v1 import pools_pb2, pools_pb2_grpc
-        channel = self.grpc.insecure_channel(g.address)
-        self.addCleanup(channel.close)
-        pools = pools_pb2_grpc.PoolsStub(channel)
+        pools = g.stubs(self.addCleanup, pools_pb2_grpc.PoolsStub)
         cases.append((lambda: pools.GetPools(pools_pb2.GetPoolsRequest(), timeout=10),
                       "DEADLINE_EXCEEDED", ""))
         for call, code, text in cases:

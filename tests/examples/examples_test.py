@@ -57,11 +57,9 @@ class ExampleTest(unittest.TestCase):
                                        args=["--task_poll_initial_ms=50", "--task_poll_max_ms=200"],
                                        env={"PROXMOX_MOCK_TASK_DURATION_MS": "1500"})
         self.addCleanup(self.gateway.kill)
-        self.channel = grpc.insecure_channel(self.gateway.address)
-        self.addCleanup(self.channel.close)
-        self.nodes = nodes_pb2_grpc.NodesStub(self.channel)
-        self.cluster = cluster_pb2_grpc.ClusterStub(self.channel)
-        self.tasks = tasks_pb2_grpc.TasksStub(self.channel)
+        self.nodes, self.cluster, self.tasks = self.gateway.stubs(
+            self.addCleanup, nodes_pb2_grpc.NodesStub, cluster_pb2_grpc.ClusterStub,
+            tasks_pb2_grpc.TasksStub)
 
     def guests(self):
         return {node: sorted(vm.vmid for vm in self.nodes.GetNodesNodeQemu(
@@ -152,9 +150,7 @@ def main():
     ARGS = parser.parse_args(argv[:split])
     COMMAND = argv[split + 1:]
     sys.path.insert(0, ARGS.stubs)
-    program = unittest.main(argv=[sys.argv[0]], exit=False, verbosity=2)
-    ok = program.result.wasSuccessful() and program.result.testsRun > 0
-    return 0 if ok else 1
+    return 0 if pvetest.unittest_passed([]) else 1
 
 
 if __name__ == "__main__":
