@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/property_formats.h"
@@ -50,18 +51,16 @@ TEST(PropertyStringTest, DefaultKeyValueIsChecked) {
 }
 
 TEST(PropertyStringTest, StructuralErrorsUseProxmoxWording) {
-  EXPECT_EQ(Check(kNet, "virtio,colour=red"),
-            "invalid format - invalid key in comma-separated list property: colour\n");
-  EXPECT_EQ(Check(kNet, "virtio,bridge=vmbr0,bridge=vmbr1"),
-            "invalid format - duplicate key in comma-separated list property: bridge\n");
-  EXPECT_EQ(Check(kNet, "virtio,e1000"),
-            "invalid format - duplicate key in comma-separated list property: model\n");
-  EXPECT_EQ(Check(kNet, "model=virtio,e1000"),
-            "invalid format - duplicate key in comma-separated list property: model\n");
-  EXPECT_EQ(Check(kNet, "virtio,bridge="),
-            "invalid format - missing key in comma-separated list property\n");
-  EXPECT_EQ(Check(kNet, "model=virtio,e1000=BC:24:11:00:00:01"),
-            "invalid format - key alias 'model' is already defined\n");
+  for (const auto& [value, error] : std::vector<std::pair<std::string, std::string>>{
+           {"virtio,colour=red", "invalid key in comma-separated list property: colour"},
+           {"virtio,bridge=vmbr0,bridge=vmbr1",
+            "duplicate key in comma-separated list property: bridge"},
+           {"virtio,e1000", "duplicate key in comma-separated list property: model"},
+           {"model=virtio,e1000", "duplicate key in comma-separated list property: model"},
+           {"virtio,bridge=", "missing key in comma-separated list property"},
+           {"model=virtio,e1000=BC:24:11:00:00:01", "key alias 'model' is already defined"}}) {
+    EXPECT_EQ(Check(kNet, value), absl::StrCat("invalid format - ", error, "\n")) << value;
+  }
   EXPECT_EQ(Check(R"({"cpus":{"type":"string"}})", "0-3", "numa0"),
             "invalid format - value without key, but schema does not define a default key\n");
 }

@@ -189,18 +189,7 @@ TEST_F(RealModeTasksTest, FollowsAVmCreateToOkWithItsLogInOrder) {
   ASSERT_TRUE(WaitFor([&] { return Stats().pollers == 0; }));
 
   // WaitTask answers the final event of the stopped task.
-  v1::WaitTaskRequest wait;
-  wait.set_upid(upid);
-  wait.set_include_log(true);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  v1::TaskEvent done;
-  grpc::Status st = stub_->WaitTask(&ctx, wait, &done);
-  ASSERT_TRUE(st.ok()) << st.error_message();
-  EXPECT_TRUE(done.final());
-  EXPECT_TRUE(done.succeeded());
-  ASSERT_EQ(done.log_size(), 4);
-  EXPECT_EQ(done.log(3).t(), "TASK OK");
+  ExpectWaitedToOk(*stub_, upid);
 }
 
 TEST_F(RealModeTasksTest, MalformedAndUnknownUpids) {

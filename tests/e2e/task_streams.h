@@ -151,6 +151,23 @@ inline void ExpectDeadlineEndsAfterLastStatus(proxmox::gateway::v1::Tasks::Stub&
   EXPECT_EQ(d.events.back().status(), "running");
 }
 
+// WaitTask with the log on a VM create's task: its final event, succeeded, all four lines.
+inline void ExpectWaitedToOk(proxmox::gateway::v1::Tasks::Stub& stub, const std::string& upid) {
+  proxmox::gateway::v1::WaitTaskRequest wait;
+  wait.set_upid(upid);
+  wait.set_include_log(true);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  proxmox::gateway::v1::TaskEvent done;
+  const grpc::Status st = stub.WaitTask(&ctx, wait, &done);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(done.final());
+  EXPECT_TRUE(done.succeeded());
+  ASSERT_EQ(done.log_size(), 4);
+  EXPECT_EQ(done.log(0).n(), 1);
+  EXPECT_EQ(done.log(3).t(), "TASK OK");
+}
+
 // An unknown task: WatchTask and WaitTask both NOT_FOUND with Proxmox's text, no event.
 inline void ExpectUnknownTaskNotFound(proxmox::gateway::v1::Tasks::Stub& stub) {
   const std::string unknown = "UPID:pve1:0000FFFF:0152D4A1:6561F0A0:qmstart:999:root@pam:";

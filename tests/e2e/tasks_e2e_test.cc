@@ -86,19 +86,7 @@ TEST_F(TasksE2eTest, AStoppedTaskGivesOneFinalEventAndLogStartSkipsLines) {
 }
 
 TEST_F(TasksE2eTest, WaitTaskAnswersTheFinalEventWithTheLog) {
-  const std::string upid = CreateVm(303);
-  v1::WaitTaskRequest wait;
-  wait.set_upid(upid);
-  wait.set_include_log(true);
-  grpc::ClientContext ctx;
-  v1::TaskEvent done;
-  grpc::Status st = stub_->WaitTask(&ctx, wait, &done);
-  ASSERT_TRUE(st.ok()) << st.error_message();
-  EXPECT_TRUE(done.final());
-  EXPECT_TRUE(done.succeeded());
-  ASSERT_EQ(done.log_size(), 4);
-  EXPECT_EQ(done.log(0).n(), 1);
-  EXPECT_EQ(done.log(3).t(), "TASK OK");
+  ExpectWaitedToOk(*stub_, CreateVm(303));
 }
 
 TEST_F(TasksE2eTest, MalformedUpidIsInvalidArgumentNamingThePart) {
