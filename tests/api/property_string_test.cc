@@ -1,6 +1,8 @@
 #include "api/property_string.h"
 
+#include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -106,24 +108,28 @@ TEST(PropertyStringTest, MalformedFormatObjectsAreErrors) {
 }
 
 TEST(FormatErrorTest, NamedFormatsUseTheirValidatorsWording) {
-  EXPECT_EQ(FormatError("pve-node", "pve1"), std::nullopt);
-  EXPECT_EQ(FormatError("pve-node", "-bad"), "value does not look like a valid node name");
-  EXPECT_EQ(FormatError("pve-userid", "bob"), "value 'bob' does not look like a valid user name");
-  EXPECT_EQ(FormatError("pve-userid", "root@pam"), std::nullopt);
-  EXPECT_EQ(FormatError("pve-storage-id", "local-lvm"), std::nullopt);
-  EXPECT_EQ(FormatError("pve-storage-id", "1x"), "storage ID '1x' contains illegal characters");
-  EXPECT_EQ(FormatError("pve-configid", "net0"), std::nullopt);
-  EXPECT_EQ(FormatError("ipv4", "10.0.0.300"), "value does not look like a valid IPv4 address");
-  EXPECT_EQ(FormatError("CIDRv4", "10.0.0.0/24"), std::nullopt);
-  EXPECT_EQ(FormatError("CIDRv4", "10.0.0.0/4"),
-            "value does not look like a valid IPv4 CIDR network");
-  EXPECT_EQ(FormatError("pve-ipv4-config", "dhcp"), std::nullopt);
-  EXPECT_EQ(FormatError("disk-size", "8G"), std::nullopt);
-  EXPECT_EQ(FormatError("disk-size", "8X"), "value does not look like a valid disk size: 8X");
-  EXPECT_EQ(FormatError("pve-node-list", "pve1,pve2;pve3"), std::nullopt);
-  EXPECT_EQ(FormatError("pve-node-list", "pve1,-x"), "value does not look like a valid node name");
-  EXPECT_EQ(FormatError("pve-node-opt", ""), std::nullopt);
-  EXPECT_EQ(FormatError("some-unknown-format", "anything"), std::nullopt);
+  constexpr std::nullopt_t kValid = std::nullopt;
+  for (const auto& [format, value, error] :
+       std::vector<std::tuple<std::string, std::string, std::optional<std::string>>>{
+           {"pve-node", "pve1", kValid},
+           {"pve-node", "-bad", "value does not look like a valid node name"},
+           {"pve-userid", "bob", "value 'bob' does not look like a valid user name"},
+           {"pve-userid", "root@pam", kValid},
+           {"pve-storage-id", "local-lvm", kValid},
+           {"pve-storage-id", "1x", "storage ID '1x' contains illegal characters"},
+           {"pve-configid", "net0", kValid},
+           {"ipv4", "10.0.0.300", "value does not look like a valid IPv4 address"},
+           {"CIDRv4", "10.0.0.0/24", kValid},
+           {"CIDRv4", "10.0.0.0/4", "value does not look like a valid IPv4 CIDR network"},
+           {"pve-ipv4-config", "dhcp", kValid},
+           {"disk-size", "8G", kValid},
+           {"disk-size", "8X", "value does not look like a valid disk size: 8X"},
+           {"pve-node-list", "pve1,pve2;pve3", kValid},
+           {"pve-node-list", "pve1,-x", "value does not look like a valid node name"},
+           {"pve-node-opt", "", kValid},
+           {"some-unknown-format", "anything", kValid}}) {
+    EXPECT_EQ(FormatError(format, value), error) << format << " " << value;
+  }
 }
 
 }  // namespace

@@ -578,12 +578,17 @@ TestReply GarbageAnswer(const TestRequest& r) {
   return raw;
 }
 
-TEST(UpstreamGarbage, EachBadAnswerIsAClearError) {
-  TestHttpsServer server(SelfSigned(), GarbageAnswer);
+// A client of a server of GarbageAnswer: no retries, answers bounded at 1 KiB.
+UpstreamOptions GarbageOptions(const TestHttpsServer& server) {
   UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
   o.retries = 0;
   o.max_response_bytes = 1024;
-  auto b = Make(o);
+  return o;
+}
+
+TEST(UpstreamGarbage, EachBadAnswerIsAClearError) {
+  TestHttpsServer server(SelfSigned(), GarbageAnswer);
+  auto b = Make(GarbageOptions(server));
   struct Case {
     const char* path;
     absl::StatusCode code;
@@ -639,9 +644,7 @@ ProcessCounts Counts() {
 // no extra descriptor or thread, and a normal call succeeds.
 TEST(UpstreamGarbage, ThirtyTwoConcurrentCallsPerKindLeakNothing) {
   TestHttpsServer server(SelfSigned(), GarbageAnswer);
-  UpstreamOptions o = Options(server.url(), SelfSigned().fingerprint);
-  o.retries = 0;
-  o.max_response_bytes = 1024;
+  UpstreamOptions o = GarbageOptions(server);
   o.max_connections = 16;
   auto b = Make(o);
   ASSERT_NE(b, nullptr);
