@@ -310,6 +310,14 @@ TaskWatchersOptions Fast(int initial_ms = 20, int max_ms = 160) {
   return o;
 }
 
+// The fast schedule with at most 10 log lines held per watcher, the log read in pages.
+TaskWatchersOptions PendingBoundedAt10(int log_page_lines) {
+  TaskWatchersOptions o = Fast();
+  o.max_pending_log_lines = 10;
+  o.log_page_lines = log_page_lines;
+  return o;
+}
+
 // The base delays (ms, before jitter) of the polls TaskWatchers plans, from on_schedule.
 class ScheduleBases {
  public:
@@ -508,10 +516,7 @@ TEST(TaskWatchersTest, SlowReaderIsBoundedAndMissesNothing) {
   FakeTaskBackend backend;
   const std::string upid = Upid(4);
   backend.AddTask(upid, {95, true, "OK"});
-  TaskWatchersOptions o = Fast();
-  o.max_pending_log_lines = 10;
-  o.log_page_lines = 7;
-  TaskWatchers watchers(backend, o);
+  TaskWatchers watchers(backend, PendingBoundedAt10(/*log_page_lines=*/7));
   RecordingSink sink(watchers, /*auto_ack=*/false);
   sink.Start(Spec(upid));
   ASSERT_TRUE(WaitFor([&] { return sink.in_flight(); }));
@@ -537,10 +542,7 @@ TEST(TaskWatchersTest, WaitKeepsTheLastLinesOfTheLog) {
   FakeTaskBackend backend;
   const std::string upid = Upid(5);
   backend.AddTask(upid, {95, true, "WARNINGS: 2"});
-  TaskWatchersOptions o = Fast();
-  o.max_pending_log_lines = 10;
-  o.log_page_lines = 30;
-  TaskWatchers watchers(backend, o);
+  TaskWatchers watchers(backend, PendingBoundedAt10(/*log_page_lines=*/30));
   RecordingSink sink(watchers);
   WatchSpec spec = Spec(upid);
   spec.unary = true;
