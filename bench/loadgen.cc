@@ -3,6 +3,8 @@
 // callback API (no thread per call) over N separate HTTP/2 connections; the report gives
 // throughput, p50/p90/p99/p99.9 from a log-linear histogram and errors by status code, and
 // --compare measures a second method (the bare health check) right after, in the same process.
+// One file on purpose (~1,000 lines): a self-contained client program that links no gateway
+// library, so its reflection client, load loop and report stay together.
 //
 //   pve-loadgen --target=127.0.0.1:50051 --method=proxmox.ve.v1.Nodes/GetNodesNodeQemu
 //       --data='{"node":"pve1"}' --duration=10s --concurrency=64 --connections=4

@@ -1,4 +1,4 @@
-// One file on purpose (~940 lines): the schema-to-proto model is one pass whose stages
+// One file on purpose (~1,200 lines): the schema-to-proto model is one pass whose stages
 // (services, messages, fields, options, lock) share the naming and dedup state.
 #include "codegen/proto_builder.h"
 

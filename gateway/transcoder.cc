@@ -1,3 +1,6 @@
+// One file on purpose (~760 lines): requests (message -> Proxmox parameters) and answers
+// (Proxmox JSON -> message) share the field maps, property-string companions and error paths
+// of one Transcoder; split, each half would need the other's private helpers.
 #include "gateway/transcoder.h"
 
 #include <fmt/format.h>

@@ -1,5 +1,6 @@
 // Guest (VM and container) lifecycle of the mock world: create, configure, clone, migrate,
-// delete, with their disks and pool memberships.
+// delete, with their disks and pool memberships. One file on purpose (~860 lines): VMs and
+// containers share every step but their config keys; split by kind, each would repeat it.
 #include <algorithm>
 #include <cmath>
 #include <map>

@@ -1,4 +1,4 @@
-// One file on purpose (~770 lines): the dispatcher and the generic collection/item logic share
+// One file on purpose (~840 lines): the dispatcher and the generic collection/item logic share
 // one set of private helpers; the per-area handlers live in guests, pools, storage, tasks, ...
 #include "mockstate/mock_backend.h"
 

@@ -1,4 +1,4 @@
-// One file on purpose (~860 lines): all Beast/Asio code of real mode stays in one translation
+// One file on purpose (~940 lines): all Beast/Asio code of real mode stays in one translation
 // unit because each one costs ~15 s to compile.
 #include "gateway/upstream/https_client.h"
 
