@@ -247,6 +247,8 @@ class MockBackend::Impl {
 // there (stable per node and storage: every answer shows the same numbers), and its
 // /cluster/resources row (also a pool member; `props` may be null for a missing storage).
 bool StorageOnNode(const json::object& props, absl::string_view node);
+// Whether a storage.cfg entry allows `content` ("images", "rootdir", "iso", ...).
+bool StorageHasContent(const json::object& storage, absl::string_view content);
 struct StorageSize {
   std::int64_t total;
   std::int64_t used;
@@ -263,6 +265,8 @@ std::string JoinPath(const std::vector<std::string>& segments, std::size_t count
 std::string Sha1Hex(absl::string_view data);
 // Splits Proxmox list parameters ("100,101 102;103").
 std::vector<std::string> SplitList(absl::string_view s);
+// Whether `item` is an entry of a comma-separated list of storage.cfg ("images,rootdir").
+bool InList(absl::string_view list, absl::string_view item);
 
 }  // namespace pvegw::mockstate
 

@@ -244,35 +244,31 @@ absl::Status AllocateDisks(WriteTxn& txn, json::object& props, absl::string_view
     const std::size_t colon = file.find(':');
     if (colon == std::string::npos) continue;
     const std::string sid = file.substr(0, colon);
-    if (lxc && !absl::StartsWith(file, "/")) {
-      std::optional<json::object> storage = MockBackend::Impl::GetEntity(txn, "/storage", sid);
-      if (!storage) return HttpError(500, absl::StrCat("storage '", sid, "' does not exist"));
-      const std::string content =
-          storage->contains("content") ? JsonText(storage->at("content")) : "";
-      if (!absl::StrContains(absl::StrCat(",", content, ","), ",rootdir,")) {
-        // pve-container API2/LXC.pm create_vm and LXC/Config.pm update_pct_config.
-        if (create) {
-          return ParamError("storage", absl::StrCat("storage '", sid,
-                                                    "' does not support container directories"));
-        }
-        return HttpError(500, absl::StrCat("storage '", sid,
-                                           "' does not allow content type 'rootdir' (Container)"));
-      }
-    }
     double gib = 0;
     const std::string amount = file.substr(colon + 1);
-    if (amount.empty() ||
-        !std::all_of(amount.begin(), amount.end(),
-                     [](char c) { return absl::ascii_isdigit(c) || c == '.'; }) ||
-        !absl::SimpleAtod(amount, &gib)) {
-      continue;  // an existing volume, not a size
-    }
+    // STORAGE:SIZE asks for a new volume; anything else names an existing one.
+    const bool new_volume =
+        !amount.empty() &&
+        std::all_of(amount.begin(), amount.end(),
+                    [](char c) { return absl::ascii_isdigit(c) || c == '.'; }) &&
+        absl::SimpleAtod(amount, &gib);
+    // Every container volume (not a bind mount) needs a storage with "rootdir".
+    const bool container_volume = lxc && !absl::StartsWith(file, "/");
+    if (!new_volume && !container_volume) continue;
     std::optional<json::object> storage = MockBackend::Impl::GetEntity(txn, "/storage", sid);
     if (!storage) return HttpError(500, absl::StrCat("storage '", sid, "' does not exist"));
+    if (container_volume && !StorageHasContent(*storage, "rootdir")) {
+      // pve-container API2/LXC.pm create_vm and LXC/Config.pm update_pct_config.
+      if (create) {
+        return ParamError(
+            "storage", absl::StrCat("storage '", sid, "' does not support container directories"));
+      }
+      return HttpError(500, absl::StrCat("storage '", sid,
+                                         "' does not allow content type 'rootdir' (Container)"));
+    }
+    if (!new_volume) continue;
     // qemu-server's $check_storage_access: a new VM disk needs a storage with "images".
-    const std::string content =
-        storage->contains("content") ? JsonText(storage->at("content")) : "";
-    if (!lxc && !absl::StrContains(absl::StrCat(",", content, ","), ",images,")) {
+    if (!lxc && !StorageHasContent(*storage, "images")) {
       return ParamError("storage", absl::StrCat("storage '", sid, "' does not support vm images"));
     }
     if (gib <= 0) continue;  // STORAGE:0 goes with import-from, which the mock does not copy

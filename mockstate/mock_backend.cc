@@ -124,6 +124,13 @@ std::vector<std::string> SplitList(absl::string_view s) {
   return out;
 }
 
+bool InList(absl::string_view list, absl::string_view item) {
+  for (absl::string_view part : absl::StrSplit(list, ',')) {
+    if (part == item) return true;
+  }
+  return false;
+}
+
 std::string CallContext::PathParam(absl::string_view name) const {
   for (const auto& [k, v] : route->path_params) {
     if (k == name) return v;

@@ -19,9 +19,11 @@ namespace pvegw::mockstate {
 using ::google::protobuf::Descriptor;
 
 bool StorageOnNode(const json::object& props, absl::string_view node) {
-  return !props.contains("nodes") ||
-         absl::StrContains(absl::StrCat(",", JsonText(props.at("nodes")), ","),
-                           absl::StrCat(",", node, ","));
+  return !props.contains("nodes") || InList(JsonText(props.at("nodes")), node);
+}
+
+bool StorageHasContent(const json::object& storage, absl::string_view content) {
+  return storage.contains("content") && InList(JsonText(storage.at("content")), content);
 }
 
 StorageSize StorageSizeOn(absl::string_view node, absl::string_view sid) {
@@ -59,14 +61,12 @@ absl::StatusOr<json::value> MockBackend::Impl::NodeStorage(CallContext& ctx) {
     PVEGW_ASSIGN_OR_RETURN(auto storages, ListEntities(txn, "/storage"));
     for (auto& [sid, props] : storages) {
       if (!storage_filter.empty() && sid != storage_filter) continue;
-      const std::string content = props.contains("content") ? JsonText(props.at("content")) : "";
       if (!content_filter.empty()) {
-        bool any = false;
-        for (const std::string& c : SplitList(content_filter)) {
-          any =
-              any || absl::StrContains(absl::StrCat(",", content, ","), absl::StrCat(",", c, ","));
+        const std::vector<std::string> wanted = SplitList(content_filter);
+        if (std::none_of(wanted.begin(), wanted.end(),
+                         [&](const std::string& c) { return StorageHasContent(props, c); })) {
+          continue;
         }
-        if (!any) continue;
       }
       if (!StorageOnNode(props, node)) continue;
       json::object view = props;
@@ -212,11 +212,6 @@ absl::Status PutVolume(WriteTxn& txn, absl::string_view node, absl::string_view 
   volume["ctime"] = now_ms / 1000;
   PVEGW_RETURN_IF_ERROR(MockBackend::Impl::PutEntity(txn, collection, volid, volume));
   return txn.Put(MarkerKey(collection), "1");
-}
-
-bool StorageHasContent(const json::object& storage, absl::string_view content) {
-  const std::string allowed = storage.contains("content") ? JsonText(storage.at("content")) : "";
-  return absl::StrContains(absl::StrCat(",", allowed, ","), absl::StrCat(",", content, ","));
 }
 
 // Stores a downloaded volume `<sid>:<content>/<name>` on `node`, where the storage must hold

@@ -3,6 +3,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
@@ -131,6 +132,21 @@ std::optional<std::string> GeneratePropertyString(const std::string& format_json
 constexpr const char* kNameWords[] = {"alpha", "bravo", "delta", "echo",   "atlas", "orion",
                                       "vega",  "nova",  "lima",  "sierra", "tango", "zulu"};
 
+// One of kNameWords; with `numbered`, followed by a digit 1-9 ("vega3").
+std::string NameWord(std::uint64_t h, bool numbered) {
+  const std::string word = kNameWords[h % std::size(kNameWords)];
+  return numbered ? absl::StrCat(word, 1 + (h >> 8) % 9) : word;
+}
+
+// The letters and digits of a field's Proxmox name, lower case ("ip-config" -> "ipconfig").
+std::string NameLetters(const FieldDescriptor* f) {
+  std::string letters;
+  for (char c : absl::AsciiStrToLower(api::WireName(f))) {
+    if (std::isalnum(static_cast<unsigned char>(c))) letters.push_back(c);
+  }
+  return letters;
+}
+
 // A value a real host could send for a string field, derived from the schema (enum, named
 // format, pattern) and the field's Proxmox name; nullopt when nothing realistic can be
 // derived: such a key is left out, as Proxmox omits unset keys.
@@ -164,7 +180,7 @@ std::optional<std::string> RealisticString(const FieldDescriptor* f, std::uint64
   } else if (HasAny(name, {"comment", "description", "notes"})) {
     constexpr const char* kComments[] = {"managed by automation", "office network", "backup target",
                                          "monitoring"};
-    v = kComments[h % (sizeof kComments / sizeof kComments[0])];
+    v = kComments[h % std::size(kComments)];
   } else if (format == "ipv6" || HasAny(name, {"ip6", "gw6", "address6", "ipv6"})) {
     v = absl::StrCat("fd00::", 1 + h % 254);
   } else if (absl::StartsWith(format, "ip") ||
@@ -211,7 +227,7 @@ std::optional<std::string> RealisticString(const FieldDescriptor* f, std::uint64
     v = "example.com";
   } else if (absl::EndsWith(name, "name") || name == "hostname" || name == "id" ||
              HasAny(name, {"groupid", "realm", "roleid", "sid", "tokenid", "alias"})) {
-    v = absl::StrCat(kNameWords[h % (sizeof kNameWords / sizeof kNameWords[0])], 1 + (h >> 8) % 9);
+    v = NameWord(h, true);
   } else {
     derived = false;
   }
@@ -230,18 +246,13 @@ std::optional<std::string> RealisticString(const FieldDescriptor* f, std::uint64
     return sample;
   }
   if (!derived && format.empty() && rules.pattern().empty()) return std::nullopt;
-  const std::string base = absl::AsciiStrToLower(api::WireName(f));
-  std::string letters;
-  for (char c : base) {
-    if (std::isalnum(static_cast<unsigned char>(c))) letters.push_back(c);
-  }
+  std::string letters = NameLetters(f);
   if (letters.empty() || !std::isalpha(static_cast<unsigned char>(letters[0])))
     letters = "x" + letters;
-  const std::string word = kNameWords[h % (sizeof kNameWords / sizeof kNameWords[0])];
   const std::string number = absl::StrCat(1 + (h >> 8) % 9);
   for (const std::string& candidate :
-       {word + number, letters + number, letters, word, absl::StrCat(100 + h % 900),
-        absl::StrCat(100 + h % 900, "-0"), std::string("/dev/sda"),
+       {NameWord(h, true), letters + number, letters, NameWord(h, false),
+        absl::StrCat(100 + h % 900), absl::StrCat(100 + h % 900, "-0"), std::string("/dev/sda"),
         std::string("https://example.com/file.iso"), std::string("global:fsid"),
         std::string("local"), std::string("vmbr0"), std::string("eth0"), std::string("root@pam"),
         std::string("10.0.0.1"), std::string("10.0.0.0/24"), std::string("a1"), Hex(h, 16)}) {
@@ -253,24 +264,29 @@ std::optional<std::string> RealisticString(const FieldDescriptor* f, std::uint64
 std::string GenerateString(const FieldDescriptor* f, std::uint64_t h, const ShapeOptions& options) {
   if (auto v = RealisticString(f, h, options)) return *v;
   // Required, and nothing to derive it from: a plain word of the field's name.
-  std::string letters;
-  for (char c : absl::AsciiStrToLower(api::WireName(f))) {
-    if (std::isalnum(static_cast<unsigned char>(c))) letters.push_back(c);
-  }
+  std::string letters = NameLetters(f);
   return letters.empty() ? std::string("default") : letters;
 }
 
-// Generated keys Proxmox would rather leave out: optional strings (and lists of them) and
-// free-form values nothing realistic can be derived for.
-bool LeaveOut(const FieldDescriptor* f, absl::string_view seed, const ShapeOptions& options) {
+// GenerateValue, except for keys Proxmox would rather leave out (nullopt): optional strings
+// (and lists of them) and free-form values nothing realistic can be derived for.
+std::optional<json::value> GenerateUnlessLeftOut(const FieldDescriptor* f, absl::string_view seed,
+                                                 const ShapeOptions& options, int depth) {
   const auto& rules = api::Rules(f);
-  if (rules.required() || f->is_map()) return false;
-  if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-    return f->message_type()->full_name() == "google.protobuf.Value";
+  if (!rules.required() && !f->is_map()) {
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+        f->message_type()->full_name() == "google.protobuf.Value") {
+      return std::nullopt;
+    }
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+      // A single string is that very value (GenerateString); a list is judged by its first.
+      std::optional<std::string> first = RealisticString(
+          f, StableHash(f->is_repeated() ? absl::StrCat(seed, "#0") : std::string(seed)), options);
+      if (!first) return std::nullopt;
+      if (!f->is_repeated()) return json::value(*std::move(first));
+    }
   }
-  if (f->cpp_type() != FieldDescriptor::CPPTYPE_STRING) return false;
-  const std::string first = f->is_repeated() ? absl::StrCat(seed, "#0") : std::string(seed);
-  return !RealisticString(f, StableHash(first), options).has_value();
+  return GenerateValue(f, seed, options, depth);
 }
 
 std::int64_t GenerateInt(const FieldDescriptor* f, std::uint64_t h) {
@@ -364,12 +380,13 @@ json::value GenerateScalar(const FieldDescriptor* f, std::uint64_t h, const Shap
           continue;
         }
         const std::string wire = api::WireName(field);
-        if (LeaveOut(field, absl::StrCat(seed, "/", wire), inner)) continue;
-        json::value value = GenerateValue(field, absl::StrCat(seed, "/", wire), inner, depth + 1);
+        std::optional<json::value> value =
+            GenerateUnlessLeftOut(field, absl::StrCat(seed, "/", wire), inner, depth + 1);
+        if (!value) continue;
         if (!api::Rules(field).indexed().empty()) {
-          o[absl::StrCat(wire, "0")] = std::move(value);
+          o[absl::StrCat(wire, "0")] = *std::move(value);
         } else {
-          o[wire] = std::move(value);
+          o[wire] = *std::move(value);
         }
       }
       return o;
@@ -563,9 +580,10 @@ json::object ShapeObject(const Descriptor* message, absl::string_view seed,
         }
       }
       if (!any && options.generate &&
-          (options.settable == nullptr || options.settable->count(wire) == 0) &&
-          !LeaveOut(f, absl::StrCat(seed, "/", wire), options)) {
-        out[absl::StrCat(wire, "0")] = GenerateValue(f, absl::StrCat(seed, "/", wire), options, 0);
+          (options.settable == nullptr || options.settable->count(wire) == 0)) {
+        if (auto v = GenerateUnlessLeftOut(f, absl::StrCat(seed, "/", wire), options, 0)) {
+          out[absl::StrCat(wire, "0")] = *std::move(v);
+        }
       }
       continue;
     }
@@ -586,8 +604,9 @@ json::object ShapeObject(const Descriptor* message, absl::string_view seed,
     if (options.settable != nullptr && options.settable->count(wire) != 0 && !rules.required()) {
       continue;
     }
-    if (LeaveOut(f, absl::StrCat(seed, "/", wire), options)) continue;
-    out[wire] = GenerateValue(f, absl::StrCat(seed, "/", wire), options, 0);
+    if (auto v = GenerateUnlessLeftOut(f, absl::StrCat(seed, "/", wire), options, 0)) {
+      out[wire] = *std::move(v);
+    }
   }
   // Generated pressure stall values stay possible: "full" (all tasks stalled) never
   // exceeds "some".
