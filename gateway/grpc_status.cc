@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_mapping.h"
+#include "common/utf8.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
@@ -18,14 +19,6 @@ namespace {
 constexpr std::size_t kMaxMessageBytes = 1024;
 constexpr std::size_t kMaxDetailsBytes = 2048;
 constexpr std::size_t kMaxViolationTextBytes = 256;
-
-// `text` cut to at most `limit` bytes on a UTF-8 character boundary.
-std::string CutUtf8(const std::string& text, std::size_t limit) {
-  if (text.size() <= limit) return text;
-  std::size_t cut = limit;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return text.substr(0, cut);
-}
 
 std::string BoundedMessage(std::string message) {
   if (message.size() <= kMaxMessageBytes) return message;

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/json_text.h"
 #include "common/status_mapping.h"
+#include "common/utf8.h"
 #include "gateway/transcoder.h"
 
 namespace pvegw::gateway {
@@ -82,14 +83,6 @@ bool Transient(absl::StatusCode code) {
   return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded ||
          code == absl::StatusCode::kInternal || code == absl::StatusCode::kUnknown ||
          code == absl::StatusCode::kResourceExhausted;
-}
-
-std::string CutUtf8(std::string text, std::size_t max_bytes) {
-  if (text.size() <= max_bytes) return text;
-  std::size_t cut = max_bytes;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  text.resize(cut);
-  return text;
 }
 
 }  // namespace
