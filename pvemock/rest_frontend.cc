@@ -370,14 +370,23 @@ absl::StatusOr<FaultRule> ParseFaultRule(absl::string_view text) {
   return rule;
 }
 
+namespace {
+
+// The same for an API path already normalised (below /api2/json).
+bool IsUploadPath(absl::string_view method, absl::string_view api_path) {
+  if (method != "POST") return false;
+  // pve-manager's HTTPServer.pm: m|^/nodes/([^/]+)/storage/([^/]+)/upload$|
+  std::vector<absl::string_view> segs = absl::StrSplit(api_path, '/', absl::SkipEmpty());
+  return segs.size() == 5 && segs[0] == "nodes" && segs[2] == "storage" && segs[4] == "upload";
+}
+
+}  // namespace
+
 bool IsUploadTarget(absl::string_view method, absl::string_view target) {
   if (method != "POST") return false;
   target = target.substr(0, target.find_first_of("?#"));
   if (!absl::ConsumePrefix(&target, "/api2/json/")) return false;
-  const std::string path = NormalisePath(absl::StrCat("/", target));
-  // pve-manager's HTTPServer.pm: m|^/nodes/([^/]+)/storage/([^/]+)/upload$|
-  std::vector<absl::string_view> segs = absl::StrSplit(path, '/', absl::SkipEmpty());
-  return segs.size() == 5 && segs[0] == "nodes" && segs[2] == "storage" && segs[4] == "upload";
+  return IsUploadPath(method, NormalisePath(absl::StrCat("/", target)));
 }
 
 std::optional<HttpAnswer> RestFrontend::CheckHead(absl::string_view method,
@@ -465,7 +474,7 @@ HttpAnswer RestFrontend::HandleApi(const HttpRequest& request, absl::string_view
                                    absl::string_view query) {
   const std::string& verb = request.method;
   const std::string path = NormalisePath(api_path);
-  const bool is_upload = IsUploadTarget(verb, absl::StrCat("/api2/json", path));
+  const bool is_upload = IsUploadPath(verb, path);
 
   // 1. Authentication, before routing (an unknown path without credentials is a 401).
   std::string user = "root@pam";

@@ -192,7 +192,8 @@ class Session {
     if (auto it = head.find(http::field::transfer_encoding); it != head.end()) {
       te = std::string(it->value());
     }
-    if (auto refused = shared_.frontend->CheckHead(method_, length, te, std::string(target))) {
+    if (auto refused = shared_.frontend->CheckHead(
+            method_, length, te, absl::string_view(target.data(), target.size()))) {
       return Answer(*std::move(refused), method_, path_);
     }
     keep_alive_ = head.keep_alive();
