@@ -3,6 +3,7 @@
 #define PVEGW_COMMON_REST_CALL_H_
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -63,6 +64,11 @@ class CallCancellation {
   bool cancelled_ = false;
   std::function<void()> callback_;
 };
+
+// pveproxy's limit on a request body (pve-http-server AnyEvent.pm: larger ones are refused,
+// 501 "for data too large"): pve-mock applies it, the gateway refuses parameters that would
+// exceed it before sending them.
+inline constexpr std::size_t kProxmoxMaxBodyBytes = 512 * 1024;
 
 struct RestRequest {
   std::string verb;  // GET, POST, PUT, DELETE

@@ -37,12 +37,6 @@ using ::google::protobuf::Reflection;
 
 namespace {
 
-// pveproxy refuses request bodies above 512 KiB ("for data too large"); parameters that
-// encode to more can never succeed, in either mode. Refusing them before validation also
-// bounds the work and memory a single request costs (a 4 MiB message of 100,000 map entries
-// would otherwise become 100,000 parameters and as many violations).
-constexpr std::size_t kMaxEncodedParamBytes = 512 * 1024;
-
 bool IsWellKnown(const Descriptor* d) {
   const std::string& n = d->full_name();
   return n == "google.protobuf.Struct" || n == "google.protobuf.Value" ||
@@ -247,7 +241,10 @@ absl::Status Transcoder::Encode(const api::ApiOperation& op, const Message& requ
   }
   std::size_t encoded_bytes = 0;
   for (const auto& [k, v] : params) encoded_bytes += k.size() + v.size() + 2;
-  if (encoded_bytes > kMaxEncodedParamBytes) {
+  // Parameters above pveproxy's body limit can never succeed, in either mode. Refusing them
+  // before validation also bounds what one request costs (a 4 MiB message of 100,000 map
+  // entries would otherwise become 100,000 parameters and as many violations).
+  if (encoded_bytes > kProxmoxMaxBodyBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("the request's ", params.size(), " parameters take ", encoded_bytes,
                      " bytes; Proxmox accepts at most 512 KiB of parameters"));

@@ -21,7 +21,7 @@ namespace pvegw::pvemock {
 
 // pveproxy's limits (AnyEvent.pm): a POST body above 512 KiB is refused; headers are
 // bounded in size and count.
-inline constexpr std::size_t kMaxRequestBodyBytes = 512 * 1024;
+inline constexpr std::size_t kMaxRequestBodyBytes = kProxmoxMaxBodyBytes;
 inline constexpr std::size_t kMaxHeaderBytes = 8 * 1024;
 inline constexpr std::size_t kMaxHeaderFields = 64;
 // pveproxy streams uploads (POST /nodes/{node}/storage/{storage}/upload) to a temporary file

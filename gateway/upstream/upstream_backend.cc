@@ -27,9 +27,9 @@ namespace pvegw::gateway::upstream {
 namespace asio = boost::asio;
 namespace {
 
-// pveproxy refuses larger bodies (501 "for data too large") and drops requests whose header
-// lines exceed 8 KiB without answering; both are refused here with a clear message instead.
-constexpr std::size_t kMaxRequestBody = 512 * 1024;
+// pveproxy refuses bodies above kProxmoxMaxBodyBytes (501 "for data too large") and drops
+// requests whose header lines exceed 8 KiB without answering; both are refused here with a
+// clear message instead.
 constexpr std::size_t kMaxRequestTarget = 7 * 1024;
 constexpr char kProbePath[] = "/version";
 
@@ -274,7 +274,7 @@ void UpstreamBackend::Call(RestRequest request, RestCallback done) {
   std::string target = absl::StrCat(client_->endpoints()[0].base_path, request.path);
   const std::string encoded = FormEncode(request.params);
   if (request.verb == "POST" || request.verb == "PUT") {
-    if (encoded.size() > kMaxRequestBody) {
+    if (encoded.size() > kProxmoxMaxBodyBytes) {
       return fail(absl::InvalidArgumentError(
           absl::StrCat("request body of ", encoded.size(),
                        " bytes exceeds Proxmox's limit of 524288 bytes (512 KiB)")));
